@@ -1,0 +1,272 @@
+//! BERT / XLM-RoBERTa encoder on candle's CPU backend, with mean pooling over real tokens.
+//!
+//! Written here rather than taken from candle-transformers because three things matter for speed
+//! and memory on a 2-core CPU and none is available there: the word-embedding table may stay in
+//! 4-bit Q4_0 form (dequantized per looked-up row), Q, K and V are one fused matmul with the
+//! attention scale folded into the query weights at load time, and a batch of one skips the mask.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::{LayerNorm, Linear};
+
+use super::config::ModelConfig;
+use super::q4;
+use crate::error::{Error, Result};
+
+/// Name of the Q4_0 word-embedding tensor (U8, `[rows, row_bytes]`) written by the converter.
+pub const WORD_Q4_NAME: &str = "embeddings.word_embeddings.q4_0";
+
+/// Word-embedding table: plain (f32) or kept 4-bit.
+enum WordEmbeddings {
+    Dense(Tensor),
+    Q4 { blocks: Vec<u8>, rows: usize },
+}
+
+struct Layer {
+    qkv: Linear,
+    attn_out: Linear,
+    attn_ln: LayerNorm,
+    ffn_in: Linear,
+    ffn_out: Linear,
+    ffn_ln: LayerNorm,
+}
+
+/// The encoder: token ids in, mean-pooled hidden states out.
+pub struct Encoder {
+    cfg: ModelConfig,
+    word: WordEmbeddings,
+    position: Tensor,
+    token_type0: Tensor,
+    emb_ln: LayerNorm,
+    layers: Vec<Layer>,
+    device: Device,
+}
+
+/// Tensors by name, with the checkpoint's prefix (`bert.`, `roberta.`) stripped.
+pub struct Weights {
+    tensors: HashMap<String, Tensor>,
+    path: std::path::PathBuf,
+}
+
+impl Weights {
+    /// Loads `model.safetensors` or, failing that, `pytorch_model.bin` from `dir`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let st = dir.join("model.safetensors");
+        let bin = dir.join("pytorch_model.bin");
+        let (path, list): (_, Vec<(String, Tensor)>) = if st.exists() {
+            let map = candle_core::safetensors::load(&st, &Device::Cpu)
+                .map_err(|e| Error::model(&st, e.to_string()))?;
+            (st, map.into_iter().collect())
+        } else if bin.exists() {
+            let list = candle_core::pickle::read_all(&bin)
+                .map_err(|e| Error::model(&bin, e.to_string()))?;
+            (bin, list)
+        } else {
+            return Err(Error::model(
+                dir,
+                "no model.safetensors or pytorch_model.bin; run scripts/fetch-model.sh",
+            ));
+        };
+        let tensors = list
+            .into_iter()
+            .map(|(name, t)| {
+                let mut n = name.as_str();
+                for prefix in ["bert.", "roberta.", "model."] {
+                    n = n.strip_prefix(prefix).unwrap_or(n);
+                }
+                let n = n.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias");
+                (n, t)
+            })
+            .collect();
+        Ok(Weights { tensors, path })
+    }
+
+    /// Builds weights from in-memory tensors (tests, tools).
+    pub fn from_tensors(tensors: HashMap<String, Tensor>) -> Self {
+        Weights {
+            tensors,
+            path: "<memory>".into(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Result<Tensor> {
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| Error::model(&self.path, format!("missing tensor {name}")))?;
+        Ok(t.to_dtype(DType::F32)?)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+}
+
+impl Encoder {
+    /// Builds the encoder from `weights` shaped as `cfg` says.
+    pub fn new(cfg: &ModelConfig, weights: &Weights) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let device = Device::Cpu;
+        let word = if weights.has(WORD_Q4_NAME) {
+            let t = &weights.tensors[WORD_Q4_NAME];
+            let (rows, bytes) = t.dims2()?;
+            if bytes != q4::row_bytes(h) {
+                return Err(Error::model(&weights.path, "Q4_0 word-embedding rows do not match hidden_size"));
+            }
+            WordEmbeddings::Q4 {
+                blocks: t.flatten_all()?.to_vec1::<u8>()?,
+                rows,
+            }
+        } else {
+            WordEmbeddings::Dense(weights.get("embeddings.word_embeddings.weight")?)
+        };
+        let ln = |prefix: &str| -> Result<LayerNorm> {
+            Ok(LayerNorm::new(
+                weights.get(&format!("{prefix}.weight"))?,
+                weights.get(&format!("{prefix}.bias"))?,
+                cfg.layer_norm_eps,
+            ))
+        };
+        let linear = |prefix: &str| -> Result<Linear> {
+            Ok(Linear::new(
+                weights.get(&format!("{prefix}.weight"))?,
+                Some(weights.get(&format!("{prefix}.bias"))?),
+            ))
+        };
+        let scale = 1.0 / ((h / cfg.num_attention_heads) as f64).sqrt();
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for i in 0..cfg.num_hidden_layers {
+            let p = format!("encoder.layer.{i}");
+            let part = |n: &str| weights.get(&format!("{p}.attention.self.{n}"));
+            // Folding 1/sqrt(d) into the query projection saves one pass over the scores.
+            let qkv_w = Tensor::cat(&[(part("query.weight")? * scale)?, part("key.weight")?, part("value.weight")?], 0)?;
+            let qkv_b = Tensor::cat(&[(part("query.bias")? * scale)?, part("key.bias")?, part("value.bias")?], 0)?;
+            layers.push(Layer {
+                qkv: Linear::new(qkv_w, Some(qkv_b)),
+                attn_out: linear(&format!("{p}.attention.output.dense"))?,
+                attn_ln: ln(&format!("{p}.attention.output.LayerNorm"))?,
+                ffn_in: linear(&format!("{p}.intermediate.dense"))?,
+                ffn_out: linear(&format!("{p}.output.dense"))?,
+                ffn_ln: ln(&format!("{p}.output.LayerNorm"))?,
+            });
+        }
+        Ok(Encoder {
+            cfg: cfg.clone(),
+            word,
+            position: weights.get("embeddings.position_embeddings.weight")?,
+            token_type0: weights.get("embeddings.token_type_embeddings.weight")?.get(0)?,
+            emb_ln: ln("embeddings.LayerNorm")?,
+            layers,
+            device,
+        })
+    }
+
+    /// Rows of the word-embedding table.
+    pub fn vocab_rows(&self) -> usize {
+        match &self.word {
+            WordEmbeddings::Dense(t) => t.dim(0).unwrap_or(0),
+            WordEmbeddings::Q4 { rows, .. } => *rows,
+        }
+    }
+
+    fn lookup(&self, ids: &[u32]) -> Result<Tensor> {
+        let h = self.cfg.hidden_size;
+        match &self.word {
+            WordEmbeddings::Dense(table) => {
+                let ids = Tensor::new(ids, &self.device)?;
+                Ok(table.index_select(&ids, 0)?)
+            }
+            WordEmbeddings::Q4 { blocks, rows } => {
+                let rb = q4::row_bytes(h);
+                let mut out = vec![0f32; ids.len() * h];
+                for (&id, o) in ids.iter().zip(out.chunks_exact_mut(h)) {
+                    let id = id as usize;
+                    if id >= *rows {
+                        return Err(Error::invalid(format!("token id {id} outside the vocabulary")));
+                    }
+                    q4::dequantize(&blocks[id * rb..(id + 1) * rb], o);
+                }
+                Ok(Tensor::from_vec(out, (ids.len(), h), &self.device)?)
+            }
+        }
+    }
+
+    /// Runs the encoder on sequences of token ids (special tokens included, each at most
+    /// [`ModelConfig::max_tokens`] long) and returns each sequence's mean hidden state over its
+    /// real tokens, not normalised.
+    pub fn forward_mean(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let b = seqs.len();
+        if b == 0 {
+            return Ok(Vec::new());
+        }
+        let t = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+        if t > self.cfg.max_tokens() {
+            return Err(Error::invalid(format!(
+                "sequence of {t} tokens exceeds the model's {}",
+                self.cfg.max_tokens()
+            )));
+        }
+        let h = self.cfg.hidden_size;
+        let nh = self.cfg.num_attention_heads;
+        let hd = h / nh;
+        let off = self.cfg.position_offset();
+
+        let mut ids = Vec::with_capacity(b * t);
+        let mut pos = Vec::with_capacity(b * t);
+        let mut mask = Vec::with_capacity(b * t);
+        for s in seqs {
+            for i in 0..t {
+                let real = i < s.len();
+                ids.push(if real { s[i] } else { self.cfg.pad_token_id as u32 });
+                pos.push((off + if real { i } else { 0 }) as u32);
+                mask.push(if real { 1f32 } else { 0f32 });
+            }
+        }
+        let pos = Tensor::new(pos.as_slice(), &self.device)?;
+        let x = (self.lookup(&ids)? + self.position.index_select(&pos, 0)?)?
+            .broadcast_add(&self.token_type0)?;
+        let mut x = self.emb_ln.forward(&x)?; // [b*t, h]
+
+        let mask_t = Tensor::from_vec(mask, (b, t), &self.device)?;
+        let padded = seqs.iter().any(|s| s.len() != t);
+        // Additive mask: 0 for real keys, a large negative number for padding.
+        let bias = if padded {
+            Some(((mask_t.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, t))?)
+        } else {
+            None
+        };
+
+        for layer in &self.layers {
+            let qkv = layer.qkv.forward(&x)?; // [b*t, 3h]
+            let heads = |i: usize| -> Result<Tensor> {
+                Ok(qkv
+                    .narrow(1, i * h, h)?
+                    .reshape((b, t, nh, hd))?
+                    .transpose(1, 2)?
+                    .contiguous()?)
+            };
+            let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
+            let mut scores = q.matmul(&k.t()?)?; // [b, nh, t, t]
+            if let Some(bias) = &bias {
+                scores = scores.broadcast_add(bias)?;
+            }
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            let ctx = probs
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .reshape((b * t, h))?;
+            let attn = layer.attn_out.forward(&ctx)?;
+            x = layer.attn_ln.forward(&(attn + &x)?)?;
+            let mid = layer.ffn_in.forward(&x)?.gelu_erf()?;
+            let out = layer.ffn_out.forward(&mid)?;
+            x = layer.ffn_ln.forward(&(out + &x)?)?;
+        }
+
+        let x = x.reshape((b, t, h))?;
+        let summed = x.broadcast_mul(&mask_t.unsqueeze(2)?)?.sum(1)?; // [b, h]
+        let counts = mask_t.sum_keepdim(D::Minus1)?; // [b, 1]
+        Ok(summed.broadcast_div(&counts)?.to_vec2::<f32>()?)
+    }
+}
