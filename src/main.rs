@@ -8,11 +8,25 @@ use clap::{Parser, Subcommand};
 
 use semsearch::embed::{Embedder, TextEmbedder, TextKind};
 
+// The encoder allocates and frees large activation buffers every layer; glibc returns them to the
+// kernel and pays page faults again, mimalloc keeps them (measured: see scripts/bench-embed.sh).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
-#[command(name = "semsearch", version, about = "Semantic search and question answering over long articles")]
+#[command(
+    name = "semsearch",
+    version,
+    about = "Semantic search and question answering over long articles"
+)]
 struct Cli {
     /// Model folder (config.json, tokenizer.json, weights).
-    #[arg(long, global = true, env = "SEMSEARCH_MODEL", default_value = "models/multilingual-e5-small")]
+    #[arg(
+        long,
+        global = true,
+        env = "SEMSEARCH_MODEL",
+        default_value = "models/multilingual-e5-small"
+    )]
     model: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -59,7 +73,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Embed { query, passage: _ } => {
             let embedder = TextEmbedder::load(&cli.model)?;
-            let kind = if query { TextKind::Query } else { TextKind::Passage };
+            let kind = if query {
+                TextKind::Query
+            } else {
+                TextKind::Passage
+            };
             let lines: Vec<String> = std::io::stdin()
                 .lock()
                 .lines()

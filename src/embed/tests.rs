@@ -1,0 +1,273 @@
+//! Unit tests on a tiny randomly initialised XLM-R-shaped model with a word-level tokenizer: fast,
+//! and exact enough to check padding, batching, masking, pooling and windowing.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use tokenizers::models::wordlevel::WordLevel;
+use tokenizers::pre_tokenizers::whitespace::Whitespace;
+use tokenizers::processors::template::TemplateProcessing;
+use tokenizers::Tokenizer;
+
+use super::bert::{Encoder, Weights, WORD_Q4_NAME};
+use super::*;
+
+const WORDS: &[&str] = &[
+    "<s>", "<pad>", "</s>", "<unk>", "query", ":", "passage", "the", "lake", "tai", "safe",
+    "summer", "years", "suzhou", "plan", "five", "year", "clause", "river", "city", "a", "b", "c",
+    "d", "e", "f", "g", "h",
+];
+
+pub(crate) fn tiny_config(layers: usize) -> ModelConfig {
+    serde_json::from_value(serde_json::json!({
+        "model_type": "xlm-roberta", "hidden_size": 32, "num_hidden_layers": layers,
+        "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 18,
+        "type_vocab_size": 1, "layer_norm_eps": 1e-5, "pad_token_id": 1, "vocab_size": WORDS.len(),
+        "query_prefix": "query : ", "passage_prefix": "passage : "
+    }))
+    .unwrap()
+}
+
+fn tiny_tokenizer() -> Tokenizer {
+    let vocab = WORDS
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.to_string(), i as u32))
+        .collect();
+    let model = WordLevel::builder()
+        .vocab(vocab)
+        .unk_token("<unk>".into())
+        .build()
+        .unwrap();
+    let mut tok = Tokenizer::new(model);
+    tok.with_pre_tokenizer(Some(Whitespace {}));
+    tok.with_post_processor(Some(
+        TemplateProcessing::builder()
+            .try_single("<s> $A </s>")
+            .unwrap()
+            .special_tokens(vec![("<s>", 0), ("</s>", 2)])
+            .build()
+            .unwrap(),
+    ));
+    tok
+}
+
+pub(crate) fn tiny_weights(
+    cfg: &ModelConfig,
+    seed: u64,
+    q4_words: bool,
+) -> HashMap<String, Tensor> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dev = Device::Cpu;
+    let mut map = HashMap::new();
+    let mut rand = |shape: &[usize], scale: f32, base: f32| {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|_| base + scale * (rng.gen::<f32>() * 2.0 - 1.0))
+            .collect();
+        Tensor::from_vec(v, shape, &dev).unwrap()
+    };
+    let (h, ff) = (cfg.hidden_size, cfg.intermediate_size);
+    let word = rand(&[cfg.vocab_size, h], 1.0, 0.0);
+    if q4_words {
+        let values = word.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let blocks = q4::quantize(&values);
+        let t = Tensor::from_vec(blocks, (cfg.vocab_size, q4::row_bytes(h)), &dev).unwrap();
+        map.insert(WORD_Q4_NAME.to_string(), t);
+    } else {
+        map.insert("embeddings.word_embeddings.weight".into(), word);
+    }
+    map.insert(
+        "embeddings.position_embeddings.weight".into(),
+        rand(&[cfg.max_position_embeddings, h], 0.5, 0.0),
+    );
+    map.insert(
+        "embeddings.token_type_embeddings.weight".into(),
+        rand(&[cfg.type_vocab_size, h], 0.1, 0.0),
+    );
+    map.insert("embeddings.LayerNorm.weight".into(), rand(&[h], 0.1, 1.0));
+    map.insert("embeddings.LayerNorm.bias".into(), rand(&[h], 0.1, 0.0));
+    for l in 0..cfg.num_hidden_layers {
+        let p = format!("encoder.layer.{l}");
+        for (name, rows, cols) in [
+            ("attention.self.query", h, h),
+            ("attention.self.key", h, h),
+            ("attention.self.value", h, h),
+            ("attention.output.dense", h, h),
+            ("intermediate.dense", ff, h),
+            ("output.dense", h, ff),
+        ] {
+            map.insert(format!("{p}.{name}.weight"), rand(&[rows, cols], 0.3, 0.0));
+            map.insert(format!("{p}.{name}.bias"), rand(&[rows], 0.1, 0.0));
+        }
+        for name in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            map.insert(format!("{p}.{name}.weight"), rand(&[h], 0.1, 1.0));
+            map.insert(format!("{p}.{name}.bias"), rand(&[h], 0.1, 0.0));
+        }
+    }
+    map
+}
+
+pub(crate) fn tiny_embedder(layers: usize, q4_words: bool) -> TextEmbedder {
+    let cfg = tiny_config(layers);
+    let weights = Weights::from_tensors(tiny_weights(&cfg, 7, q4_words));
+    let encoder = Encoder::new(&cfg, &weights).unwrap();
+    TextEmbedder::from_parts(Path::new("tiny"), cfg, tiny_tokenizer(), encoder).unwrap()
+}
+
+fn close(a: &[f32], b: &[f32], tol: f32) {
+    assert_eq!(a.len(), b.len());
+    let diff = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < tol, "max abs difference {diff}");
+}
+
+#[test]
+fn vectors_are_normalised_and_sized() {
+    let e = tiny_embedder(2, false);
+    let v = e.embed(&["the lake", ""], TextKind::Passage).unwrap();
+    assert_eq!(v.len(), 2);
+    for x in &v {
+        assert_eq!(x.len(), 32);
+        assert!((dot(x, x) - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn padding_does_not_change_a_vector() {
+    let e = tiny_embedder(2, false);
+    let short = "the lake";
+    let alone = e.embed(&[short], TextKind::Query).unwrap();
+    // In a batch with a longer text, the short one is padded to the longer one's length.
+    let padded = e
+        .embed(
+            &[short, "the lake tai safe summer years suzhou plan"],
+            TextKind::Query,
+        )
+        .unwrap();
+    close(&alone[0], &padded[0], 1e-5);
+}
+
+#[test]
+fn batch_equals_one_by_one() {
+    let e = tiny_embedder(2, true);
+    let texts = [
+        "a b c",
+        "suzhou",
+        "the river city plan five year",
+        "",
+        "lake tai",
+    ];
+    let batch = e.embed(&texts, TextKind::Passage).unwrap();
+    for (t, v) in texts.iter().zip(&batch) {
+        close(&e.embed(&[t], TextKind::Passage).unwrap()[0], v, 1e-5);
+    }
+}
+
+#[test]
+fn query_and_passage_prefixes_differ() {
+    let e = tiny_embedder(2, false);
+    let q = e.embed(&["lake"], TextKind::Query).unwrap();
+    let p = e.embed(&["lake"], TextKind::Passage).unwrap();
+    assert!(dot(&q[0], &p[0]) < 0.9999);
+}
+
+/// With no encoder layers the output is mean(LayerNorm(word + position + type)) over the real
+/// tokens only: computed here by hand, independently of the encoder's masking.
+#[test]
+fn mean_pooling_uses_real_tokens_only() {
+    let cfg = tiny_config(0);
+    let w = tiny_weights(&cfg, 3, false);
+    let enc = Encoder::new(&cfg, &Weights::from_tensors(w.clone())).unwrap();
+    let rows = |name: &str| w[name].to_vec2::<f32>().unwrap();
+    let (word, pos, typ) = (
+        rows("embeddings.word_embeddings.weight"),
+        rows("embeddings.position_embeddings.weight"),
+        rows("embeddings.token_type_embeddings.weight"),
+    );
+    let g = w["embeddings.LayerNorm.weight"].to_vec1::<f32>().unwrap();
+    let b = w["embeddings.LayerNorm.bias"].to_vec1::<f32>().unwrap();
+    let seqs: [&[u32]; 2] = [&[0, 7, 8, 2], &[0, 9, 2]];
+    let out = enc.forward_mean(&seqs).unwrap();
+    for (seq, got) in seqs.iter().zip(&out) {
+        let mut mean = vec![0f32; 32];
+        for (i, &id) in seq.iter().enumerate() {
+            let x: Vec<f32> = (0..32)
+                .map(|d| word[id as usize][d] + pos[i + 2][d] + typ[0][d])
+                .collect();
+            let mu = x.iter().sum::<f32>() / 32.0;
+            let var = x.iter().map(|v| (v - mu).powi(2)).sum::<f32>() / 32.0;
+            for d in 0..32 {
+                mean[d] += ((x[d] - mu) / (var + 1e-5).sqrt() * g[d] + b[d]) / seq.len() as f32;
+            }
+        }
+        close(&mean, got, 1e-4);
+    }
+}
+
+/// A text longer than the window (16 tokens here) is embedded as the token-weighted mean of its
+/// windows; never truncated.
+#[test]
+fn long_text_is_windowed_not_cut() {
+    let e = tiny_embedder(1, false);
+    let words: Vec<&str> = WORDS[7..].iter().copied().cycle().take(40).collect();
+    let long = words.join(" ");
+    let with_tail = format!("{long} river river river");
+    let a = e.embed(&[long.as_str()], TextKind::Passage).unwrap();
+    let b = e.embed(&[with_tail.as_str()], TextKind::Passage).unwrap();
+    assert!(
+        dot(&a[0], &b[0]) < 0.99999,
+        "tail beyond the window changed nothing"
+    );
+    // By hand: prefix "passage :" adds 2 tokens, window holds 14 content tokens.
+    let ids: Vec<u32> = e
+        .content_ids(&[long.as_str()], TextKind::Passage)
+        .unwrap()
+        .remove(0);
+    assert_eq!(ids.len(), 42);
+    let seqs: Vec<Vec<u32>> = ids
+        .chunks(14)
+        .map(|c| [&[0u32][..], c, &[2]].concat())
+        .collect();
+    let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
+    let means = e.encoder.forward_mean(&refs).unwrap();
+    let mut acc = vec![0f64; 32];
+    for m in &means {
+        for (a, v) in acc.iter_mut().zip(m) {
+            *a += 14.0 * *v as f64;
+        }
+    }
+    close(&normalize(&acc), &a[0], 1e-5);
+}
+
+#[test]
+fn q4_word_table_matches_its_dequantized_dense_table() {
+    let cfg = tiny_config(1);
+    let mut w = tiny_weights(&cfg, 11, true);
+    let q4_enc = Encoder::new(&cfg, &Weights::from_tensors(w.clone())).unwrap();
+    let blocks = w
+        .remove(WORD_Q4_NAME)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<u8>()
+        .unwrap();
+    let mut dense = vec![0f32; cfg.vocab_size * 32];
+    q4::dequantize(&blocks, &mut dense);
+    w.insert(
+        "embeddings.word_embeddings.weight".into(),
+        Tensor::from_vec(dense, (cfg.vocab_size, 32), &Device::Cpu).unwrap(),
+    );
+    let dense_enc = Encoder::new(&cfg, &Weights::from_tensors(w)).unwrap();
+    let seq: [&[u32]; 1] = [&[0, 5, 9, 12, 2]];
+    close(
+        &q4_enc.forward_mean(&seq).unwrap()[0],
+        &dense_enc.forward_mean(&seq).unwrap()[0],
+        1e-5,
+    );
+}

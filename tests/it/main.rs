@@ -1,0 +1,5 @@
+//! Integration tests with the real model, as one test binary. The model must have been fetched
+//! (`scripts/fetch-model.sh`, which the README's test command runs first).
+
+mod common;
+mod embed_real;
