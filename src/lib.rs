@@ -9,5 +9,6 @@
 
 pub mod embed;
 pub mod error;
+pub mod ingest;
 
 pub use error::{Error, Result};

@@ -1,0 +1,174 @@
+//! Cutting a clean article into passages along its own structure.
+//!
+//! Chinese policy documents number sections 一、二、… and clauses 1. 2. … or （一）（二）…;
+//! Markdown has `#` headings. A passage is one clause or paragraph, carrying its section heading
+//! and clause number. A clause too long for the model is cut at sentence ends (。！？；.!?) into
+//! chunks that fit, never inside a sentence unless that sentence alone is too long.
+
+use super::Document;
+
+/// A passage before it has an id: metadata and its span in [`Document::text`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    /// Heading text of the enclosing section.
+    pub section: Option<String>,
+    /// Clause number ("13", "三").
+    pub clause: Option<String>,
+    /// Passage text.
+    pub text: String,
+    /// Start, in characters, in the document's clean text.
+    pub start: usize,
+    /// End (exclusive), in characters.
+    pub end: usize,
+}
+
+const CN_NUMERALS: &str = "一二三四五六七八九十百零〇";
+
+/// `一、准确把握…` → the heading; also `第一章 …`/`第一部分 …`.
+pub fn section_heading(line: &str) -> Option<&str> {
+    let t = line.trim();
+    let numeral_len: usize = t.chars().take_while(|c| CN_NUMERALS.contains(*c)).map(char::len_utf8).sum();
+    if numeral_len > 0 && t[numeral_len..].starts_with('、') {
+        return Some(t);
+    }
+    if let Some(rest) = t.strip_prefix('第') {
+        let n: usize = rest.chars().take_while(|c| CN_NUMERALS.contains(*c) || c.is_ascii_digit()).map(char::len_utf8).sum();
+        if n > 0 && ["章", "部分", "篇", "节"].iter().any(|s| rest[n..].starts_with(s)) && t.chars().count() <= 60 {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// `13.加快…` → "13"; `（二）坚持…` → "二"; `4.2%…` is not a clause.
+pub fn clause_number(line: &str) -> Option<String> {
+    let t = line.trim();
+    let digits: usize = t.chars().take_while(|c| c.is_ascii_digit()).count();
+    if (1..=3).contains(&digits) {
+        let mut rest = t[digits..].chars();
+        if let (Some(sep), Some(next)) = (rest.next(), rest.next()) {
+            if matches!(sep, '.' | '．' | '、') && !next.is_ascii_digit() {
+                return Some(t[..digits].to_string());
+            }
+        }
+    }
+    for (open, close) in [('（', '）'), ('(', ')')] {
+        if let Some(rest) = t.strip_prefix(open) {
+            let n: usize = rest.chars().take_while(|c| CN_NUMERALS.contains(*c)).map(char::len_utf8).sum();
+            if n > 0 && rest[n..].starts_with(close) {
+                return Some(rest[..n].to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Sentences of `text` with their char offsets; the end punctuation stays with its sentence.
+/// A '.' ends a sentence only before whitespace or the end (so 4.2% and e.g. URLs stay whole).
+pub fn sentences(text: &str) -> Vec<(usize, usize)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let end = match c {
+            '。' | '！' | '？' | '；' | '!' | '?' | ';' => true,
+            '.' => chars.get(i + 1).is_none_or(|n| n.is_whitespace()),
+            _ => false,
+        };
+        if end {
+            // Closing quotes and brackets belong to the sentence they close.
+            let mut j = i + 1;
+            while j < chars.len() && matches!(chars[j], '”' | '’' | '"' | '\'' | '）' | ')' | '」' | '』') {
+                j += 1;
+            }
+            push_trimmed(&chars, start, j, &mut out);
+            start = j;
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    push_trimmed(&chars, start, chars.len(), &mut out);
+    out
+}
+
+fn push_trimmed(chars: &[char], mut a: usize, mut b: usize, out: &mut Vec<(usize, usize)>) {
+    while a < b && chars[a].is_whitespace() {
+        a += 1;
+    }
+    while b > a && chars[b - 1].is_whitespace() {
+        b -= 1;
+    }
+    if b > a {
+        out.push((a, b));
+    }
+}
+
+/// Splits `doc` into passages. `fits` says whether a text fits the model's window (the caller
+/// counts tokens with the real tokenizer; tests count characters).
+pub fn split(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
+    let mut out = Vec::new();
+    let mut section: Option<String> = None;
+    let mut offset = 0; // char offset of the current line in doc.text
+    for line in doc.text.split('\n') {
+        let len = line.chars().count();
+        let line_start = offset;
+        offset += len + 1;
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if doc.markdown && t.starts_with('#') {
+            section = Some(t.trim_start_matches('#').trim().to_string());
+            continue;
+        }
+        if let Some(h) = section_heading(t) {
+            section = Some(h.to_string());
+            continue;
+        }
+        let lead = line.chars().take_while(|c| c.is_whitespace()).count();
+        let clause = clause_number(t);
+        let base = line_start + lead;
+        let text_chars: Vec<char> = t.chars().collect();
+        let piece = |a: usize, b: usize| -> String { text_chars[a..b].iter().collect() };
+        if fits(t) {
+            out.push(Draft { section: section.clone(), clause, text: t.to_string(), start: base, end: base + text_chars.len() });
+            continue;
+        }
+        // Too long: greedy packing of whole sentences.
+        let mut chunk: Option<(usize, usize)> = None;
+        let emit = |a: usize, b: usize, out: &mut Vec<Draft>| {
+            out.push(Draft { section: section.clone(), clause: clause.clone(), text: piece(a, b), start: base + a, end: base + b });
+        };
+        for (a, b) in sentences(t) {
+            if let Some((ca, _)) = chunk {
+                if fits(&piece(ca, b)) {
+                    chunk = Some((ca, b));
+                    continue;
+                }
+                let (ca, cb) = chunk.take().expect("chunk");
+                emit(ca, cb, &mut out);
+            }
+            if fits(&piece(a, b)) {
+                chunk = Some((a, b));
+            } else {
+                // One sentence alone is too long: cut it by characters, halving until it fits.
+                let mut s = a;
+                while s < b {
+                    let mut e = b;
+                    while e > s + 1 && !fits(&piece(s, e)) {
+                        e = s + (e - s) / 2;
+                    }
+                    emit(s, e, &mut out);
+                    s = e;
+                }
+            }
+        }
+        if let Some((ca, cb)) = chunk {
+            emit(ca, cb, &mut out);
+        }
+    }
+    out
+}
