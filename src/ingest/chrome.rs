@@ -31,8 +31,9 @@ static META: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap()
 });
-static DATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\d{4}\s*[-/.年]\s*\d{1,2}|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}").unwrap());
+static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\d{4}\s*[-/.年]\s*\d{1,2}|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}").unwrap()
+});
 static CAPTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)([(（]\s*(图|圖|photo|image|figure|fig\.?)\s*\d*\s*[)）]\s*$)|^(图|圖)\s*\d+|^(photo|image|figure|fig\.|picture|credit)\s*\d*\s*[:：]|^!\[[^\]]*\]\([^)]*\)$").unwrap()
 });
@@ -45,7 +46,8 @@ static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
 static PROMO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(advertisement|sponsored|ad|广告|推广|赞助)$|^(\*|_)?(sponsored|advertisement)\b|subscribe (to|now)|sign up for our|newsletter|订阅|下载app|点击(进入|查看|这里)|click here|read more:|related:|推荐阅读|相关阅读|share (this|on)|分享到").unwrap()
 });
-static SENTENCE_PUNCT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[。！？；，,.!?;:：]").unwrap());
+static SENTENCE_PUNCT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[。！？；，,.!?;:：]").unwrap());
 
 fn chars(s: &str) -> usize {
     s.chars().count()
@@ -63,7 +65,10 @@ fn is_breadcrumb(line: &str) -> bool {
 }
 
 fn is_meta(line: &str) -> bool {
-    chars(line) <= 100 && META.is_match(line) && (DATE.is_match(line) || chars(line) <= 40) && !is_body(line)
+    chars(line) <= 100
+        && META.is_match(line)
+        && (DATE.is_match(line) || chars(line) <= 40)
+        && !is_body(line)
 }
 
 fn is_caption(line: &str) -> bool {
@@ -75,14 +80,19 @@ fn is_footer(line: &str) -> bool {
 }
 
 fn is_promo(line: &str) -> bool {
-    chars(line) <= 60 && PROMO.is_match(line.trim_matches(|c: char| c == '*' || c == '_' || c == '[' || c == ']'))
+    chars(line) <= 60
+        && PROMO.is_match(line.trim_matches(|c: char| c == '*' || c == '_' || c == '[' || c == ']'))
 }
 
 /// Site-name lines join parts with separators ("Article - Site", "Site | Section") or call
 /// themselves the official site.
 fn is_site_name(line: &str) -> bool {
     !is_body(line)
-        && (line.contains(" - ") || line.contains(" | ") || line.contains(" – ") || line.contains("官方网站") || line.contains("官网"))
+        && (line.contains(" - ")
+            || line.contains(" | ")
+            || line.contains(" – ")
+            || line.contains("官方网站")
+            || line.contains("官网"))
 }
 
 /// Latin/digit brand tokens of the site name ("j9", "example"), used to spot promos for the site.
@@ -90,7 +100,12 @@ fn brand_tokens(site: &str) -> Vec<String> {
     site.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|t| t.len() >= 2 && t.chars().any(|c| c.is_ascii_alphabetic()))
         .map(|t| t.to_ascii_lowercase())
-        .filter(|t| !matches!(t.as_str(), "com" | "www" | "cn" | "net" | "org" | "html" | "the" | "and"))
+        .filter(|t| {
+            !matches!(
+                t.as_str(),
+                "com" | "www" | "cn" | "net" | "org" | "html" | "the" | "and"
+            )
+        })
         .collect()
 }
 
@@ -100,7 +115,11 @@ fn is_heading(line: &str, markdown: bool) -> bool {
 
 /// Strips chrome from `blocks` (one trimmed line per block).
 pub fn strip(blocks: &[String], markdown: bool) -> Stripped {
-    let lines: Vec<&str> = blocks.iter().map(|b| b.trim()).filter(|b| !b.is_empty()).collect();
+    let lines: Vec<&str> = blocks
+        .iter()
+        .map(|b| b.trim())
+        .filter(|b| !b.is_empty())
+        .collect();
     let n = lines.len();
     let mut keep = vec![true; n];
 
@@ -110,20 +129,36 @@ pub fn strip(blocks: &[String], markdown: bool) -> Stripped {
         keep[f..].iter_mut().for_each(|k| *k = false);
         // Short unpunctuated lines right before the footer are its widgets ("Follow us", logos).
         let mut i = f;
-        while i > 0 && !is_body(lines[i - 1]) && chars(lines[i - 1]) <= 20 && !is_heading(lines[i - 1], markdown) {
+        while i > 0
+            && !is_body(lines[i - 1])
+            && chars(lines[i - 1]) <= 20
+            && !is_heading(lines[i - 1], markdown)
+        {
             i -= 1;
             keep[i] = false;
         }
     }
 
     // Header: everything before the first body paragraph, except the title and a dateline.
-    let body_start = (0..n).find(|&i| is_body(lines[i]) && !is_meta(lines[i])).unwrap_or(n);
+    let body_start = (0..n)
+        .find(|&i| is_body(lines[i]) && !is_meta(lines[i]))
+        .unwrap_or(n);
     let mut title: Option<String> = None;
-    let brands: Vec<String> = lines.iter().take(body_start.min(3)).filter(|l| is_site_name(l)).flat_map(|l| brand_tokens(l)).collect();
+    let brands: Vec<String> = lines
+        .iter()
+        .take(body_start.min(3))
+        .filter(|l| is_site_name(l))
+        .flat_map(|l| brand_tokens(l))
+        .collect();
     let mut header_heading = None;
     for i in 0..body_start {
         let l = lines[i];
-        let candidate = !is_breadcrumb(l) && !is_meta(l) && !is_caption(l) && !is_site_name(l) && !is_promo(l) && chars(l) >= 6;
+        let candidate = !is_breadcrumb(l)
+            && !is_meta(l)
+            && !is_caption(l)
+            && !is_site_name(l)
+            && !is_promo(l)
+            && chars(l) >= 6;
         if markdown && l.starts_with("# ") && title.is_none() {
             title = Some(l.trim_start_matches('#').trim().to_string());
             keep[i] = false;
@@ -134,7 +169,8 @@ pub fn strip(blocks: &[String], markdown: bool) -> Stripped {
             header_heading.get_or_insert(i);
             continue;
         }
-        let dateline = (l.starts_with('(') || l.starts_with('（')) && (l.ends_with(')') || l.ends_with('）'));
+        let dateline =
+            (l.starts_with('(') || l.starts_with('（')) && (l.ends_with(')') || l.ends_with('）'));
         if dateline && !is_caption(l) {
             continue;
         }
@@ -146,7 +182,11 @@ pub fn strip(blocks: &[String], markdown: bool) -> Stripped {
     if title.is_none() {
         // "Article title - Site name": the longest part is the article.
         if let Some(site) = lines.iter().take(body_start).find(|l| is_site_name(l)) {
-            title = site.replace(" | ", " - ").split(" - ").max_by_key(|p| chars(p)).map(|p| p.trim().to_string());
+            title = site
+                .replace(" | ", " - ")
+                .split(" - ")
+                .max_by_key(|p| chars(p))
+                .map(|p| p.trim().to_string());
         }
     }
 
@@ -166,12 +206,24 @@ pub fn strip(blocks: &[String], markdown: bool) -> Stripped {
             let low = l.to_ascii_lowercase();
             brands.iter().any(|b| low.contains(b.as_str()))
         };
-        if is_breadcrumb(l) || is_meta(l) || is_caption(l) || is_promo(l) || repeated || brand || title.as_deref() == Some(l) {
+        if is_breadcrumb(l)
+            || is_meta(l)
+            || is_caption(l)
+            || is_promo(l)
+            || repeated
+            || brand
+            || title.as_deref() == Some(l)
+        {
             keep[i] = false;
         }
     }
     Stripped {
         title,
-        lines: lines.iter().zip(&keep).filter(|(_, k)| **k).map(|(l, _)| l.to_string()).collect(),
+        lines: lines
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(l, _)| l.to_string())
+            .collect(),
     }
 }

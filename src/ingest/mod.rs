@@ -65,7 +65,12 @@ pub struct Document {
 pub fn clean(raw: &RawDocument) -> Document {
     let blocks = match raw.format {
         Format::Html => html_blocks(&raw.text),
-        Format::Text => raw.text.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect(),
+        Format::Text => raw
+            .text
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect(),
         Format::Markdown => markdown_blocks(&raw.text),
     };
     let cleaned = chrome::strip(&blocks, raw.format == Format::Markdown);
@@ -143,14 +148,44 @@ fn html_blocks(html: &str) -> Vec<String> {
             }
             Node::Element(e) => {
                 let name = e.name();
-                if matches!(name, "script" | "style" | "noscript" | "nav" | "template" | "svg" | "iframe" | "form") {
+                if matches!(
+                    name,
+                    "script"
+                        | "style"
+                        | "noscript"
+                        | "nav"
+                        | "template"
+                        | "svg"
+                        | "iframe"
+                        | "form"
+                ) {
                     return;
                 }
                 let block = matches!(
                     name,
-                    "p" | "div" | "section" | "article" | "header" | "footer" | "li" | "br" | "tr" | "h1" | "h2"
-                        | "h3" | "h4" | "h5" | "h6" | "blockquote" | "pre" | "figcaption" | "table" | "ul" | "ol"
-                        | "aside" | "main" | "title"
+                    "p" | "div"
+                        | "section"
+                        | "article"
+                        | "header"
+                        | "footer"
+                        | "li"
+                        | "br"
+                        | "tr"
+                        | "h1"
+                        | "h2"
+                        | "h3"
+                        | "h4"
+                        | "h5"
+                        | "h6"
+                        | "blockquote"
+                        | "pre"
+                        | "figcaption"
+                        | "table"
+                        | "ul"
+                        | "ol"
+                        | "aside"
+                        | "main"
+                        | "title"
                 );
                 if block {
                     flush_block(out, current);
@@ -234,7 +269,12 @@ pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
                     doc: d.doc.unwrap_or_else(|| format!("{stem}-{}", i + 1)),
                     title: d.title,
                     text: d.text,
-                    format: d.format.as_deref().map(Format::parse).transpose()?.unwrap_or(Format::Text),
+                    format: d
+                        .format
+                        .as_deref()
+                        .map(Format::parse)
+                        .transpose()?
+                        .unwrap_or(Format::Text),
                 })
             })
             .collect()

@@ -27,13 +27,26 @@ const CN_NUMERALS: &str = "一二三四五六七八九十百零〇";
 /// `一、准确把握…` → the heading; also `第一章 …`/`第一部分 …`.
 pub fn section_heading(line: &str) -> Option<&str> {
     let t = line.trim();
-    let numeral_len: usize = t.chars().take_while(|c| CN_NUMERALS.contains(*c)).map(char::len_utf8).sum();
+    let numeral_len: usize = t
+        .chars()
+        .take_while(|c| CN_NUMERALS.contains(*c))
+        .map(char::len_utf8)
+        .sum();
     if numeral_len > 0 && t[numeral_len..].starts_with('、') {
         return Some(t);
     }
     if let Some(rest) = t.strip_prefix('第') {
-        let n: usize = rest.chars().take_while(|c| CN_NUMERALS.contains(*c) || c.is_ascii_digit()).map(char::len_utf8).sum();
-        if n > 0 && ["章", "部分", "篇", "节"].iter().any(|s| rest[n..].starts_with(s)) && t.chars().count() <= 60 {
+        let n: usize = rest
+            .chars()
+            .take_while(|c| CN_NUMERALS.contains(*c) || c.is_ascii_digit())
+            .map(char::len_utf8)
+            .sum();
+        if n > 0
+            && ["章", "部分", "篇", "节"]
+                .iter()
+                .any(|s| rest[n..].starts_with(s))
+            && t.chars().count() <= 60
+        {
             return Some(t);
         }
     }
@@ -54,7 +67,11 @@ pub fn clause_number(line: &str) -> Option<String> {
     }
     for (open, close) in [('（', '）'), ('(', ')')] {
         if let Some(rest) = t.strip_prefix(open) {
-            let n: usize = rest.chars().take_while(|c| CN_NUMERALS.contains(*c)).map(char::len_utf8).sum();
+            let n: usize = rest
+                .chars()
+                .take_while(|c| CN_NUMERALS.contains(*c))
+                .map(char::len_utf8)
+                .sum();
             if n > 0 && rest[n..].starts_with(close) {
                 return Some(rest[..n].to_string());
             }
@@ -80,7 +97,9 @@ pub fn sentences(text: &str) -> Vec<(usize, usize)> {
         if end {
             // Closing quotes and brackets belong to the sentence they close.
             let mut j = i + 1;
-            while j < chars.len() && matches!(chars[j], '”' | '’' | '"' | '\'' | '）' | ')' | '」' | '』') {
+            while j < chars.len()
+                && matches!(chars[j], '”' | '’' | '"' | '\'' | '）' | ')' | '」' | '』')
+            {
                 j += 1;
             }
             push_trimmed(&chars, start, j, &mut out);
@@ -134,13 +153,25 @@ pub fn split(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
         let text_chars: Vec<char> = t.chars().collect();
         let piece = |a: usize, b: usize| -> String { text_chars[a..b].iter().collect() };
         if fits(t) {
-            out.push(Draft { section: section.clone(), clause, text: t.to_string(), start: base, end: base + text_chars.len() });
+            out.push(Draft {
+                section: section.clone(),
+                clause,
+                text: t.to_string(),
+                start: base,
+                end: base + text_chars.len(),
+            });
             continue;
         }
         // Too long: greedy packing of whole sentences.
         let mut chunk: Option<(usize, usize)> = None;
         let emit = |a: usize, b: usize, out: &mut Vec<Draft>| {
-            out.push(Draft { section: section.clone(), clause: clause.clone(), text: piece(a, b), start: base + a, end: base + b });
+            out.push(Draft {
+                section: section.clone(),
+                clause: clause.clone(),
+                text: piece(a, b),
+                start: base + a,
+                end: base + b,
+            });
         };
         for (a, b) in sentences(t) {
             if let Some((ca, _)) = chunk {

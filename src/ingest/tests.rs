@@ -3,24 +3,55 @@
 use super::split::{clause_number, section_heading, sentences, split, Draft};
 use super::*;
 
-const CORPUS: &str = include_str!("../../tests/fixtures/corpus/suzhou-15th-five-year-plan-proposal.txt");
+const CORPUS: &str =
+    include_str!("../../tests/fixtures/corpus/suzhou-15th-five-year-plan-proposal.txt");
 const ENGLISH: &str = include_str!("../../tests/fixtures/scraped/english-news.txt");
 const MARKDOWN: &str = include_str!("../../tests/fixtures/scraped/markdown-blog.md");
 
 fn raw(text: &str, format: Format) -> RawDocument {
-    RawDocument { doc: "d".into(), title: None, text: text.into(), format }
+    RawDocument {
+        doc: "d".into(),
+        title: None,
+        text: text.into(),
+        format,
+    }
 }
 
 #[test]
 fn corpus_chrome_is_stripped_and_title_kept() {
     let d = clean(&raw(CORPUS, Format::Text));
-    assert_eq!(d.title, "中共苏州市委关于制定苏州市国民经济和社会发展第十五个五年规划的建议");
-    for chrome in ["j9", "当前位置", "更新时间", "(图1)", "信息中心", "News Center", "扫一扫", "热线电话", "Copyright", "ICP", "0536"] {
-        assert!(!d.text.contains(chrome), "chrome {chrome:?} left in the text");
+    assert_eq!(
+        d.title,
+        "中共苏州市委关于制定苏州市国民经济和社会发展第十五个五年规划的建议"
+    );
+    for chrome in [
+        "j9",
+        "当前位置",
+        "更新时间",
+        "(图1)",
+        "信息中心",
+        "News Center",
+        "扫一扫",
+        "热线电话",
+        "Copyright",
+        "ICP",
+        "0536",
+    ] {
+        assert!(
+            !d.text.contains(chrome),
+            "chrome {chrome:?} left in the text"
+        );
     }
     let lines: Vec<&str> = d.text.lines().collect();
-    assert!(lines[0].starts_with("(二〇二五年十二月十七日"), "{}", lines[0]);
-    assert!(lines.last().unwrap().starts_with("全市上下要更加紧密地团结"));
+    assert!(
+        lines[0].starts_with("(二〇二五年十二月十七日"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines
+        .last()
+        .unwrap()
+        .starts_with("全市上下要更加紧密地团结"));
     assert!(lines.iter().any(|l| l.starts_with("一、准确把握")));
     // Every numbered clause survives (the scrape itself lost clause 52: 59 of 60 are there).
     let clauses: Vec<String> = lines.iter().filter_map(|l| clause_number(l)).collect();
@@ -72,15 +103,27 @@ fn html_page() {
     let d = clean(&raw(html, Format::Html));
     assert!(!d.text.contains("var x"));
     assert!(!d.text.contains("Gazette. All"));
-    let passages = split(&Document { markdown: true, ..d.clone() }, &|_| true);
+    let passages = split(
+        &Document {
+            markdown: true,
+            ..d.clone()
+        },
+        &|_| true,
+    );
     assert_eq!(passages.len(), 2, "{passages:#?}");
     assert_eq!(passages[1].section.as_deref(), Some("Costs"));
 }
 
 #[test]
 fn numbering_rules() {
-    assert_eq!(section_heading("一、准确把握形势"), Some("一、准确把握形势"));
-    assert_eq!(section_heading("十二、加强党的领导"), Some("十二、加强党的领导"));
+    assert_eq!(
+        section_heading("一、准确把握形势"),
+        Some("一、准确把握形势")
+    );
+    assert_eq!(
+        section_heading("十二、加强党的领导"),
+        Some("十二、加强党的领导")
+    );
     assert_eq!(section_heading("一是经济实力持续提升"), None);
     assert_eq!(clause_number("13.加快建设"), Some("13".into()));
     assert_eq!(clause_number("13．加快建设"), Some("13".into()));
@@ -92,8 +135,14 @@ fn numbering_rules() {
 #[test]
 fn sentences_keep_punctuation_and_decimals() {
     let t = "投入强度4.2%以上。目标是“更高”！Next one. Last";
-    let s: Vec<String> = sentences(t).iter().map(|&(a, b)| t.chars().skip(a).take(b - a).collect()).collect();
-    assert_eq!(s, ["投入强度4.2%以上。", "目标是“更高”！", "Next one.", "Last"]);
+    let s: Vec<String> = sentences(t)
+        .iter()
+        .map(|&(a, b)| t.chars().skip(a).take(b - a).collect())
+        .collect();
+    assert_eq!(
+        s,
+        ["投入强度4.2%以上。", "目标是“更高”！", "Next one.", "Last"]
+    );
 }
 
 #[test]
@@ -101,12 +150,16 @@ fn clauses_carry_section_number_and_offsets() {
     let doc = Document {
         doc: "d".into(),
         title: "t".into(),
-        text: "一、总体要求\n1.第一条。内容。\n2.第二条很长。第二句。第三句。\n二、措施\n（一）分条。".into(),
+        text:
+            "一、总体要求\n1.第一条。内容。\n2.第二条很长。第二句。第三句。\n二、措施\n（一）分条。"
+                .into(),
         markdown: false,
     };
     let p = split(&doc, &|t: &str| t.chars().count() <= 9);
-    let got: Vec<(Option<&str>, Option<&str>, &str)> =
-        p.iter().map(|d| (d.section.as_deref(), d.clause.as_deref(), d.text.as_str())).collect();
+    let got: Vec<(Option<&str>, Option<&str>, &str)> = p
+        .iter()
+        .map(|d| (d.section.as_deref(), d.clause.as_deref(), d.text.as_str()))
+        .collect();
     assert_eq!(
         got,
         [
@@ -124,10 +177,18 @@ fn clauses_carry_section_number_and_offsets() {
 
 #[test]
 fn a_sentence_too_long_alone_is_cut_by_characters() {
-    let doc = Document { doc: "d".into(), title: "t".into(), text: "abcdefghij".into(), markdown: false };
+    let doc = Document {
+        doc: "d".into(),
+        title: "t".into(),
+        text: "abcdefghij".into(),
+        markdown: false,
+    };
     let p: Vec<Draft> = split(&doc, &|t: &str| t.chars().count() <= 4);
     assert!(p.iter().all(|d| d.text.chars().count() <= 4));
-    assert_eq!(p.iter().map(|d| d.text.as_str()).collect::<String>(), "abcdefghij");
+    assert_eq!(
+        p.iter().map(|d| d.text.as_str()).collect::<String>(),
+        "abcdefghij"
+    );
 }
 
 #[test]
@@ -136,6 +197,8 @@ fn corpus_passages_fit_and_have_no_chrome() {
     let p = split(&d, &|t: &str| t.chars().count() <= 300);
     assert!(p.len() > 60);
     assert!(p.iter().all(|d| d.text.chars().count() <= 300));
-    assert!(p.iter().any(|d| d.clause.as_deref() == Some("48") && d.text.contains("太湖")));
+    assert!(p
+        .iter()
+        .any(|d| d.clause.as_deref() == Some("48") && d.text.contains("太湖")));
     assert!(p.iter().all(|d| !d.text.contains("j9")));
 }

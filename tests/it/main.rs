@@ -1,5 +1,6 @@
 //! Integration tests with the real model, as one test binary. The model must have been fetched
 //! (`scripts/fetch-model.sh`, which the README's test command runs first).
 
+mod cli;
 mod common;
 mod embed_real;

@@ -1,0 +1,167 @@
+//! Index persistence with hand-made vectors: round trip, model mismatch, delete, crash safety.
+
+use super::*;
+
+fn model(dim: usize) -> ModelId {
+    ModelId {
+        name: "m".into(),
+        dim,
+        fingerprint: "f".into(),
+    }
+}
+
+fn unit(i: usize, dim: usize) -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(i as u64);
+    let mut v: Vec<f32> = (0..dim).map(|_| rng.gen::<f32>() - 0.5).collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+fn doc(name: &str, n: usize, dim: usize, seed: usize) -> (Vec<Passage>, Vec<Vec<f32>>) {
+    let ps = (0..n)
+        .map(|i| Passage {
+            id: format!("{name}#{}", i + 1),
+            doc: name.into(),
+            title: format!("{name} title"),
+            section: Some("一、总体".into()),
+            clause: Some((i + 1).to_string()),
+            text: format!("{name} passage {i}"),
+            start: i * 10,
+            end: i * 10 + 9,
+        })
+        .collect();
+    let vs = (0..n).map(|i| unit(seed + i, dim)).collect();
+    (ps, vs)
+}
+
+fn ids(index: &Index, q: &[f32], k: usize) -> Vec<String> {
+    index
+        .search(q, k, &|_| true)
+        .into_iter()
+        .map(|(key, _)| index.by_key(key).unwrap().id.clone())
+        .collect()
+}
+
+#[test]
+fn round_trip_gives_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = Index::new(model(8))
+        .with_documents(vec![doc("a", 5, 8, 0), doc("b", 300, 8, 100)])
+        .unwrap();
+    let q = unit(3, 8);
+    let before = ids(&index, &q, 10);
+    index.save(dir.path()).unwrap();
+    let reopened = Index::open(dir.path(), &model(8)).unwrap();
+    assert_eq!(reopened.passages(), index.passages());
+    assert_eq!(ids(&reopened, &q, 10), before);
+    assert_eq!(reopened.documents().len(), 2);
+    assert_eq!(
+        reopened.passage("a#3").unwrap().1.clause.as_deref(),
+        Some("3")
+    );
+}
+
+#[test]
+fn another_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    Index::new(model(8))
+        .with_documents(vec![doc("a", 3, 8, 0)])
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
+    let other = ModelId {
+        name: "other".into(),
+        dim: 8,
+        fingerprint: "g".into(),
+    };
+    let err = Index::open(dir.path(), &other)
+        .err()
+        .expect("must refuse")
+        .to_string();
+    assert!(err.contains("built with model m"), "{err}");
+    assert!(Index::open(dir.path(), &model(16)).is_err());
+}
+
+#[test]
+fn delete_removes_a_document_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::new(model(8))
+        .with_documents(vec![doc("a", 4, 8, 0), doc("b", 4, 8, 50)])
+        .unwrap();
+    let (mut without, removed) = index.without_document("a").unwrap();
+    assert_eq!(removed, 4);
+    assert!(ids(&without, &unit(0, 8), 10)
+        .iter()
+        .all(|id| id.starts_with("b#")));
+    without.save(dir.path()).unwrap();
+    let reopened = Index::open(dir.path(), &model(8)).unwrap();
+    assert_eq!(reopened.len(), 4);
+    assert!(!reopened.has_document("a"));
+    let (_, none) = reopened.without_document("zzz").unwrap();
+    assert_eq!(none, 0);
+}
+
+#[test]
+fn re_adding_a_document_replaces_it() {
+    let index = Index::new(model(8))
+        .with_documents(vec![doc("a", 4, 8, 0)])
+        .unwrap();
+    let index = index.with_documents(vec![doc("a", 2, 8, 9)]).unwrap();
+    assert_eq!(index.len(), 2);
+}
+
+#[test]
+fn interrupted_save_leaves_the_previous_index_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Index::new(model(8))
+        .with_documents(vec![doc("a", 3, 8, 0)])
+        .unwrap();
+    first.save(dir.path()).unwrap();
+    let mut second = first.with_documents(vec![doc("b", 3, 8, 10)]).unwrap();
+    // Fail at each write in turn: vectors, then the manifest.
+    for fail_on in ["vectors.f32", "manifest.json.tmp"] {
+        let err = second.save_with(dir.path(), &mut |p: &Path| {
+            if p.ends_with(fail_on) {
+                Err(std::io::Error::other("disk full (injected)"))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(err.is_err());
+        let reopened = Index::open(dir.path(), &model(8)).unwrap();
+        assert_eq!(reopened.documents().len(), 1, "after failing on {fail_on}");
+        assert_eq!(reopened.passages(), first.passages());
+    }
+    second.save(dir.path()).unwrap();
+    assert_eq!(
+        Index::open(dir.path(), &model(8))
+            .unwrap()
+            .documents()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn exact_and_graph_search_agree_on_the_nearest() {
+    let small = Index::new(model(8))
+        .with_documents(vec![doc("a", 10, 8, 0)])
+        .unwrap();
+    let big = Index::new(model(8))
+        .with_documents(vec![doc("a", 10, 8, 0), doc("b", 400, 8, 1000)])
+        .unwrap();
+    let q = unit(4, 8);
+    assert_eq!(ids(&small, &q, 1), ["a#5"]);
+    let top = big.search(&q, 1, &|_| true)[0];
+    assert!(top.1 > 0.9999);
+    let filtered = ids(&big, &q, 5);
+    assert_eq!(filtered.len(), 5);
+    let only_b: Vec<String> = big
+        .search(&q, 5, &|p| p.doc == "b")
+        .into_iter()
+        .map(|(k, _)| big.by_key(k).unwrap().doc.clone())
+        .collect();
+    assert!(only_b.iter().all(|d| d == "b") && only_b.len() == 5);
+}

@@ -1,0 +1,311 @@
+//! The engine: one embedder and one index, shared by every caller (CLI, HTTP, eval).
+//!
+//! Writes (add, delete) embed outside any lock, then build a new [`Index`] value, save it, and
+//! swap it in; readers hold an `Arc` of whichever index was current when they started, so a
+//! search sees the old state or the new one, never a half-built one, and a write is on disk
+//! before it is acknowledged. One writer at a time.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::Serialize;
+
+use crate::embed::{Embedder, TextKind};
+use crate::error::{Error, Result};
+use crate::index::{DocumentInfo, Index, Passage};
+use crate::ingest::{self, RawDocument};
+
+pub mod eval;
+
+/// Retrieval mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Vector similarity only.
+    Dense,
+}
+
+impl Mode {
+    /// Parses a mode name; only `dense` exists so far.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "dense" => Ok(Mode::Dense),
+            "hybrid" | "lexical" => Err(Error::invalid(format!(
+                "mode {s:?} is not available yet: this build has dense retrieval only (use mode \"dense\")"
+            ))),
+            other => Err(Error::invalid(format!("unknown mode {other:?} (expected dense)"))),
+        }
+    }
+}
+
+/// A passage with its score.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// The passage.
+    #[serde(flatten)]
+    pub passage: Passage,
+    /// Cosine similarity to the question.
+    pub score: f32,
+}
+
+/// Knobs of passage making.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Most tokens in a passage (prefix and special tokens included).
+    pub max_passage_tokens: usize,
+    /// Embed "section heading + passage" instead of the passage alone.
+    pub embed_heading: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_passage_tokens: 256,
+            embed_heading: false,
+        }
+    }
+}
+
+/// Longest accepted question, in characters.
+pub const MAX_QUERY_CHARS: usize = 2000;
+/// Largest `k`.
+pub const MAX_K: usize = 100;
+
+/// The search engine.
+pub struct Engine {
+    embedder: Arc<dyn Embedder>,
+    index: RwLock<Arc<Index>>,
+    dir: Option<PathBuf>,
+    writer: Mutex<()>,
+    options: Options,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ingested {
+    /// Document id.
+    pub doc: String,
+    /// Passages stored.
+    pub passages: usize,
+}
+
+impl Engine {
+    /// An engine over the index in `dir` (created on first write), or in memory when `dir` is None.
+    pub fn open(embedder: Arc<dyn Embedder>, dir: Option<&Path>, options: Options) -> Result<Self> {
+        let index = match dir {
+            Some(d) => Index::open_or_new(d, embedder.id())?,
+            None => Index::new(embedder.id().clone()),
+        };
+        Ok(Engine {
+            embedder,
+            index: RwLock::new(Arc::new(index)),
+            dir: dir.map(Path::to_path_buf),
+            writer: Mutex::new(()),
+            options,
+        })
+    }
+
+    /// The embedder.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// The current index (a consistent snapshot).
+    pub fn snapshot(&self) -> Arc<Index> {
+        self.index.read().expect("index lock").clone()
+    }
+
+    /// Cleans, splits and embeds a document (no lock held). `progress` gets passages embedded.
+    pub fn prepare(
+        &self,
+        raw: &RawDocument,
+        progress: &dyn Fn(usize),
+    ) -> Result<(Vec<Passage>, Vec<Vec<f32>>)> {
+        let passages = self.passages_of(raw)?;
+        let vectors = self.embed_passages(&passages, progress)?;
+        Ok((passages, vectors))
+    }
+
+    /// Cleans and splits a document into passages (no embedding).
+    pub fn passages_of(&self, raw: &RawDocument) -> Result<Vec<Passage>> {
+        if raw.doc.trim().is_empty() {
+            return Err(Error::invalid("document id must not be empty"));
+        }
+        if raw.doc.contains('#') || raw.doc.contains('/') {
+            return Err(Error::invalid("document id must not contain '#' or '/'"));
+        }
+        let doc = ingest::clean(raw);
+        let max = self.options.max_passage_tokens;
+        let embedder = &self.embedder;
+        let fits = |t: &str| {
+            embedder
+                .count_tokens(t, TextKind::Passage)
+                .map(|n| n <= max)
+                .unwrap_or(false)
+        };
+        let drafts = ingest::split::split(&doc, &fits);
+        if drafts.is_empty() {
+            return Err(Error::invalid(format!(
+                "document {:?} has no text left after cleaning",
+                raw.doc
+            )));
+        }
+        Ok(drafts
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| Passage {
+                id: format!("{}#{}", doc.doc, i + 1),
+                doc: doc.doc.clone(),
+                title: doc.title.clone(),
+                section: d.section,
+                clause: d.clause,
+                text: d.text,
+                start: d.start,
+                end: d.end,
+            })
+            .collect())
+    }
+
+    /// Embeds passages (as the index stores them), reporting progress per batch.
+    pub fn embed_passages(
+        &self,
+        passages: &[Passage],
+        progress: &dyn Fn(usize),
+    ) -> Result<Vec<Vec<f32>>> {
+        let inputs: Vec<String> = passages
+            .iter()
+            .map(|p| match (&p.section, self.options.embed_heading) {
+                (Some(s), true) => format!("{s}\n{}", p.text),
+                _ => p.text.clone(),
+            })
+            .collect();
+        let mut vectors = Vec::with_capacity(inputs.len());
+        for chunk in inputs.chunks(64) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            vectors.extend(self.embedder.embed(&refs, TextKind::Passage)?);
+            progress(chunk.len());
+        }
+        Ok(vectors)
+    }
+
+    /// Adds (or replaces) documents, persisting before returning.
+    pub fn add(&self, prepared: Vec<(Vec<Passage>, Vec<Vec<f32>>)>) -> Result<Vec<Ingested>> {
+        let summary = prepared
+            .iter()
+            .filter_map(|(ps, _)| {
+                ps.first().map(|p| Ingested {
+                    doc: p.doc.clone(),
+                    passages: ps.len(),
+                })
+            })
+            .collect();
+        let _w = self.writer.lock().expect("writer lock");
+        let next = self.snapshot().with_documents(prepared)?;
+        self.commit(next)?;
+        Ok(summary)
+    }
+
+    /// Deletes a document; returns how many passages went.
+    pub fn delete(&self, doc: &str) -> Result<usize> {
+        let _w = self.writer.lock().expect("writer lock");
+        let (next, removed) = self.snapshot().without_document(doc)?;
+        if removed == 0 {
+            return Err(Error::NotFound(format!("no document {doc:?}")));
+        }
+        self.commit(next)?;
+        Ok(removed)
+    }
+
+    fn commit(&self, mut next: Index) -> Result<()> {
+        if let Some(dir) = &self.dir {
+            next.save(dir)?;
+        }
+        *self.index.write().expect("index lock") = Arc::new(next);
+        Ok(())
+    }
+
+    /// Documents in the index.
+    pub fn documents(&self) -> Vec<DocumentInfo> {
+        self.snapshot().documents()
+    }
+
+    /// Top `k` passages for `query`, optionally within one document.
+    pub fn search(&self, query: &str, k: usize, mode: Mode, doc: Option<&str>) -> Result<Vec<Hit>> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(Error::invalid("query must not be empty"));
+        }
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::invalid(format!(
+                "query longer than {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        if !(1..=MAX_K).contains(&k) {
+            return Err(Error::invalid(format!("k must be between 1 and {MAX_K}")));
+        }
+        let q = self.embedder.embed(&[query], TextKind::Query)?.remove(0);
+        Ok(self.search_vector(&q, k, mode, doc))
+    }
+
+    /// Top `k` passages for an already embedded query.
+    pub fn search_vector(&self, q: &[f32], k: usize, mode: Mode, doc: Option<&str>) -> Vec<Hit> {
+        let Mode::Dense = mode;
+        let index = self.snapshot();
+        let keep = |p: &Passage| doc.is_none_or(|d| p.doc == d);
+        hits(&index, index.search(q, k, &keep))
+    }
+
+    /// Passage by id.
+    pub fn passage(&self, id: &str) -> Result<Passage> {
+        self.snapshot()
+            .passage(id)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| Error::NotFound(format!("no passage {id:?}")))
+    }
+
+    /// Passages nearest to a stored passage's own vector (no re-embedding), excluding itself and,
+    /// unless `include_neighbours`, the passages right before and after it in its document.
+    pub fn related(&self, id: &str, k: usize, include_neighbours: bool) -> Result<Vec<Hit>> {
+        if !(1..=MAX_K).contains(&k) {
+            return Err(Error::invalid(format!("k must be between 1 and {MAX_K}")));
+        }
+        let index = self.snapshot();
+        let (key, me) = index
+            .passage(id)
+            .ok_or_else(|| Error::NotFound(format!("no passage {id:?}")))?;
+        let v = index
+            .vector(key)
+            .expect("vector of a stored passage")
+            .to_vec();
+        let my_pos = position(&me.id);
+        let keep = |p: &Passage| {
+            if p.id == me.id {
+                return false;
+            }
+            if include_neighbours || p.doc != me.doc {
+                return true;
+            }
+            match (position(&p.id), my_pos) {
+                (Some(a), Some(b)) => a.abs_diff(b) > 1,
+                _ => true,
+            }
+        };
+        Ok(hits(&index, index.search(&v, k, &keep)))
+    }
+}
+
+fn position(id: &str) -> Option<usize> {
+    id.rsplit_once('#').and_then(|(_, n)| n.parse().ok())
+}
+
+fn hits(index: &Index, found: Vec<(u32, f32)>) -> Vec<Hit> {
+    found
+        .into_iter()
+        .filter_map(|(key, score)| {
+            index.by_key(key).map(|p| Hit {
+                passage: p.clone(),
+                score,
+            })
+        })
+        .collect()
+}

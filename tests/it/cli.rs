@@ -1,0 +1,136 @@
+//! The command line on the real corpus with the real model: ingest, search --json, embed, errors.
+
+use std::process::Command;
+
+use crate::common::{fixture, model_dir};
+
+fn semsearch() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_semsearch"));
+    c.arg("--model").arg(model_dir("multilingual-e5-small"));
+    c
+}
+
+#[test]
+fn ingest_then_search_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("idx");
+    let out = semsearch()
+        .args(["ingest", "--index"])
+        .arg(&index)
+        .arg(fixture("corpus/suzhou-15th-five-year-plan-proposal.txt"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ingested 1 document(s)"));
+
+    let out = semsearch()
+        .args(["search", "--json", "-k", "5", "--index"])
+        .arg(&index)
+        .arg("哪一种经验要坚持和发展？枫桥经验")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    for r in results {
+        for key in ["id", "doc", "title", "section", "clause", "text", "score"] {
+            assert!(r.get(key).is_some(), "missing {key} in {r}");
+        }
+        assert_eq!(
+            r["title"],
+            "中共苏州市委关于制定苏州市国民经济和社会发展第十五个五年规划的建议"
+        );
+    }
+    assert!(results
+        .iter()
+        .any(|r| r["text"].as_str().unwrap().contains("枫桥经验")));
+    // No passage of the index carries page chrome.
+    let all = std::fs::read_dir(&index)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("gen-"))
+        .unwrap();
+    let stored = std::fs::read_to_string(all.path().join("passages.jsonl")).unwrap();
+    for chrome in [
+        "j9",
+        "当前位置",
+        "更新时间",
+        "Copyright",
+        "ICP备",
+        "热线电话",
+        "扫一扫",
+        "(图1)",
+    ] {
+        assert!(!stored.contains(chrome), "{chrome} in the index");
+    }
+
+    let out = semsearch()
+        .args(["search", "--mode", "hybrid", "--index"])
+        .arg(&index)
+        .arg("q")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not available yet"));
+
+    // Another model on this index is refused with a clear message.
+    let out = Command::new(env!("CARGO_BIN_EXE_semsearch"))
+        .arg("--model")
+        .arg(model_dir("m3e-small"))
+        .args(["search", "--index"])
+        .arg(&index)
+        .arg("q")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("built with model multilingual-e5-small"));
+}
+
+#[test]
+fn embed_follows_the_contract() {
+    use std::io::Write;
+    let mut child = semsearch()
+        .args(["embed", "--query"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("苏州\nSuzhou\n\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Vec<f32>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for v in &lines {
+        assert_eq!(v.len(), 384);
+        assert!((v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-3);
+    }
+}
+
+#[test]
+fn missing_model_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_semsearch"))
+        .args(["--model", "/nonexistent/model", "embed"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("scripts/fetch-model.sh"), "{err}");
+}
