@@ -78,6 +78,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// HTTP service (JSON API, web page, metrics).
+    Serve {
+        /// Index folder (created on the first write if missing).
+        #[arg(long, default_value = "index/default")]
+        index: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        #[command(flatten)]
+        passages: PassageArgs,
+    },
     /// Passages related to a stored passage.
     Related {
         /// Passage id (e.g. `suzhou-15th-five-year-plan-proposal#12`).
@@ -289,6 +300,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Engine::open(load_embedder(&cli.model)?, Some(&index), Options::default())?;
             let hits = engine.search(&question, k, mode, doc.as_deref())?;
             print_hits(&hits, json)?;
+        }
+        Command::Serve {
+            index,
+            addr,
+            passages,
+        } => {
+            let metrics = semsearch::server::metrics::Metrics::new();
+            let embedder: Arc<dyn Embedder> = Arc::new(semsearch::server::metrics::Timed::new(
+                load_embedder(&cli.model)?,
+                metrics.embed_seconds.clone(),
+            ));
+            let engine = Arc::new(Engine::open(embedder, Some(&index), passages.options()?)?);
+            let snapshot = engine.snapshot();
+            tracing::info!(
+                "index {}: {} documents, {} passages",
+                index.display(),
+                snapshot.documents().len(),
+                snapshot.len()
+            );
+            let api_key = std::env::var("SEMSEARCH_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty());
+            if api_key.is_none() {
+                tracing::warn!("SEMSEARCH_API_KEY is not set: POST /documents and DELETE /documents are open to anyone who can reach {addr}");
+            }
+            let state = semsearch::server::AppState::new(engine, metrics, api_key);
+            tokio::runtime::Runtime::new()?
+                .block_on(semsearch::server::serve(state, &addr))
+                .with_context(|| format!("serving on {addr}"))?;
         }
         Command::Related { id, index, k, json } => {
             anyhow::ensure!(

@@ -26,7 +26,7 @@ use vector::{HnswStore, VectorStore};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// A stored passage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Passage {
     /// Stable id: `<doc>#<n>`.
     pub id: String,
@@ -62,7 +62,7 @@ pub struct Manifest {
 }
 
 /// A document summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentInfo {
     /// Document id.
     pub doc: String,

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::index::{DocumentInfo, Index, Passage};
 use crate::ingest::{self, RawDocument};
 
+pub mod answer;
 pub mod eval;
 
 /// Retrieval mode.
@@ -39,7 +40,7 @@ impl Mode {
 }
 
 /// A passage with its score.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Hit {
     /// The passage.
     #[serde(flatten)]
@@ -66,6 +67,9 @@ impl Default for Options {
     }
 }
 
+/// Passages whose sentences compete for the answer.
+pub const ANSWER_PASSAGES: usize = 3;
+
 /// Longest accepted question, in characters.
 pub const MAX_QUERY_CHARS: usize = 2000;
 /// Largest `k`.
@@ -81,7 +85,7 @@ pub struct Engine {
 }
 
 /// What an ingest did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Ingested {
     /// Document id.
     pub doc: String,
@@ -253,6 +257,51 @@ impl Engine {
         let index = self.snapshot();
         let keep = |p: &Passage| doc.is_none_or(|d| p.doc == d);
         hits(&index, index.search(q, k, &keep))
+    }
+
+    /// Top passages and the sentence among the first few that best answers the question.
+    pub fn ask(
+        &self,
+        question: &str,
+        k: usize,
+        mode: Mode,
+    ) -> Result<(Option<answer::Answer>, Vec<Hit>)> {
+        let question = question.trim();
+        let hits = self.search(question, k, mode, None)?;
+        let q = self.embedder.embed(&[question], TextKind::Query)?.remove(0);
+        Ok((self.answer_from(question, &q, &hits)?, hits))
+    }
+
+    /// The answer sentence among the top [`ANSWER_PASSAGES`] of `hits`.
+    pub fn answer_from(
+        &self,
+        question: &str,
+        q: &[f32],
+        hits: &[Hit],
+    ) -> Result<Option<answer::Answer>> {
+        let mut cands = Vec::new();
+        for (rank, h) in hits.iter().take(ANSWER_PASSAGES).enumerate() {
+            let chars: Vec<char> = h.passage.text.chars().collect();
+            for (a, b) in ingest::split::sentences(&h.passage.text) {
+                cands.push(answer::Candidate {
+                    passage_id: h.passage.id.clone(),
+                    passage_rank: rank,
+                    text: chars[a..b].iter().collect(),
+                    start: a,
+                    end: b,
+                    cosine: 0.0,
+                });
+            }
+        }
+        if cands.is_empty() {
+            return Ok(None);
+        }
+        let texts: Vec<&str> = cands.iter().map(|c| c.text.as_str()).collect();
+        let vecs = self.embedder.embed(&texts, TextKind::Passage)?;
+        for (c, v) in cands.iter_mut().zip(&vecs) {
+            c.cosine = crate::embed::dot(q, v);
+        }
+        Ok(answer::pick(question, &cands))
     }
 
     /// Passage by id.
