@@ -53,11 +53,12 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-/// A line that reads as prose: long enough and punctuated.
+/// A line that reads as prose: long enough and punctuated, or a complete sentence.
 fn is_body(line: &str) -> bool {
     let n = chars(line);
     let punct = SENTENCE_PUNCT.find_iter(line).count();
-    (n >= 40 && punct >= 2) || (n >= 80 && punct >= 1)
+    let sentence = n >= 20 && line.ends_with(['。', '！', '？', '.', '!', '?', '”', '"']);
+    (n >= 40 && punct >= 2) || (n >= 80 && punct >= 1) || sentence
 }
 
 fn is_breadcrumb(line: &str) -> bool {

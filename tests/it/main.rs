@@ -4,3 +4,4 @@
 mod cli;
 mod common;
 mod embed_real;
+mod http;
