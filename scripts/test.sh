@@ -14,3 +14,4 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --release --locked
 fi
+scripts/test-e2e.sh

@@ -1,0 +1,45 @@
+// Drives the semsearch web page in headless Chromium: types a question, checks the results, the
+// highlighted answer and the related-clauses link, and saves a screenshot.
+// Usage: node search.mjs http://127.0.0.1:PORT/ screenshot.png
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+
+const [url, shot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ locale: "zh-CN" });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  assert.equal(await page.getAttribute("#q", "placeholder") !== null, true);
+  await page.fill("#q", "太湖苏州辖区已经连续多少年安全度夏？");
+  await page.click("#go");
+  await page.waitForSelector(".result", { timeout: 30000 });
+  const results = await page.$$(".result");
+  assert.equal(results.length, 5, "five results");
+  const metaText = await page.textContent(".result .meta");
+  assert.match(metaText, /章节/);
+  assert.match(metaText, /条款/);
+  assert.match(metaText, /得分/);
+  const mark = await page.textContent(".result mark");
+  assert.match(mark, /连续18年安全度夏/, "answer highlighted in its passage");
+  assert.match(await page.textContent("#answer"), /连续18年安全度夏/);
+
+  await page.click(".result .related-link");
+  await page.waitForSelector(".result .related .related-item", { timeout: 30000 });
+  const related = await page.$$(".result:first-child .related .related-item");
+  assert.ok(related.length >= 1, "related clauses shown");
+
+  // English UI.
+  await page.click("#lang");
+  assert.equal(await page.textContent("#go"), "Search");
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.deepEqual(errors, [], "no page errors");
+  console.log(`e2e ok: ${results.length} results, answer "${mark}", ${related.length} related; screenshot ${shot}`);
+} finally {
+  await browser.close();
+}
