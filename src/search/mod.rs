@@ -17,27 +17,36 @@ use crate::ingest::{self, RawDocument};
 
 pub mod answer;
 pub mod eval;
+pub mod fusion;
 
 /// Retrieval mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// Dense and lexical rankings fused (the default).
+    Hybrid,
     /// Vector similarity only.
     Dense,
+    /// BM25 only.
+    Lexical,
 }
 
 impl Mode {
-    /// Parses a mode name; only `dense` exists so far.
+    /// Parses `hybrid`, `dense` or `lexical`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
+            "hybrid" => Ok(Mode::Hybrid),
             "dense" => Ok(Mode::Dense),
-            "hybrid" | "lexical" => Err(Error::invalid(format!(
-                "mode {s:?} is not available yet: this build has dense retrieval only (use mode \"dense\")"
+            "lexical" => Ok(Mode::Lexical),
+            other => Err(Error::invalid(format!(
+                "unknown mode {other:?} (expected hybrid, dense or lexical)"
             ))),
-            other => Err(Error::invalid(format!("unknown mode {other:?} (expected dense)"))),
         }
     }
 }
+
+/// Candidates each retriever contributes before fusion.
+pub const FUSION_DEPTH: usize = 50;
 
 /// A passage with its score.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -56,6 +65,8 @@ pub struct Options {
     pub max_passage_tokens: usize,
     /// Embed "section heading + passage" instead of the passage alone.
     pub embed_heading: bool,
+    /// How hybrid mode fuses its two rankings.
+    pub fusion: fusion::FusionParams,
 }
 
 impl Default for Options {
@@ -63,9 +74,14 @@ impl Default for Options {
         Options {
             max_passage_tokens: 256,
             embed_heading: false,
+            fusion: fusion::FusionParams::default(),
         }
     }
 }
+
+/// Sentence spans and vectors of passages, by passage id.
+#[derive(Default)]
+pub struct SentenceCache(std::collections::HashMap<String, Vec<(usize, usize, String, Vec<f32>)>>);
 
 /// Passages whose sentences compete for the answer.
 pub const ANSWER_PASSAGES: usize = 3;
@@ -247,16 +263,50 @@ impl Engine {
         if !(1..=MAX_K).contains(&k) {
             return Err(Error::invalid(format!("k must be between 1 and {MAX_K}")));
         }
-        let q = self.embedder.embed(&[query], TextKind::Query)?.remove(0);
-        Ok(self.search_vector(&q, k, mode, doc))
+        let q = match mode {
+            Mode::Lexical => Vec::new(),
+            Mode::Dense | Mode::Hybrid => self.embedder.embed(&[query], TextKind::Query)?.remove(0),
+        };
+        self.search_embedded(query, &q, k, mode, doc)
     }
 
-    /// Top `k` passages for an already embedded query.
-    pub fn search_vector(&self, q: &[f32], k: usize, mode: Mode, doc: Option<&str>) -> Vec<Hit> {
-        let Mode::Dense = mode;
+    /// Top `k` passages for a query whose vector is already known (`q` unused in lexical mode).
+    /// Filters apply before the top-k cut.
+    pub fn search_embedded(
+        &self,
+        query: &str,
+        q: &[f32],
+        k: usize,
+        mode: Mode,
+        doc: Option<&str>,
+    ) -> Result<Vec<Hit>> {
         let index = self.snapshot();
         let keep = |p: &Passage| doc.is_none_or(|d| p.doc == d);
-        hits(&index, index.search(q, k, &keep))
+        let found = match mode {
+            Mode::Dense => index.search(q, k, &keep),
+            Mode::Lexical => index.lexical_search(query, k, doc)?.hits,
+            Mode::Hybrid => {
+                let depth = k.max(FUSION_DEPTH);
+                let dense: Vec<u32> = index
+                    .search(q, depth, &keep)
+                    .into_iter()
+                    .map(|h| h.0)
+                    .collect();
+                let lexical = index.lexical_search(query, depth, doc)?;
+                let lex_keys: Vec<u32> = lexical.hits.iter().map(|h| h.0).collect();
+                let p = self.options.fusion;
+                let mut fused = fusion::rrf(
+                    &[
+                        (&dense, p.dense_weight),
+                        (&lex_keys, p.lexical_weight_for(lexical.coverage)),
+                    ],
+                    p.k,
+                );
+                fused.truncate(k);
+                fused
+            }
+        };
+        Ok(hits(&index, found))
     }
 
     /// Top passages and the sentence among the first few that best answers the question.
@@ -267,8 +317,16 @@ impl Engine {
         mode: Mode,
     ) -> Result<(Option<answer::Answer>, Vec<Hit>)> {
         let question = question.trim();
-        let hits = self.search(question, k, mode, None)?;
+        if !(1..=MAX_K).contains(&k) {
+            return Err(Error::invalid(format!("k must be between 1 and {MAX_K}")));
+        }
+        if question.is_empty() || question.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::invalid(format!(
+                "question must hold 1 to {MAX_QUERY_CHARS} characters"
+            )));
+        }
         let q = self.embedder.embed(&[question], TextKind::Query)?.remove(0);
+        let hits = self.search_embedded(question, &q, k, mode, None)?;
         Ok((self.answer_from(question, &q, &hits)?, hits))
     }
 
@@ -279,27 +337,55 @@ impl Engine {
         q: &[f32],
         hits: &[Hit],
     ) -> Result<Option<answer::Answer>> {
-        let mut cands = Vec::new();
-        for (rank, h) in hits.iter().take(ANSWER_PASSAGES).enumerate() {
+        self.answer_cached(question, q, hits, &mut SentenceCache::default())
+    }
+
+    /// [`Engine::answer_from`] reusing sentence vectors across calls (evaluations ask many
+    /// questions of the same passages).
+    pub fn answer_cached(
+        &self,
+        question: &str,
+        q: &[f32],
+        hits: &[Hit],
+        cache: &mut SentenceCache,
+    ) -> Result<Option<answer::Answer>> {
+        let top: Vec<&Hit> = hits.iter().take(ANSWER_PASSAGES).collect();
+        let missing: Vec<&Hit> = top
+            .iter()
+            .copied()
+            .filter(|h| !cache.0.contains_key(&h.passage.id))
+            .collect();
+        let mut spans: Vec<(String, usize, usize, String)> = Vec::new();
+        for h in &missing {
             let chars: Vec<char> = h.passage.text.chars().collect();
             for (a, b) in ingest::split::sentences(&h.passage.text) {
+                spans.push((h.passage.id.clone(), a, b, chars[a..b].iter().collect()));
+            }
+            cache.0.insert(h.passage.id.clone(), Vec::new());
+        }
+        if !spans.is_empty() {
+            let texts: Vec<&str> = spans.iter().map(|s| s.3.as_str()).collect();
+            let vecs = self.embedder.embed(&texts, TextKind::Passage)?;
+            for ((id, a, b, text), v) in spans.into_iter().zip(vecs) {
+                cache
+                    .0
+                    .get_mut(&id)
+                    .expect("inserted above")
+                    .push((a, b, text, v));
+            }
+        }
+        let mut cands = Vec::new();
+        for (rank, h) in top.iter().enumerate() {
+            for (a, b, text, v) in &cache.0[&h.passage.id] {
                 cands.push(answer::Candidate {
                     passage_id: h.passage.id.clone(),
                     passage_rank: rank,
-                    text: chars[a..b].iter().collect(),
-                    start: a,
-                    end: b,
-                    cosine: 0.0,
+                    text: text.clone(),
+                    start: *a,
+                    end: *b,
+                    cosine: crate::embed::dot(q, v),
                 });
             }
-        }
-        if cands.is_empty() {
-            return Ok(None);
-        }
-        let texts: Vec<&str> = cands.iter().map(|c| c.text.as_str()).collect();
-        let vecs = self.embedder.embed(&texts, TextKind::Passage)?;
-        for (c, v) in cands.iter_mut().zip(&vecs) {
-            c.cosine = crate::embed::dot(q, v);
         }
         Ok(answer::pick(question, &cands))
     }

@@ -138,7 +138,7 @@ pub struct SearchRequest {
     pub query: String,
     /// Passages to return, 1..100 (default 5).
     pub k: Option<usize>,
-    /// `dense` (hybrid and lexical are not available yet).
+    /// `hybrid` (default), `dense` or `lexical`.
     pub mode: Option<String>,
     /// Restrict to a document.
     pub filter: Option<Filter>,
@@ -328,7 +328,7 @@ struct ApiDoc;
 type ErrorBodySchema = error::ErrorBody;
 
 fn mode_of(m: Option<&str>) -> Result<Mode, ApiError> {
-    Ok(Mode::parse(m.unwrap_or("dense"))?)
+    Ok(Mode::parse(m.unwrap_or("hybrid"))?)
 }
 
 fn check_query(q: &str) -> Result<(), ApiError> {
