@@ -152,6 +152,15 @@ struct PassageArgs {
     /// Embed each passage together with its section heading.
     #[arg(long)]
     embed_heading: bool,
+    /// Hybrid fusion: RRF rank offset.
+    #[arg(long, default_value_t = 60.0)]
+    rrf_k: f32,
+    /// Hybrid fusion: weight of the lexical list at full evidence (dense weight is 1).
+    #[arg(long, default_value_t = 1.0)]
+    lexical_weight: f32,
+    /// Hybrid fusion: exponent on the share of question terms known to the index.
+    #[arg(long, default_value_t = 2.0)]
+    language_power: f32,
 }
 
 impl PassageArgs {
@@ -163,7 +172,12 @@ impl PassageArgs {
         Ok(Options {
             max_passage_tokens: self.max_passage_tokens,
             embed_heading: self.embed_heading,
-            ..Options::default()
+            fusion: semsearch::search::fusion::FusionParams {
+                k: self.rrf_k,
+                dense_weight: 1.0,
+                lexical_weight: self.lexical_weight,
+                language_power: self.language_power,
+            },
         })
     }
 }
@@ -395,7 +409,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "no index at {} (run semsearch ingest first)",
                     index.display()
                 );
-                let engine = Engine::open(embedder, Some(&index), Options::default())?;
+                let engine = Engine::open(embedder, Some(&index), passages.options()?)?;
                 eval::qa(&engine, &qa, &modes, k)?
             };
             for report in reports {

@@ -94,13 +94,15 @@ impl TokenStream for JiebaStream {
     }
 }
 
-/// Lexical matches and how much of the query the best one covers.
+/// Lexical matches and how much the lexical side knows about the query.
 #[derive(Debug, Clone, Default)]
 pub struct LexicalHits {
     /// `(key, bm25)` best first.
     pub hits: Vec<(u32, f32)>,
-    /// Share of the query's distinct terms found in the best hit (0 when none): how much the
-    /// lexical side knows about this query.
+    /// Share of the query's distinct terms that occur anywhere in the index: low when the
+    /// question is in another language than the passages.
+    pub language_match: f32,
+    /// IDF-weighted share of those known terms that the best hit contains (0 when no hit).
     pub coverage: f32,
 }
 
@@ -199,11 +201,35 @@ impl LexicalStore for TantivyStore {
                 .ok_or_else(|| lex_err("stored key missing"))?;
             hits.push((key as u32, score));
         }
-        let coverage = hits.first().map_or(0.0, |(key, _)| {
-            let have = &self.terms[*key as usize];
-            q_terms.iter().filter(|t| have.contains(*t)).count() as f32 / q_terms.len() as f32
-        });
-        Ok(LexicalHits { hits, coverage })
+        let n = searcher.num_docs() as f32;
+        let mut known: Vec<(&String, f32)> = Vec::new();
+        for t in &q_terms {
+            let df = searcher
+                .doc_freq(&Term::from_field_text(self.text, t))
+                .map_err(lex_err)? as f32;
+            if df > 0.0 {
+                known.push((t, (1.0 + (n - df + 0.5) / (df + 0.5)).ln()));
+            }
+        }
+        let language_match = known.len() as f32 / q_terms.len() as f32;
+        let total_idf: f32 = known.iter().map(|k| k.1).sum();
+        let coverage = match hits.first() {
+            Some((key, _)) if total_idf > 0.0 => {
+                let have = &self.terms[*key as usize];
+                known
+                    .iter()
+                    .filter(|(t, _)| have.contains(*t))
+                    .map(|k| k.1)
+                    .sum::<f32>()
+                    / total_idf
+            }
+            _ => 0.0,
+        };
+        Ok(LexicalHits {
+            hits,
+            language_match,
+            coverage,
+        })
     }
 }
 
@@ -249,13 +275,13 @@ mod tests {
         let s = TantivyStore::build(docs.iter().copied()).unwrap();
         let r = s.search("枫桥经验", 10, None).unwrap();
         assert_eq!(r.hits.len(), 2);
-        assert!(r.coverage > 0.99);
+        assert!(r.coverage > 0.99 && r.language_match > 0.99);
         let r = s.search("枫桥经验", 10, Some("b")).unwrap();
         assert_eq!(r.hits.iter().map(|h| h.0).collect::<Vec<_>>(), [2]);
         let r = s
             .search("How many years has Lake Tai been safe", 10, None)
             .unwrap();
-        assert!(r.hits.is_empty() && r.coverage == 0.0);
+        assert!(r.hits.is_empty() && r.coverage == 0.0 && r.language_match == 0.0);
         assert!(s.search("", 10, None).unwrap().hits.is_empty());
     }
 }

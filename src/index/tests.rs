@@ -165,3 +165,45 @@ fn exact_and_graph_search_agree_on_the_nearest() {
         .collect();
     assert!(only_b.iter().all(|d| d == "b") && only_b.len() == 5);
 }
+
+#[test]
+fn lexical_and_vector_sides_agree_on_live_passages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = Index::new(model(8))
+        .with_documents(vec![doc("a", 3, 8, 0), doc("b", 3, 8, 10)])
+        .unwrap();
+    assert_eq!(
+        index
+            .lexical_search("passage", 10, None)
+            .unwrap()
+            .hits
+            .len(),
+        6
+    );
+    index.save(dir.path()).unwrap();
+    let (mut without, _) = Index::open(dir.path(), &model(8))
+        .unwrap()
+        .without_document("a")
+        .unwrap();
+    without.save(dir.path()).unwrap();
+    let reopened = Index::open(dir.path(), &model(8)).unwrap();
+    let lexical: Vec<String> = reopened
+        .lexical_search("passage", 10, None)
+        .unwrap()
+        .hits
+        .iter()
+        .map(|(k, _)| reopened.by_key(*k).unwrap().doc.clone())
+        .collect();
+    let dense: Vec<String> = reopened
+        .search(&unit(0, 8), 10, &|_| true)
+        .iter()
+        .map(|(k, _)| reopened.by_key(*k).unwrap().doc.clone())
+        .collect();
+    assert_eq!(lexical, ["b", "b", "b"]);
+    assert_eq!(dense, ["b", "b", "b"]);
+    assert!(reopened
+        .lexical_search("a", 10, Some("a"))
+        .unwrap()
+        .hits
+        .is_empty());
+}

@@ -3,9 +3,10 @@
 //! Reciprocal rank fusion: only the order matters, `score(d) = Σ w_i / (k + rank_i(d))`.
 //! Plain RRF trusts both lists equally, which fails when the lexical side knows nothing, e.g. an
 //! English question over Chinese passages, where BM25 returns whatever shares a number or a
-//! stray word. So the lexical list's weight follows its own evidence: the share of the query's
-//! terms that its best passage contains (`coverage`), raised to a power so that weak partial
-//! matches count little.
+//! stray word. So the lexical list's weight follows its own evidence: `language_match`, the share
+//! of the question's terms that occur in the index at all (raised to a power, so a question in
+//! another language, matching only a number, counts for nearly nothing), times `coverage`, the
+//! IDF-weighted share of those terms that the best lexical passage contains.
 
 /// Fusion settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,8 +17,8 @@ pub struct FusionParams {
     pub dense_weight: f32,
     /// Weight of the lexical list at full coverage.
     pub lexical_weight: f32,
-    /// Exponent applied to coverage.
-    pub coverage_power: f32,
+    /// Exponent applied to the language match.
+    pub language_power: f32,
 }
 
 impl Default for FusionParams {
@@ -27,15 +28,17 @@ impl Default for FusionParams {
             k: 60.0,
             dense_weight: 1.0,
             lexical_weight: 1.0,
-            coverage_power: 2.0,
+            language_power: 2.0,
         }
     }
 }
 
 impl FusionParams {
-    /// Lexical weight for a query whose best lexical hit covers `coverage` of its terms.
-    pub fn lexical_weight_for(&self, coverage: f32) -> f32 {
-        self.lexical_weight * coverage.clamp(0.0, 1.0).powf(self.coverage_power)
+    /// Lexical weight for a query with this language match and best-hit coverage.
+    pub fn lexical_weight_for(&self, language_match: f32, coverage: f32) -> f32 {
+        self.lexical_weight
+            * language_match.clamp(0.0, 1.0).powf(self.language_power)
+            * coverage.clamp(0.0, 1.0)
     }
 }
 
@@ -88,11 +91,13 @@ mod tests {
     }
 
     #[test]
-    fn lexical_weight_follows_coverage() {
+    fn lexical_weight_follows_its_evidence() {
         let p = FusionParams::default();
-        assert_eq!(p.lexical_weight_for(0.0), 0.0);
-        assert_eq!(p.lexical_weight_for(1.0), 1.0);
-        assert!((p.lexical_weight_for(0.5) - 0.25).abs() < 1e-6);
-        assert!(p.lexical_weight_for(0.2) < 0.05);
+        assert_eq!(p.lexical_weight_for(0.0, 1.0), 0.0);
+        assert_eq!(p.lexical_weight_for(1.0, 0.0), 0.0);
+        assert_eq!(p.lexical_weight_for(1.0, 1.0), 1.0);
+        assert!((p.lexical_weight_for(0.5, 1.0) - 0.25).abs() < 1e-6);
+        // Another language: one shared number in ten terms.
+        assert!(p.lexical_weight_for(0.1, 1.0) < 0.011);
     }
 }

@@ -298,7 +298,10 @@ impl Engine {
                 let mut fused = fusion::rrf(
                     &[
                         (&dense, p.dense_weight),
-                        (&lex_keys, p.lexical_weight_for(lexical.coverage)),
+                        (
+                            &lex_keys,
+                            p.lexical_weight_for(lexical.language_match, lexical.coverage),
+                        ),
                     ],
                     p.k,
                 );

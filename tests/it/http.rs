@@ -376,6 +376,22 @@ async fn documents_add_list_delete_with_api_key() {
 }
 
 #[tokio::test]
+async fn hybrid_puts_the_fengqiao_clause_first() {
+    let s = state(corpus_engine(), None);
+    let (st, body, _) = call(
+        s,
+        post(
+            "/search",
+            r#"{"query": "化解基层矛盾要坚持什么经验？", "k": 5, "mode": "hybrid"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let first = body["results"][0]["text"].as_str().unwrap();
+    assert!(first.contains("枫桥经验"), "first result: {first}");
+}
+
+#[tokio::test]
 async fn openai_embeddings() {
     let s = state(corpus_engine(), None);
     let (st, b, _) = call(

@@ -1,0 +1,56 @@
+//! Search latency per mode on an index (used by `scripts/bench-search.sh`): the seed questions,
+//! asked in turn, modes interleaved so that machine noise hits both alike. Prints JSON.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use semsearch::embed::TextEmbedder;
+use semsearch::search::{Engine, Mode, Options};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let model = args
+        .next()
+        .unwrap_or_else(|| "models/multilingual-e5-small".into());
+    let index = args.next().unwrap_or_else(|| "index/default".into());
+    let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(8);
+    let engine = Engine::open(
+        Arc::new(TextEmbedder::load(Path::new(&model))?),
+        Some(Path::new(&index)),
+        Options::default(),
+    )?;
+    let questions: Vec<String> = std::fs::read_to_string("tests/fixtures/eval/seed-qa.jsonl")?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["question"].as_str().map(String::from))
+        .collect();
+    engine.search("warm up", 5, Mode::Hybrid, None)?;
+    let modes = [Mode::Dense, Mode::Hybrid, Mode::Lexical];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    for _ in 0..rounds {
+        for q in &questions {
+            for (i, m) in modes.iter().enumerate() {
+                let t = Instant::now();
+                engine.search(q, 5, *m, None)?;
+                times[i].push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (m, t) in modes.iter().zip(times.iter_mut()) {
+        t.sort_by(f64::total_cmp);
+        let name = format!("{m:?}").to_lowercase();
+        out.insert(format!("{name}_p50_ms"), t[t.len() / 2].into());
+        out.insert(format!("{name}_p95_ms"), t[t.len() * 95 / 100].into());
+    }
+    let ratio =
+        out["hybrid_p50_ms"].as_f64().unwrap_or(0.0) / out["dense_p50_ms"].as_f64().unwrap_or(1.0);
+    out.insert("queries_per_mode".into(), times[0].len().into());
+    out.insert("hybrid_over_dense_p50".into(), ratio.into());
+    println!("{}", serde_json::Value::Object(out));
+    Ok(())
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Load test of POST /search on the corpus index at concurrency 1, 4 and 16 (20 s each, wrk),
+# while a second client adds and deletes a document in a loop. Prints throughput and p50/p99 per
+# level, the c4/c1 throughput ratio, and checks that the writer saw no errors and that no document
+# was lost. DURATION=5s for a quick run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+duration="${DURATION:-20s}"
+
+command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
+cargo build --release --locked --quiet
+scripts/fetch-model.sh multilingual-e5-small >/dev/null
+bin=target/release/semsearch
+work=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+url="http://127.0.0.1:$port"
+"$bin" ingest --index "$work/idx" tests/fixtures/corpus/suzhou-15th-five-year-plan-proposal.txt >/dev/null 2>&1
+RUST_LOG=warn "$bin" serve --index "$work/idx" --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+server=$!
+trap 'kill $server $writer 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.2; done
+
+cat >"$work/search.lua" <<'LUA'
+local questions = {
+  "太湖苏州辖区已经连续多少年安全度夏？", "苏州的全社会研发投入强度达到了多少？",
+  "How will unmanned aerial vehicles be controlled?", "化解基层矛盾要坚持什么经验？",
+  "What share of the economy should manufacturing keep?", "苏州打算提前布局哪些未来产业？",
+}
+local i = 0
+request = function()
+  i = i + 1
+  local body = '{"query": "' .. questions[(i % #questions) + 1] .. '", "k": 5}'
+  return wrk.format("POST", "/search", {["Content-Type"] = "application/json"}, body)
+end
+LUA
+
+# Writer: add then delete a small document, forever; count failures.
+(
+  n=0; fail=0
+  while true; do
+    n=$((n + 1))
+    code=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "$url/documents" -H 'content-type: application/json' \
+      -d '{"doc": "churn", "title": "Churn", "text": "这是一个在压力测试中反复添加和删除的文档。它不应影响其他文档。"}')
+    [ "$code" = 201 ] || fail=$((fail + 1))
+    code=$(curl -s -o /dev/null -w '%{http_code}' -XDELETE "$url/documents/churn")
+    [ "$code" = 200 ] || fail=$((fail + 1))
+    echo "$n $fail" >"$work/writer"
+  done
+) &
+writer=$!
+
+declare -A rps
+for c in 1 4 16; do
+  t=$(( c < 2 ? c : 2 ))
+  out=$(wrk -t"$t" -c"$c" -d"$duration" --latency -s "$work/search.lua" "$url/search")
+  r=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  errs=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  rps[$c]=$r
+  printf 'concurrency %-3s %8s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$c" "$r" "$p50" "$p99" "${errs:-0}"
+done
+kill $writer 2>/dev/null || true; wait $writer 2>/dev/null || true
+read -r rounds failures <"$work/writer"
+docs=$(curl -s "$url/documents")
+echo "writer: $rounds add+delete rounds, $failures failures"
+echo "documents after the run: $docs"
+python3 -c "import sys; print(f'throughput c4/c1: {float(sys.argv[2])/float(sys.argv[1]):.2f}x (target >= 1.6x)')" "${rps[1]}" "${rps[4]}"
+echo "$docs" | grep -q '"suzhou-15th-five-year-plan-proposal"' || { echo "LOST the corpus document" >&2; exit 1; }
+[ "$failures" = 0 ] || { echo "writer saw failures" >&2; exit 1; }
