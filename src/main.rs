@@ -222,7 +222,8 @@ fn print_hits(hits: &[Hit], json: bool) -> anyhow::Result<()> {
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tantivy=warn,hnsw_rs=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

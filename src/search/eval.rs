@@ -171,11 +171,12 @@ pub fn squad(
     }
     let embed_secs = started.elapsed().as_secs_f64();
     let mut reports = Vec::new();
+    // Sentence vectors depend only on the passage: shared by every mode.
+    let mut cache = SentenceCache::default();
     for &mode in modes {
         let t = Instant::now();
         let mut ranks = Vec::with_capacity(qs.len());
         let mut answered = 0usize;
-        let mut cache = SentenceCache::default();
         for (i, ((doc, question, gold), v)) in qs.iter().zip(&qvecs).enumerate() {
             let hits = engine.search_embedded(question, v, k, mode, None)?;
             ranks.push(first_hit(&hits, |h| &h.passage.doc == doc));

@@ -34,12 +34,43 @@ impl Default for FusionParams {
 }
 
 impl FusionParams {
-    /// Lexical weight for a query with this language match and best-hit coverage.
-    pub fn lexical_weight_for(&self, language_match: f32, coverage: f32) -> f32 {
+    /// Lexical weight for a query with this language match, best-hit coverage and script
+    /// agreement (see [`script_agreement`]).
+    pub fn lexical_weight_for(&self, language_match: f32, coverage: f32, agreement: f32) -> f32 {
         self.lexical_weight
             * language_match.clamp(0.0, 1.0).powf(self.language_power)
             * coverage.clamp(0.0, 1.0)
+            * agreement.clamp(0.0, 1.0).powi(2)
     }
+}
+
+/// Share of letters that are CJK ideographs (0 for text without letters).
+pub fn cjk_share(text: &str) -> f32 {
+    let (mut cjk, mut letters) = (0usize, 0usize);
+    for c in text.chars() {
+        if ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c) {
+            cjk += 1;
+            letters += 1;
+        } else if c.is_alphabetic() {
+            letters += 1;
+        }
+    }
+    if letters == 0 {
+        0.0
+    } else {
+        cjk as f32 / letters as f32
+    }
+}
+
+/// 1 when the question is written in the same script mix as the passages the dense side found,
+/// near 0 when one is Chinese and the other is not: the languages differ, so shared terms
+/// (numbers, stray names) say little.
+pub fn script_agreement(query: &str, passages: &[&str]) -> f32 {
+    if passages.is_empty() {
+        return 1.0;
+    }
+    let p = passages.iter().map(|t| cjk_share(t)).sum::<f32>() / passages.len() as f32;
+    1.0 - (cjk_share(query) - p).abs()
 }
 
 /// Weighted reciprocal rank fusion of ranked key lists; one entry per key, best first (ties
@@ -93,11 +124,25 @@ mod tests {
     #[test]
     fn lexical_weight_follows_its_evidence() {
         let p = FusionParams::default();
-        assert_eq!(p.lexical_weight_for(0.0, 1.0), 0.0);
-        assert_eq!(p.lexical_weight_for(1.0, 0.0), 0.0);
-        assert_eq!(p.lexical_weight_for(1.0, 1.0), 1.0);
-        assert!((p.lexical_weight_for(0.5, 1.0) - 0.25).abs() < 1e-6);
+        assert_eq!(p.lexical_weight_for(0.0, 1.0, 1.0), 0.0);
+        assert_eq!(p.lexical_weight_for(1.0, 0.0, 1.0), 0.0);
+        assert_eq!(p.lexical_weight_for(1.0, 1.0, 1.0), 1.0);
+        assert!((p.lexical_weight_for(0.5, 1.0, 1.0) - 0.25).abs() < 1e-6);
         // Another language: one shared number in ten terms.
-        assert!(p.lexical_weight_for(0.1, 1.0) < 0.011);
+        assert!(p.lexical_weight_for(0.1, 1.0, 1.0) < 0.011);
+        assert!(p.lexical_weight_for(1.0, 1.0, 0.1) < 0.011);
+    }
+
+    #[test]
+    fn scripts_agree_or_not() {
+        assert!((cjk_share("太湖 Lake") - 2.0 / 6.0).abs() < 1e-6);
+        assert!(script_agreement("太湖安全度夏多少年", &["太湖苏州辖区连续18年安全度夏"]) > 0.99);
+        assert!(
+            script_agreement(
+                "How many years has Lake Tai been safe?",
+                &["太湖苏州辖区连续18年安全度夏"]
+            ) < 0.01
+        );
+        assert!(script_agreement("What is 4.2%?", &["The rate is 4.2%."]) > 0.99);
     }
 }

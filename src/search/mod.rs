@@ -81,7 +81,10 @@ impl Default for Options {
 
 /// Sentence spans and vectors of passages, by passage id.
 #[derive(Default)]
-pub struct SentenceCache(std::collections::HashMap<String, Vec<(usize, usize, String, Vec<f32>)>>);
+pub struct SentenceCache(std::collections::HashMap<String, Vec<SentenceVector>>);
+
+/// A sentence's span in its passage (characters), text and vector.
+type SentenceVector = (usize, usize, String, Vec<f32>);
 
 /// Passages whose sentences compete for the answer.
 pub const ANSWER_PASSAGES: usize = 3;
@@ -295,16 +298,14 @@ impl Engine {
                 let lexical = index.lexical_search(query, depth, doc)?;
                 let lex_keys: Vec<u32> = lexical.hits.iter().map(|h| h.0).collect();
                 let p = self.options.fusion;
-                let mut fused = fusion::rrf(
-                    &[
-                        (&dense, p.dense_weight),
-                        (
-                            &lex_keys,
-                            p.lexical_weight_for(lexical.language_match, lexical.coverage),
-                        ),
-                    ],
-                    p.k,
-                );
+                let top_texts: Vec<&str> = dense
+                    .iter()
+                    .take(3)
+                    .filter_map(|k| index.by_key(*k).map(|p| p.text.as_str()))
+                    .collect();
+                let agreement = fusion::script_agreement(query, &top_texts);
+                let w = p.lexical_weight_for(lexical.language_match, lexical.coverage, agreement);
+                let mut fused = fusion::rrf(&[(&dense, p.dense_weight), (&lex_keys, w)], p.k);
                 fused.truncate(k);
                 fused
             }
