@@ -39,8 +39,9 @@ pub struct Candidate {
     pub cosine: f32,
 }
 
-/// Weight of term overlap against cosine.
-pub const OVERLAP_WEIGHT: f32 = 0.35;
+/// Weight of term overlap against cosine (answer@1 on 120 CMRC questions: 0.35 -> 0.658,
+/// 0.6 -> 0.667, 1.0 -> 0.675, 1.5 -> 0.675).
+pub const OVERLAP_WEIGHT: f32 = 1.0;
 /// Score taken off per passage rank.
 pub const RANK_PENALTY: f32 = 0.01;
 
