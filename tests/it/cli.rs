@@ -74,13 +74,13 @@ fn ingest_then_search_json() {
     }
 
     let out = semsearch()
-        .args(["search", "--mode", "hybrid", "--index"])
+        .args(["search", "--mode", "magic", "--index"])
         .arg(&index)
         .arg("q")
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not available yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown mode"));
 
     // Another model on this index is refused with a clear message.
     let out = Command::new(env!("CARGO_BIN_EXE_semsearch"))
