@@ -77,6 +77,9 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also pick the answer sentence (`"answer"` in the JSON).
+        #[arg(long)]
+        answer: bool,
     },
     /// HTTP service (JSON API, web page, metrics).
     Serve {
@@ -311,6 +314,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             mode,
             doc,
             json,
+            answer,
         } => {
             let mode = Mode::parse(&mode)?;
             anyhow::ensure!(
@@ -320,8 +324,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let engine =
                 Engine::open(load_embedder(&cli.model)?, Some(&index), Options::default())?;
-            let hits = engine.search(&question, k, mode, doc.as_deref())?;
-            print_hits(&hits, json)?;
+            if !answer {
+                let hits = engine.search(&question, k, mode, doc.as_deref())?;
+                print_hits(&hits, json)?;
+                return Ok(());
+            }
+            let q = engine
+                .embedder()
+                .embed(&[question.trim()], TextKind::Query)?
+                .remove(0);
+            let hits = engine.search_embedded(question.trim(), &q, k, mode, doc.as_deref())?;
+            let best = engine.answer_from(question.trim(), &q, &hits)?;
+            if json {
+                println!("{}", serde_json::json!({ "results": hits, "answer": best }));
+            } else {
+                match &best {
+                    Some(a) => println!("answer: {} ({}, {:.3})\n", a.text, a.passage_id, a.score),
+                    None => println!("answer: none\n"),
+                }
+                print_hits(&hits, false)?;
+            }
         }
         Command::Serve {
             index,

@@ -255,17 +255,7 @@ impl Engine {
     /// Top `k` passages for `query`, optionally within one document.
     pub fn search(&self, query: &str, k: usize, mode: Mode, doc: Option<&str>) -> Result<Vec<Hit>> {
         let query = query.trim();
-        if query.is_empty() {
-            return Err(Error::invalid("query must not be empty"));
-        }
-        if query.chars().count() > MAX_QUERY_CHARS {
-            return Err(Error::invalid(format!(
-                "query longer than {MAX_QUERY_CHARS} characters"
-            )));
-        }
-        if !(1..=MAX_K).contains(&k) {
-            return Err(Error::invalid(format!("k must be between 1 and {MAX_K}")));
-        }
+        validate(query, k)?;
         let q = match mode {
             Mode::Lexical => Vec::new(),
             Mode::Dense | Mode::Hybrid => self.embedder.embed(&[query], TextKind::Query)?.remove(0),
@@ -283,6 +273,7 @@ impl Engine {
         mode: Mode,
         doc: Option<&str>,
     ) -> Result<Vec<Hit>> {
+        validate(query.trim(), k)?;
         let index = self.snapshot();
         let keep = |p: &Passage| doc.is_none_or(|d| p.doc == d);
         let found = match mode {
@@ -431,6 +422,22 @@ impl Engine {
         };
         Ok(hits(&index, index.search(&v, k, &keep)))
     }
+}
+
+/// Checks a query and `k` before any work is done.
+fn validate(query: &str, k: usize) -> Result<()> {
+    if query.is_empty() {
+        return Err(Error::invalid("query must not be empty"));
+    }
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(Error::invalid(format!(
+            "query longer than {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    if !(1..=MAX_K).contains(&k) {
+        return Err(Error::invalid(format!("k must be between 1 and {MAX_K}")));
+    }
+    Ok(())
 }
 
 fn position(id: &str) -> Option<usize> {

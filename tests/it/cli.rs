@@ -53,6 +53,24 @@ fn ingest_then_search_json() {
     assert!(results
         .iter()
         .any(|r| r["text"].as_str().unwrap().contains("枫桥经验")));
+    let out = semsearch()
+        .args(["search", "--json", "--answer", "-k", "3", "--index"])
+        .arg(&index)
+        .arg("化解基层矛盾要坚持什么经验？")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["answer"]["text"].as_str().unwrap().contains("枫桥经验"),
+        "{}",
+        v["answer"]
+    );
+
     // No passage of the index carries page chrome.
     let all = std::fs::read_dir(&index)
         .unwrap()
