@@ -191,6 +191,20 @@ fn load_embedder(dir: &std::path::Path) -> anyhow::Result<Arc<dyn Embedder>> {
     Ok(Arc::new(e))
 }
 
+/// An engine over an index that must already exist (reads never create one).
+fn open_existing(
+    embedder: Arc<dyn Embedder>,
+    index: &std::path::Path,
+    options: Options,
+) -> anyhow::Result<Engine> {
+    anyhow::ensure!(
+        index.join("manifest.json").exists(),
+        "no index at {} (run semsearch ingest first)",
+        index.display()
+    );
+    Ok(Engine::open(embedder, Some(index), options)?)
+}
+
 fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
@@ -317,13 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             answer,
         } => {
             let mode = Mode::parse(&mode)?;
-            anyhow::ensure!(
-                index.join("manifest.json").exists(),
-                "no index at {} (run semsearch ingest first)",
-                index.display()
-            );
-            let engine =
-                Engine::open(load_embedder(&cli.model)?, Some(&index), Options::default())?;
+            let engine = open_existing(load_embedder(&cli.model)?, &index, Options::default())?;
             if !answer {
                 let hits = engine.search(&question, k, mode, doc.as_deref())?;
                 print_hits(&hits, json)?;
@@ -375,13 +383,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("serving on {addr}"))?;
         }
         Command::Related { id, index, k, json } => {
-            anyhow::ensure!(
-                index.join("manifest.json").exists(),
-                "no index at {} (run semsearch ingest first)",
-                index.display()
-            );
-            let engine =
-                Engine::open(load_embedder(&cli.model)?, Some(&index), Options::default())?;
+            let engine = open_existing(load_embedder(&cli.model)?, &index, Options::default())?;
             let hits = engine.related(&id, k, false)?;
             print_hits(&hits, json)?;
         }
@@ -427,12 +429,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 r
             } else {
                 let qa = qa.expect("clap requires --squad or --qa");
-                anyhow::ensure!(
-                    index.join("manifest.json").exists(),
-                    "no index at {} (run semsearch ingest first)",
-                    index.display()
-                );
-                let engine = Engine::open(embedder, Some(&index), passages.options()?)?;
+                let engine = open_existing(embedder, &index, passages.options()?)?;
                 eval::qa(&engine, &qa, &modes, k)?
             };
             for report in reports {
