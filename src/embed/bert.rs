@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Shape, Tensor, D};
 use candle_nn::LayerNorm;
 
 use super::config::ModelConfig;
+use super::gemm::{Activation, PackedLinear};
 use super::q4;
 use crate::error::{Error, Result};
 
@@ -42,35 +43,50 @@ impl Bytes {
     }
 }
 
-/// A dense layer with its weight stored transposed (`[in, out]`, contiguous): gemm then reads the
-/// weight without repacking it on every call, which dominated the cost of short queries.
-struct Linear {
-    wt: Tensor,
-    b: Tensor,
-}
+/// A dense layer as a candle op over a [`PackedLinear`]: the weight is packed once at load, so
+/// short queries do not pay gemm's per-call repacking (see `gemm.rs`).
+struct Linear(PackedLinear);
 
 impl Linear {
-    fn new(w: Tensor, b: Option<Tensor>) -> Result<Self> {
+    fn new(w: Tensor, b: Option<Tensor>, act: Activation) -> Result<Self> {
+        let (n, k) = w.dims2()?;
+        let w = w.flatten_all()?.to_vec1::<f32>()?;
         let b = match b {
-            Some(b) => b,
-            None => Tensor::zeros(w.dim(0)?, DType::F32, w.device())?,
+            Some(b) => b.to_vec1::<f32>()?,
+            None => Vec::new(),
         };
-        Ok(Linear {
-            wt: w.t()?.contiguous()?,
-            b,
-        })
+        Ok(Linear(PackedLinear::new(&w, n, k, &b, act)))
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.dim(0)? <= SMALL_M {
-            let y = self.wt.t()?.matmul(&x.t()?)?.t()?;
-            return Ok(y.broadcast_add(&self.b)?);
-        }
-        Ok(x.matmul(&self.wt)?.broadcast_add(&self.b)?)
+        Ok(x.apply_op1_no_bwd(self)?)
     }
 }
 
-const SMALL_M: usize = 64;
+impl CustomOp1 for Linear {
+    fn name(&self) -> &'static str {
+        "packed-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("packed-linear: f32 only");
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("packed-linear: contiguous input only");
+        };
+        let (m, k) = layout.shape().dims2()?;
+        if k != self.0.k() {
+            candle_core::bail!("packed-linear: input width {k}, layer expects {}", self.0.k());
+        }
+        let y = self.0.forward(&data[start..end], m);
+        Ok((CpuStorage::F32(y), Shape::from((m, self.0.n()))))
+    }
+}
 
 struct Layer {
     qkv: Linear,
@@ -231,10 +247,11 @@ impl Encoder {
                 cfg.layer_norm_eps,
             ))
         };
-        let linear = |prefix: &str| -> Result<Linear> {
+        let linear = |prefix: &str, act: Activation| -> Result<Linear> {
             Linear::new(
                 weights.get(&format!("{prefix}.weight"))?,
                 Some(weights.get(&format!("{prefix}.bias"))?),
+                act,
             )
         };
         let scale = 1.0 / ((h / cfg.num_attention_heads) as f64).sqrt();
@@ -260,11 +277,11 @@ impl Encoder {
                 0,
             )?;
             layers.push(Layer {
-                qkv: Linear::new(qkv_w, Some(qkv_b))?,
-                attn_out: linear(&format!("{p}.attention.output.dense"))?,
+                qkv: Linear::new(qkv_w, Some(qkv_b), Activation::None)?,
+                attn_out: linear(&format!("{p}.attention.output.dense"), Activation::None)?,
                 attn_ln: ln(&format!("{p}.attention.output.LayerNorm"))?,
-                ffn_in: linear(&format!("{p}.intermediate.dense"))?,
-                ffn_out: linear(&format!("{p}.output.dense"))?,
+                ffn_in: linear(&format!("{p}.intermediate.dense"), Activation::Gelu)?,
+                ffn_out: linear(&format!("{p}.output.dense"), Activation::None)?,
                 ffn_ln: ln(&format!("{p}.output.LayerNorm"))?,
             });
         }
@@ -380,7 +397,7 @@ impl Encoder {
             let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, h))?;
             let attn = layer.attn_out.forward(&ctx)?;
             x = layer.attn_ln.forward(&(attn + &x)?)?;
-            let mid = super::ops::gelu(&layer.ffn_in.forward(&x)?)?;
+            let mid = layer.ffn_in.forward(&x)?; // GELU applied by the kernel
             let out = layer.ffn_out.forward(&mid)?;
             x = layer.ffn_ln.forward(&(out + &x)?)?;
         }

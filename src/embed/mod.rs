@@ -10,6 +10,7 @@
 pub mod bert;
 pub mod config;
 pub mod convert;
+pub mod gemm;
 pub mod ops;
 pub mod q4;
 

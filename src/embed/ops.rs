@@ -13,6 +13,12 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
 
 struct FastGelu;
 
+/// GELU of one value, with the erf below.
+#[inline]
+pub fn gelu_scalar(v: f32) -> f32 {
+    0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2))
+}
+
 #[inline]
 fn erf(x: f32) -> f32 {
     const P: f32 = 0.327_591_1;
@@ -45,7 +51,7 @@ impl CustomOp1 for FastGelu {
         let mut out = data[start..end].to_vec();
         out.par_chunks_mut(4096).for_each(|chunk| {
             for v in chunk {
-                *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+                *v = gelu_scalar(*v);
             }
         });
         Ok((CpuStorage::F32(out), layout.shape().clone()))
