@@ -164,10 +164,12 @@ impl Weights {
         }
     }
 
-    fn get(&self, name: &str) -> Result<Tensor> {
+    /// Removes tensor `name` (as f32): the encoder takes each tensor as it packs it, so the
+    /// checkpoint's copy is freed as the packed copy is made and peak memory holds one of them.
+    fn take(&mut self, name: &str) -> Result<Tensor> {
         let t = self
             .tensors
-            .get(name)
+            .remove(name)
             .ok_or_else(|| Error::model(&self.path, format!("missing tensor {name}")))?;
         Ok(t.to_dtype(DType::F32)?)
     }
@@ -215,7 +217,7 @@ fn load_safetensors(path: &Path) -> Result<(Vec<(String, Tensor)>, Option<(Bytes
 
 impl Encoder {
     /// Builds the encoder from `weights` shaped as `cfg` says.
-    pub fn new(cfg: &ModelConfig, weights: &Weights) -> Result<Self> {
+    pub fn new(cfg: &ModelConfig, mut weights: Weights) -> Result<Self> {
         let h = cfg.hidden_size;
         let device = Device::Cpu;
         let q4_table = match (&weights.word_q4, weights.tensors.get(WORD_Q4_NAME)) {
@@ -238,19 +240,20 @@ impl Encoder {
             }
             WordEmbeddings::Q4 { blocks, rows }
         } else {
-            WordEmbeddings::Dense(weights.get("embeddings.word_embeddings.weight")?)
+            WordEmbeddings::Dense(weights.take("embeddings.word_embeddings.weight")?)
         };
-        let ln = |prefix: &str| -> Result<LayerNorm> {
+        let eps = cfg.layer_norm_eps;
+        let ln = |w: &mut Weights, prefix: &str| -> Result<LayerNorm> {
             Ok(LayerNorm::new(
-                weights.get(&format!("{prefix}.weight"))?,
-                weights.get(&format!("{prefix}.bias"))?,
-                cfg.layer_norm_eps,
+                w.take(&format!("{prefix}.weight"))?,
+                w.take(&format!("{prefix}.bias"))?,
+                eps,
             ))
         };
-        let linear = |prefix: &str, act: Activation| -> Result<Linear> {
+        let linear = |w: &mut Weights, prefix: &str, act: Activation| -> Result<Linear> {
             Linear::new(
-                weights.get(&format!("{prefix}.weight"))?,
-                Some(weights.get(&format!("{prefix}.bias"))?),
+                w.take(&format!("{prefix}.weight"))?,
+                Some(w.take(&format!("{prefix}.bias"))?),
                 act,
             )
         };
@@ -258,7 +261,7 @@ impl Encoder {
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
         for i in 0..cfg.num_hidden_layers {
             let p = format!("encoder.layer.{i}");
-            let part = |n: &str| weights.get(&format!("{p}.attention.self.{n}"));
+            let mut part = |n: &str| weights.take(&format!("{p}.attention.self.{n}"));
             // Folding 1/sqrt(d) into the query projection saves one pass over the scores.
             let qkv_w = Tensor::cat(
                 &[
@@ -276,23 +279,25 @@ impl Encoder {
                 ],
                 0,
             )?;
+            let w = &mut weights;
             layers.push(Layer {
                 qkv: Linear::new(qkv_w, Some(qkv_b), Activation::None)?,
-                attn_out: linear(&format!("{p}.attention.output.dense"), Activation::None)?,
-                attn_ln: ln(&format!("{p}.attention.output.LayerNorm"))?,
-                ffn_in: linear(&format!("{p}.intermediate.dense"), Activation::Gelu)?,
-                ffn_out: linear(&format!("{p}.output.dense"), Activation::None)?,
-                ffn_ln: ln(&format!("{p}.output.LayerNorm"))?,
+                attn_out: linear(w, &format!("{p}.attention.output.dense"), Activation::None)?,
+                attn_ln: ln(w, &format!("{p}.attention.output.LayerNorm"))?,
+                ffn_in: linear(w, &format!("{p}.intermediate.dense"), Activation::Gelu)?,
+                ffn_out: linear(w, &format!("{p}.output.dense"), Activation::None)?,
+                ffn_ln: ln(w, &format!("{p}.output.LayerNorm"))?,
             });
         }
+        let emb_ln = ln(&mut weights, "embeddings.LayerNorm")?;
         Ok(Encoder {
             cfg: cfg.clone(),
             word,
-            position: weights.get("embeddings.position_embeddings.weight")?,
+            position: weights.take("embeddings.position_embeddings.weight")?,
             token_type0: weights
-                .get("embeddings.token_type_embeddings.weight")?
+                .take("embeddings.token_type_embeddings.weight")?
                 .get(0)?,
-            emb_ln: ln("embeddings.LayerNorm")?,
+            emb_ln,
             layers,
             device,
         })
@@ -334,6 +339,13 @@ impl Encoder {
     /// [`ModelConfig::max_tokens`] long) and returns each sequence's mean hidden state over its
     /// real tokens, not normalised.
     pub fn forward_mean(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        // The kernels fork work with rayon ~100 times per pass. Called from a thread outside the
+        // pool, each fork would park this thread on a futex and wake a worker (a quarter of a
+        // query's time, measured); run inside the pool, a fork is a cheap work-stealing push.
+        rayon::scope(|_| self.forward_mean_in_pool(seqs))
+    }
+
+    fn forward_mean_in_pool(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let b = seqs.len();
         if b == 0 {
             return Ok(Vec::new());
@@ -371,13 +383,7 @@ impl Encoder {
         let mut x = self.emb_ln.forward(&x)?; // [b*t, h]
 
         let mask_t = Tensor::from_vec(mask, (b, t), &self.device)?;
-        let padded = seqs.iter().any(|s| s.len() != t);
-        // Additive mask: 0 for real keys, a large negative number for padding.
-        let bias = if padded {
-            Some(((mask_t.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, t))?)
-        } else {
-            None
-        };
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len().clamp(1, t)).collect();
 
         for layer in &self.layers {
             let qkv = layer.qkv.forward(&x)?; // [b*t, 3h]
@@ -389,12 +395,25 @@ impl Encoder {
                     .contiguous()?)
             };
             let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
-            let mut scores = q.matmul(&k.t()?)?; // [b, nh, t, t]
-            if let Some(bias) = &bias {
-                scores = scores.broadcast_add(bias)?;
+            // One sequence at a time, over its real tokens only: no padding mask is needed, and
+            // the score matrices ([heads, t, t], 12 MB at 512 tokens) exist for one sequence at
+            // a time instead of for the whole batch. Padding rows get a zero context; they
+            // never reach a real token (keys are cut to the real length) or the mean.
+            let mut parts = Vec::with_capacity(2 * b);
+            for (j, &n) in lens.iter().enumerate() {
+                let part = |m: &Tensor| m.narrow(0, j, 1)?.narrow(2, 0, n)?.contiguous();
+                let (qj, kj, vj) = (part(&q)?, part(&k)?, part(&v)?);
+                let probs = candle_nn::ops::softmax_last_dim(&qj.matmul(&kj.t()?)?)?;
+                parts.push(probs.matmul(&vj)?.transpose(1, 2)?.reshape((n, h))?);
+                if n < t {
+                    parts.push(Tensor::zeros((t - n, h), DType::F32, &self.device)?);
+                }
             }
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, h))?;
+            let ctx = if parts.len() == 1 {
+                parts.pop().expect("one part")
+            } else {
+                Tensor::cat(&parts, 0)?
+            };
             let attn = layer.attn_out.forward(&ctx)?;
             x = layer.attn_ln.forward(&(attn + &x)?)?;
             let mid = layer.ffn_in.forward(&x)?; // GELU applied by the kernel

@@ -82,8 +82,7 @@ impl TextEmbedder {
         // Weights before the tokenizer: the load's transient copies then do not stack on top of
         // the tokenizer's resident vocabulary trie, which keeps peak memory lower.
         let weights = bert::Weights::load(dir)?;
-        let encoder = bert::Encoder::new(&cfg, &weights)?;
-        drop(weights);
+        let encoder = bert::Encoder::new(&cfg, weights)?;
         let tok_path = dir.join("tokenizer.json");
         let tokenizer = Tokenizer::from_file(&tok_path)
             .map_err(|e| Error::model(&tok_path, format!("cannot load tokenizer: {e}")))?;

@@ -113,7 +113,7 @@ pub(crate) fn tiny_weights(
 pub(crate) fn tiny_embedder(layers: usize, q4_words: bool) -> TextEmbedder {
     let cfg = tiny_config(layers);
     let weights = Weights::from_tensors(tiny_weights(&cfg, 7, q4_words));
-    let encoder = Encoder::new(&cfg, &weights).unwrap();
+    let encoder = Encoder::new(&cfg, weights).unwrap();
     TextEmbedder::from_parts(Path::new("tiny"), cfg, tiny_tokenizer(), encoder).unwrap()
 }
 
@@ -183,7 +183,7 @@ fn query_and_passage_prefixes_differ() {
 fn mean_pooling_uses_real_tokens_only() {
     let cfg = tiny_config(0);
     let w = tiny_weights(&cfg, 3, false);
-    let enc = Encoder::new(&cfg, &Weights::from_tensors(w.clone())).unwrap();
+    let enc = Encoder::new(&cfg, Weights::from_tensors(w.clone())).unwrap();
     let rows = |name: &str| w[name].to_vec2::<f32>().unwrap();
     let (word, pos, typ) = (
         rows("embeddings.word_embeddings.weight"),
@@ -249,7 +249,7 @@ fn long_text_is_windowed_not_cut() {
 fn q4_word_table_matches_its_dequantized_dense_table() {
     let cfg = tiny_config(1);
     let mut w = tiny_weights(&cfg, 11, true);
-    let q4_enc = Encoder::new(&cfg, &Weights::from_tensors(w.clone())).unwrap();
+    let q4_enc = Encoder::new(&cfg, Weights::from_tensors(w.clone())).unwrap();
     let blocks = w
         .remove(WORD_Q4_NAME)
         .unwrap()
@@ -263,7 +263,7 @@ fn q4_word_table_matches_its_dequantized_dense_table() {
         "embeddings.word_embeddings.weight".into(),
         Tensor::from_vec(dense, (cfg.vocab_size, 32), &Device::Cpu).unwrap(),
     );
-    let dense_enc = Encoder::new(&cfg, &Weights::from_tensors(w)).unwrap();
+    let dense_enc = Encoder::new(&cfg, Weights::from_tensors(w)).unwrap();
     let seq: [&[u32]; 1] = [&[0, 5, 9, 12, 2]];
     close(
         &q4_enc.forward_mean(&seq).unwrap()[0],
