@@ -81,7 +81,10 @@ impl CustomOp1 for Linear {
         };
         let (m, k) = layout.shape().dims2()?;
         if k != self.0.k() {
-            candle_core::bail!("packed-linear: input width {k}, layer expects {}", self.0.k());
+            candle_core::bail!(
+                "packed-linear: input width {k}, layer expects {}",
+                self.0.k()
+            );
         }
         let y = self.0.forward(&data[start..end], m);
         Ok((CpuStorage::F32(y), Shape::from((m, self.0.n()))))

@@ -123,7 +123,8 @@ impl PackedLinear {
             for i in 0..mr {
                 let row = &mut out[i * NR..i * NR + cols];
                 if self.act == Activation::Gelu {
-                    row.iter_mut().for_each(|v| *v = super::ops::gelu_scalar(*v));
+                    row.iter_mut()
+                        .for_each(|v| *v = super::ops::gelu_scalar(*v));
                 }
                 // SAFETY: within y's bounds (row r+i < m, columns < n), disjoint per task.
                 let dst = y.add((r + i) * self.n + p * NR);
@@ -239,7 +240,10 @@ mod tests {
             let got = PackedLinear::new(&w, n, k, &b, Activation::None).forward(&x, m);
             let want = naive(&x, m, &w, n, k, &b);
             for (g, e) in got.iter().zip(&want) {
-                assert!((g - e).abs() < 1e-3 * (1.0 + e.abs()), "{m}x{n}x{k}: {g} vs {e}");
+                assert!(
+                    (g - e).abs() < 1e-3 * (1.0 + e.abs()),
+                    "{m}x{n}x{k}: {g} vs {e}"
+                );
             }
         }
     }

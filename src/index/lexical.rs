@@ -14,14 +14,15 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
+use rayon::prelude::*;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
 };
-use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
-use tantivy::{doc, Index as TantivyIndex, IndexReader, Term};
+use tantivy::tokenizer::{PreTokenizedString, Token, TokenStream, Tokenizer};
+use tantivy::{Index as TantivyIndex, IndexReader, TantivyDocument, Term};
 
 use crate::error::{Error, Result};
 
@@ -118,7 +119,27 @@ pub struct TantivyStore {
     key: Field,
     doc: Field,
     text: Field,
-    terms: Vec<HashSet<String>>,
+    terms: Vec<Terms>,
+}
+
+/// A passage's terms as [`tokenize`] makes them, shared between successive index values: a
+/// write re-tokenizes only the passages it adds (jieba was most of a small write's cost).
+#[derive(Debug)]
+pub struct PassageTerms {
+    list: Vec<String>,
+    set: HashSet<String>,
+}
+
+/// Shared [`PassageTerms`].
+pub type Terms = std::sync::Arc<PassageTerms>;
+
+impl PassageTerms {
+    /// Tokenizes `text`.
+    pub fn of(text: &str) -> Terms {
+        let list = tokenize(text);
+        let set = list.iter().cloned().collect();
+        std::sync::Arc::new(PassageTerms { list, set })
+    }
 }
 
 fn lex_err(e: impl std::fmt::Display) -> Error {
@@ -128,6 +149,19 @@ fn lex_err(e: impl std::fmt::Display) -> Error {
 impl TantivyStore {
     /// Indexes `(doc id, text)` pairs; the key of each is its position.
     pub fn build<'a>(passages: impl Iterator<Item = (&'a str, &'a str)>) -> Result<Self> {
+        Self::build_with(passages.map(|(d, t)| (d, t, None)))
+    }
+
+    /// [`TantivyStore::build`] reusing the terms already known for some passages (from
+    /// [`TantivyStore::terms`] of an earlier store); the others are tokenized, in parallel.
+    pub fn build_with<'a>(
+        passages: impl Iterator<Item = (&'a str, &'a str, Option<Terms>)>,
+    ) -> Result<Self> {
+        let passages: Vec<_> = passages.collect();
+        let terms: Vec<Terms> = passages
+            .par_iter()
+            .map(|(_, t, known)| known.clone().unwrap_or_else(|| PassageTerms::of(t)))
+            .collect();
         let mut sb = Schema::builder();
         let key = sb.add_u64_field("key", INDEXED | STORED | FAST);
         let doc = sb.add_text_field("doc", STRING);
@@ -139,15 +173,20 @@ impl TantivyStore {
         let text = sb.add_text_field("text", opts);
         let index = TantivyIndex::create_in_ram(sb.build());
         index.tokenizers().register("jieba", JiebaTokenizer);
-        let mut writer = index
-            .writer_with_num_threads(1, 50_000_000)
-            .map_err(lex_err)?;
-        let mut terms = Vec::new();
-        for (i, (d, t)) in passages.enumerate() {
-            writer
-                .add_document(doc!(key => i as u64, doc => d, text => t))
-                .map_err(lex_err)?;
-            terms.push(tokenize(t).into_iter().collect());
+        // tantivy's arena is touched page by page on every build: its 15 MB minimum is plenty for
+        // small indexes and keeps a write's page faults down; big ones get room for fewer segments.
+        let budget = if passages.len() < 10_000 {
+            15_000_000
+        } else {
+            100_000_000
+        };
+        let mut writer = index.writer_with_num_threads(1, budget).map_err(lex_err)?;
+        for (i, ((d, _, _), t)) in passages.iter().zip(&terms).enumerate() {
+            let mut td = TantivyDocument::default();
+            td.add_u64(key, i as u64);
+            td.add_text(doc, d);
+            td.add_pre_tokenized_text(text, pre_tokenized(&t.list));
+            writer.add_document(td).map_err(lex_err)?;
         }
         writer.commit().map_err(lex_err)?;
         let reader = index.reader().map_err(lex_err)?;
@@ -158,6 +197,31 @@ impl TantivyStore {
             text,
             terms,
         })
+    }
+}
+
+impl TantivyStore {
+    /// Terms of the passage with key `key`.
+    pub fn terms(&self, key: usize) -> Option<Terms> {
+        self.terms.get(key).cloned()
+    }
+}
+
+/// The same tokens as [`JiebaTokenizer`] would make, handed to tantivy ready-made.
+fn pre_tokenized(list: &[String]) -> PreTokenizedString {
+    PreTokenizedString {
+        text: String::new(),
+        tokens: list
+            .iter()
+            .enumerate()
+            .map(|(position, t)| Token {
+                offset_from: 0,
+                offset_to: 0,
+                position,
+                text: t.clone(),
+                position_length: 1,
+            })
+            .collect(),
     }
 }
 
@@ -215,7 +279,7 @@ impl LexicalStore for TantivyStore {
         let total_idf: f32 = known.iter().map(|k| k.1).sum();
         let coverage = match hits.first() {
             Some((key, _)) if total_idf > 0.0 => {
-                let have = &self.terms[*key as usize];
+                let have = &self.terms[*key as usize].set;
                 known
                     .iter()
                     .filter(|(t, _)| have.contains(*t))

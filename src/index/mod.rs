@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::embed::ModelId;
 use crate::error::{Error, Result};
-use lexical::{LexicalHits, LexicalStore, TantivyStore};
+use lexical::{LexicalHits, LexicalStore, TantivyStore, Terms};
 use vector::{HnswStore, VectorStore};
 
 /// Version of the on-disk layout.
@@ -95,6 +95,17 @@ impl Index {
         passages: Vec<Passage>,
         vectors: Vec<Vec<f32>>,
     ) -> Result<Self> {
+        let terms = vec![None; passages.len()];
+        Self::from_parts_with(model, passages, vectors, terms)
+    }
+
+    /// [`Index::from_parts`] with the lexical terms already known for some passages.
+    fn from_parts_with(
+        model: ModelId,
+        passages: Vec<Passage>,
+        vectors: Vec<Vec<f32>>,
+        terms: Vec<Option<Terms>>,
+    ) -> Result<Self> {
         if passages.len() != vectors.len() {
             return Err(Error::invalid("passages and vectors differ in number"));
         }
@@ -105,8 +116,12 @@ impl Index {
                 model.dim
             )));
         }
-        let lexical =
-            TantivyStore::build(passages.iter().map(|p| (p.doc.as_str(), p.text.as_str())))?;
+        let lexical = TantivyStore::build_with(
+            passages
+                .iter()
+                .zip(terms)
+                .map(|(p, t)| (p.doc.as_str(), p.text.as_str(), t)),
+        )?;
         Ok(Index {
             model,
             generation: 0,
@@ -198,41 +213,44 @@ impl Index {
             .iter()
             .flat_map(|(ps, _)| ps.iter().map(|p| p.doc.as_str()))
             .collect();
-        let (mut ps, mut vs): (Vec<Passage>, Vec<Vec<f32>>) = self
-            .passages
-            .iter()
-            .zip(self.vectors.vectors())
-            .filter(|(p, _)| !replaced.contains(p.doc.as_str()))
-            .map(|(p, v)| (p.clone(), v.clone()))
-            .unzip();
+        let (mut ps, mut vs, mut ts) = self.kept(|p| !replaced.contains(p.doc.as_str()));
         for (p, v) in docs {
             if p.len() != v.len() {
                 return Err(Error::invalid("passages and vectors differ in number"));
             }
+            ts.extend(p.iter().map(|_| None));
             ps.extend(p);
             vs.extend(v);
         }
-        let mut next = Index::from_parts(self.model.clone(), ps, vs)?;
+        let mut next = Index::from_parts_with(self.model.clone(), ps, vs, ts)?;
         next.generation = self.generation;
         Ok(next)
     }
 
     /// A new index without `doc`, and how many passages went.
     pub fn without_document(&self, doc: &str) -> Result<(Index, usize)> {
-        let (ps, vs) = self.without(doc);
+        let (ps, vs, ts) = self.kept(|p| p.doc != doc);
         let removed = self.passages.len() - ps.len();
-        let mut next = Index::from_parts(self.model.clone(), ps, vs)?;
+        let mut next = Index::from_parts_with(self.model.clone(), ps, vs, ts)?;
         next.generation = self.generation;
         Ok((next, removed))
     }
 
-    fn without(&self, doc: &str) -> (Vec<Passage>, Vec<Vec<f32>>) {
-        self.passages
-            .iter()
-            .zip(self.vectors.vectors())
-            .filter(|(p, _)| p.doc != doc)
-            .map(|(p, v)| (p.clone(), v.clone()))
-            .unzip()
+    /// The passages that `keep`, with their vectors and lexical terms.
+    #[allow(clippy::type_complexity)]
+    fn kept(
+        &self,
+        keep: impl Fn(&Passage) -> bool,
+    ) -> (Vec<Passage>, Vec<Vec<f32>>, Vec<Option<Terms>>) {
+        let mut out = (Vec::new(), Vec::new(), Vec::new());
+        for (i, (p, v)) in self.passages.iter().zip(self.vectors.vectors()).enumerate() {
+            if keep(p) {
+                out.0.push(p.clone());
+                out.1.push(v.clone());
+                out.2.push(self.lexical.terms(i));
+            }
+        }
+        out
     }
 
     /// Opens the index in `dir`, checking that it was built with `model`.
