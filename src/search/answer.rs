@@ -93,13 +93,57 @@ pub fn overlap(question_terms: &[String], sentence: &str) -> f32 {
         / question_terms.len() as f32
 }
 
+/// Weight of each question term: BM25's IDF over the candidate sentences, so that a term every
+/// candidate shares (the topic, e.g. the city's name) counts for little and a rare one (a name,
+/// a number) for much. Terms no candidate has get weight 0: they cannot tell candidates apart.
+pub fn term_weights(question_terms: &[String], candidates: &[Candidate]) -> Vec<f32> {
+    let n = candidates.len() as f32;
+    let lower: Vec<String> = candidates.iter().map(|c| c.text.to_lowercase()).collect();
+    question_terms
+        .iter()
+        .map(|t| {
+            let df = lower.iter().filter(|s| s.contains(t.as_str())).count() as f32;
+            if df == 0.0 {
+                0.0
+            } else {
+                (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+            }
+        })
+        .collect()
+}
+
+/// IDF-weighted share of the question's terms found in `sentence` (weights from
+/// [`term_weights`]).
+pub fn weighted_overlap(question_terms: &[String], weights: &[f32], sentence: &str) -> f32 {
+    let total: f32 = weights.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let lower = sentence.to_lowercase();
+    question_terms
+        .iter()
+        .zip(weights)
+        .filter(|(t, _)| lower.contains(t.as_str()))
+        .map(|(_, w)| w)
+        .sum::<f32>()
+        / total
+}
+
 /// Best candidate for `question`, or None when there is none.
 pub fn pick(question: &str, candidates: &[Candidate]) -> Option<Answer> {
     let q_terms = terms(question);
+    let variant = std::env::var("SEMSEARCH_ANSWER_VARIANT").unwrap_or_default();
+    let weights = term_weights(&q_terms, candidates);
+    let ow: f32 = std::env::var("SEMSEARCH_OVERLAP_WEIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(OVERLAP_WEIGHT);
     candidates
         .iter()
         .map(|c| {
-            let score = c.cosine + OVERLAP_WEIGHT * overlap(&q_terms, &c.text)
+            let ov = if variant == "idf" {
+                weighted_overlap(&q_terms, &weights, &c.text)
+            } else {
+                overlap(&q_terms, &c.text)
+            };
+            let score = c.cosine + ow * ov
                 - RANK_PENALTY * c.passage_rank as f32;
             (score, c)
         })

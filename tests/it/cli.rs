@@ -152,3 +152,41 @@ fn missing_model_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("scripts/fetch-model.sh"), "{err}");
 }
+
+/// `eval --squad` end to end on a small SQuAD file, blank question included (the public CMRC
+/// trial set has two): every mode reports, the blank one counts as a miss, answers are checked.
+#[test]
+fn eval_squad_counts_blank_questions_as_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mini.json");
+    let squad = serde_json::json!({"data": [{"paragraphs": [
+        {"context": "太湖苏州辖区连续18年安全度夏。苏州园林闻名天下。",
+         "qas": [{"id": "1", "question": "太湖苏州辖区连续多少年安全度夏？", "answers": [{"text": "18年", "answer_start": 8}]},
+                 {"id": "2", "question": "  ", "answers": [{"text": "苏州", "answer_start": 0}]}]},
+        {"context": "The Rhine flows through Basel and Strasbourg before reaching Rotterdam.",
+         "qas": [{"id": "3", "question": "Which city does the Rhine reach last?", "answers": [{"text": "Rotterdam", "answer_start": 60}]}]}
+    ]}]});
+    std::fs::write(&file, serde_json::to_vec(&squad).unwrap()).unwrap();
+    let out = semsearch()
+        .args(["eval", "--compare", "--answers", "--squad"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let modes: Vec<&str> = lines.iter().map(|l| l["mode"].as_str().unwrap()).collect();
+    assert_eq!(modes, ["hybrid", "dense", "lexical"]);
+    let hybrid = &lines[0];
+    assert_eq!(hybrid["questions"], 3);
+    assert_eq!(hybrid["passages"], 2);
+    // Two answerable questions out of three, each with a single obvious paragraph.
+    assert!((hybrid["recall@1"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9, "{hybrid}");
+    assert!((hybrid["answer@1"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9, "{hybrid}");
+}
