@@ -225,10 +225,20 @@ mod avx {
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
         let mut p = _mm256_set1_ps(1.987_569_1e-4);
-        for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
+        for c in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ] {
             p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
         }
-        let p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0)));
+        let p = _mm256_fmadd_ps(
+            _mm256_mul_ps(p, r),
+            r,
+            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+        );
         let pow2n = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
             _mm256_cvtps_epi32(n),
             _mm256_set1_epi32(127),
@@ -274,7 +284,10 @@ mod tests {
     fn vector_gelu_matches_scalar() {
         let mut v: Vec<f32> = (-1200..1200).map(|i| i as f32 / 100.0).collect();
         v.extend([f32::MAX, f32::MIN, 1e-30, -1e-30, 0.0, 100.0, -100.0, 0.5]);
-        let want: Vec<f32> = v.iter().map(|&x| crate::embed::ops::gelu_scalar(x)).collect();
+        let want: Vec<f32> = v
+            .iter()
+            .map(|&x| crate::embed::ops::gelu_scalar(x))
+            .collect();
         gelu(&mut v);
         for (g, w) in v.iter().zip(&want) {
             assert!((g - w).abs() <= 2e-6 * (1.0 + w.abs()), "{g} vs {w}");

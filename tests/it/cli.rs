@@ -187,6 +187,12 @@ fn eval_squad_counts_blank_questions_as_misses() {
     assert_eq!(hybrid["questions"], 3);
     assert_eq!(hybrid["passages"], 2);
     // Two answerable questions out of three, each with a single obvious paragraph.
-    assert!((hybrid["recall@1"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9, "{hybrid}");
-    assert!((hybrid["answer@1"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9, "{hybrid}");
+    assert!(
+        (hybrid["recall@1"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9,
+        "{hybrid}"
+    );
+    assert!(
+        (hybrid["answer@1"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9,
+        "{hybrid}"
+    );
 }
