@@ -249,7 +249,7 @@ mod avx {
     /// GELU of 8 lanes at a time, with the same Abramowitz-Stegun erf as the scalar form.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn gelu(v: &mut [f32]) {
-        assert!(v.len() % 8 == 0);
+        assert!(v.len().is_multiple_of(8));
         let sign_mask = _mm256_set1_ps(-0.0);
         let one = _mm256_set1_ps(1.0);
         for chunk in v.chunks_exact_mut(8) {
