@@ -58,12 +58,21 @@ impl Linear {
         Ok(Linear(PackedLinear::new(&w, n, k, &b, act)))
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.apply_op1_no_bwd(self)?)
+    fn forward(&self, x: &Tensor, parallel: bool) -> Result<Tensor> {
+        Ok(x.apply_op1_no_bwd(&LinearOp {
+            layer: &self.0,
+            parallel,
+        })?)
     }
 }
 
-impl CustomOp1 for Linear {
+/// One call of a [`Linear`]: the layer and whether it may fork onto the rayon pool.
+struct LinearOp<'a> {
+    layer: &'a PackedLinear,
+    parallel: bool,
+}
+
+impl CustomOp1 for LinearOp<'_> {
     fn name(&self) -> &'static str {
         "packed-linear"
     }
@@ -80,14 +89,16 @@ impl CustomOp1 for Linear {
             candle_core::bail!("packed-linear: contiguous input only");
         };
         let (m, k) = layout.shape().dims2()?;
-        if k != self.0.k() {
+        if k != self.layer.k() {
             candle_core::bail!(
                 "packed-linear: input width {k}, layer expects {}",
-                self.0.k()
+                self.layer.k()
             );
         }
-        let y = self.0.forward(&data[start..end], m);
-        Ok((CpuStorage::F32(y), Shape::from((m, self.0.n()))))
+        let y = self
+            .layer
+            .forward_with(&data[start..end], m, self.parallel);
+        Ok((CpuStorage::F32(y), Shape::from((m, self.layer.n()))))
     }
 }
 
@@ -345,10 +356,17 @@ impl Encoder {
         // The kernels fork work with rayon ~100 times per pass. Called from a thread outside the
         // pool, each fork would park this thread on a futex and wake a worker (a quarter of a
         // query's time, measured); run inside the pool, a fork is a cheap work-stealing push.
-        rayon::scope(|_| self.forward_mean_in_pool(seqs))
+        rayon::scope(|_| self.forward_mean_on(seqs, true))
     }
 
-    fn forward_mean_in_pool(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+    /// [`Encoder::forward_mean`] entirely on the calling thread: for a server already running
+    /// one request per core, where forking each matmul only interleaves requests and stretches
+    /// every one of them.
+    pub fn forward_mean_serial(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        self.forward_mean_on(seqs, false)
+    }
+
+    fn forward_mean_on(&self, seqs: &[&[u32]], parallel: bool) -> Result<Vec<Vec<f32>>> {
         let b = seqs.len();
         if b == 0 {
             return Ok(Vec::new());
@@ -389,7 +407,7 @@ impl Encoder {
         let lens: Vec<usize> = seqs.iter().map(|s| s.len().clamp(1, t)).collect();
 
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?; // [b*t, 3h]
+            let qkv = layer.qkv.forward(&x, parallel)?; // [b*t, 3h]
             let heads = |i: usize| -> Result<Tensor> {
                 Ok(qkv
                     .narrow(1, i * h, h)?
@@ -417,10 +435,10 @@ impl Encoder {
             } else {
                 Tensor::cat(&parts, 0)?
             };
-            let attn = layer.attn_out.forward(&ctx)?;
+            let attn = layer.attn_out.forward(&ctx, parallel)?;
             x = layer.attn_ln.forward(&(attn + &x)?)?;
-            let mid = layer.ffn_in.forward(&x)?; // GELU applied by the kernel
-            let out = layer.ffn_out.forward(&mid)?;
+            let mid = layer.ffn_in.forward(&x, parallel)?; // GELU applied by the kernel
+            let out = layer.ffn_out.forward(&mid, parallel)?;
             x = layer.ffn_ln.forward(&(out + &x)?)?;
         }
 

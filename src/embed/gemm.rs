@@ -74,8 +74,14 @@ impl PackedLinear {
         self.n
     }
 
-    /// Computes the layer for `x` (`m` rows of `k`, row-major), returning `m` rows of `n`.
+    /// Computes the layer for `x` (`m` rows of `k`, row-major), returning `m` rows of `n`,
+    /// on the calling thread and, when it is large enough, on the rest of its rayon pool.
     pub fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
+        self.forward_with(x, m, true)
+    }
+
+    /// [`PackedLinear::forward`], on the calling thread only unless `parallel`.
+    pub fn forward_with(&self, x: &[f32], m: usize, parallel: bool) -> Vec<f32> {
         assert_eq!(x.len(), m * self.k, "input is not m x k");
         let n = self.n;
         let mut y = vec![0f32; m * n];
@@ -97,7 +103,7 @@ impl PackedLinear {
             // (blk, p) pair is run once, so no two tasks write the same element.
             unsafe { self.tile(x, r0, rows, p, y_addr as *mut f32) };
         };
-        if flops < 2_000_000 {
+        if !parallel || flops < 2_000_000 {
             (0..tasks).for_each(run);
         } else {
             (0..tasks).into_par_iter().for_each(run);
