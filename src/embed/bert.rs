@@ -95,9 +95,7 @@ impl CustomOp1 for LinearOp<'_> {
                 self.layer.k()
             );
         }
-        let y = self
-            .layer
-            .forward_with(&data[start..end], m, self.parallel);
+        let y = self.layer.forward_with(&data[start..end], m, self.parallel);
         Ok((CpuStorage::F32(y), Shape::from((m, self.layer.n()))))
     }
 }

@@ -214,7 +214,9 @@ impl Embedder for TextEmbedder {
         let _in_flight;
         let parallel = match kind {
             TextKind::Query => {
-                let n = self.queries_in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let n = self
+                    .queries_in_flight
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 _in_flight = InFlight(&self.queries_in_flight);
                 n == 0
             }
