@@ -422,7 +422,7 @@ impl Encoder {
             for (j, &n) in lens.iter().enumerate() {
                 let part = |m: &Tensor| m.narrow(0, j, 1)?.narrow(2, 0, n)?.contiguous();
                 let (qj, kj, vj) = (part(&q)?, part(&k)?, part(&v)?);
-                let probs = candle_nn::ops::softmax_last_dim(&qj.matmul(&kj.t()?)?)?;
+                let probs = super::ops::softmax_last_dim(&qj.matmul(&kj.t()?)?)?;
                 parts.push(probs.matmul(&vj)?.transpose(1, 2)?.reshape((n, h))?);
                 if n < t {
                     parts.push(Tensor::zeros((t - n, h), DType::F32, &self.device)?);

@@ -152,6 +152,32 @@ fn gelu(v: &mut [f32]) {
     v.iter_mut().for_each(|x| *x = super::ops::gelu_scalar(*x));
 }
 
+/// Softmax of one row in place (max subtracted first, so every exponent is <= 0).
+pub fn softmax_row(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !max.is_finite() {
+        // All -inf (or NaN): nothing sensible to normalise; leave uniform weights.
+        let n = row.len() as f32;
+        row.iter_mut().for_each(|v| *v = 1.0 / n);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: AVX2 and FMA are present (checked above).
+        let sum = unsafe { avx::exp_shifted(row, max) };
+        let inv = 1.0 / sum;
+        row.iter_mut().for_each(|v| *v *= inv);
+        return;
+    }
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
 /// `out[i][c] = bias[c] + Σ_k a[i][k]·panel[k][c]` for `mr <= 6` rows.
 fn micro(a: &[f32], k: usize, mr: usize, panel: &[f32], bias: &[f32], out: &mut [f32; MR * NR]) {
     #[cfg(target_arch = "x86_64")]
@@ -252,6 +278,27 @@ mod avx {
         _mm256_mul_ps(p, pow2n)
     }
 
+    /// `v = e^(v - max)` over a row (8 lanes at a time, scalar tail); returns the sum.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn exp_shifted(row: &mut [f32], max: f32) -> f32 {
+        let m = _mm256_set1_ps(max);
+        let mut acc = _mm256_setzero_ps();
+        let mut chunks = row.chunks_exact_mut(8);
+        for c in &mut chunks {
+            let e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(c.as_ptr()), m));
+            acc = _mm256_add_ps(acc, e);
+            _mm256_storeu_ps(c.as_mut_ptr(), e);
+        }
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+        let mut sum: f32 = lanes.iter().sum();
+        for v in chunks.into_remainder() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        sum
+    }
+
     /// GELU of 8 lanes at a time, with the same Abramowitz-Stegun erf as the scalar form.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn gelu(v: &mut [f32]) {
@@ -285,6 +332,22 @@ mod avx {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn softmax_matches_the_definition() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for n in [1, 7, 8, 17, 100] {
+            let row: Vec<f32> = (0..n).map(|_| rng.gen_range(-30.0..30.0)).collect();
+            let max = row.iter().copied().fold(f32::MIN, f32::max) as f64;
+            let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+            let mut got = row.clone();
+            softmax_row(&mut got);
+            for (g, &v) in got.iter().zip(&row) {
+                let want = (v as f64 - max).exp() / sum;
+                assert!((*g as f64 - want).abs() < 1e-6, "{g} vs {want}");
+            }
+        }
+    }
 
     #[test]
     fn vector_gelu_matches_scalar() {

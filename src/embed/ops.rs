@@ -1,7 +1,47 @@
-//! Scalar kernels the packed GEMM applies to its output tiles. candle's `gelu_erf` calls a
-//! scalar software `erf` per element and took about 9% of encoder time; this GELU uses the
-//! Abramowitz-Stegun 7.1.26 erf (absolute error below 1.5e-7, far under the model's own f32/Q4
-//! noise).
+//! Element-wise kernels candle lacks in a fast form: softmax over attention scores (AVX2 `exp`
+//! from `gemm.rs`), and the scalar GELU that the packed GEMM's portable path and tests use.
+//! candle's `gelu_erf` calls a scalar software `erf` per element and took about 9% of encoder
+//! time; this GELU uses the Abramowitz-Stegun 7.1.26 erf (absolute error below 1.5e-7, far under
+//! the model's own f32/Q4 noise).
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+/// Softmax over the last dimension of a contiguous f32 tensor. candle's scalar `exp` made its
+/// softmax a tenth of passage-embedding time (512-token windows: 3 M exponentials per layer).
+/// Rows are split over the rayon pool only when the tensor is large: a query's scores are tiny.
+pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.apply_op1_no_bwd(&Softmax)
+}
+
+struct Softmax;
+
+impl CustomOp1 for Softmax {
+    fn name(&self) -> &'static str {
+        "fast-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("fast-softmax: f32 only");
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("fast-softmax: contiguous input only");
+        };
+        let n = layout.shape().dims().last().copied().unwrap_or(1).max(1);
+        let mut out = data[start..end].to_vec();
+        if out.len() >= 1 << 16 {
+            out.par_chunks_mut(n).for_each(super::gemm::softmax_row);
+        } else {
+            out.chunks_mut(n).for_each(super::gemm::softmax_row);
+        }
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+}
 
 #[inline]
 fn erf(x: f32) -> f32 {
@@ -30,6 +70,22 @@ pub fn gelu_scalar(v: f32) -> f32 {
 mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
+
+    #[test]
+    fn softmax_matches_candle() {
+        let v: Vec<f32> = (0..3 * 40)
+            .map(|i| ((i * 37) % 101) as f32 / 7.0 - 6.0)
+            .collect();
+        let x = Tensor::from_vec(v, (3, 40), &Device::Cpu).unwrap();
+        let a = softmax_last_dim(&x).unwrap().to_vec2::<f32>().unwrap();
+        let b = candle_nn::ops::softmax_last_dim(&x)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        for (p, q) in a.iter().flatten().zip(b.iter().flatten()) {
+            assert!((p - q).abs() < 1e-6, "{p} vs {q}");
+        }
+    }
 
     #[test]
     fn matches_candle_exact_gelu() {
