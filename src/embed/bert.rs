@@ -82,12 +82,7 @@ impl CustomOp1 for LinearOp<'_> {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("packed-linear: f32 only");
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("packed-linear: contiguous input only");
-        };
+        let x = super::ops::contiguous_f32(self.name(), storage, layout)?;
         let (m, k) = layout.shape().dims2()?;
         if k != self.layer.k() {
             candle_core::bail!(
@@ -95,7 +90,7 @@ impl CustomOp1 for LinearOp<'_> {
                 self.layer.k()
             );
         }
-        let y = self.layer.forward_with(&data[start..end], m, self.parallel);
+        let y = self.layer.forward_with(x, m, self.parallel);
         Ok((CpuStorage::F32(y), Shape::from((m, self.layer.n()))))
     }
 }

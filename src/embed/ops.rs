@@ -16,6 +16,21 @@ pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
 
 struct Softmax;
 
+/// The f32 values of a contiguous CPU tensor, or the error a custom op `name` reports.
+pub(crate) fn contiguous_f32<'a>(
+    name: &str,
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("{name}: f32 only");
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("{name}: contiguous input only");
+    };
+    Ok(&data[start..end])
+}
+
 impl CustomOp1 for Softmax {
     fn name(&self) -> &'static str {
         "fast-softmax"
@@ -26,14 +41,8 @@ impl CustomOp1 for Softmax {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("fast-softmax: f32 only");
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("fast-softmax: contiguous input only");
-        };
         let n = layout.shape().dims().last().copied().unwrap_or(1).max(1);
-        let mut out = data[start..end].to_vec();
+        let mut out = contiguous_f32(self.name(), storage, layout)?.to_vec();
         if out.len() >= 1 << 16 {
             out.par_chunks_mut(n).for_each(super::gemm::softmax_row);
         } else {
