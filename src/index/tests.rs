@@ -19,7 +19,7 @@ fn unit(i: usize, dim: usize) -> Vec<f32> {
     v
 }
 
-fn doc(name: &str, n: usize, dim: usize, seed: usize) -> (Vec<Passage>, Vec<Vec<f32>>) {
+fn doc(name: &str, n: usize, dim: usize, seed: usize) -> (Vec<Passage>, Vec<PassageVectors>) {
     let ps = (0..n)
         .map(|i| Passage {
             id: format!("{name}#{}", i + 1),
@@ -32,7 +32,7 @@ fn doc(name: &str, n: usize, dim: usize, seed: usize) -> (Vec<Passage>, Vec<Vec<
             end: i * 10 + 9,
         })
         .collect();
-    let vs = (0..n).map(|i| unit(seed + i, dim)).collect();
+    let vs = (0..n).map(|i| unit(seed + i, dim).into()).collect();
     (ps, vs)
 }
 
@@ -206,4 +206,108 @@ fn lexical_and_vector_sides_agree_on_live_passages() {
         .unwrap()
         .hits
         .is_empty());
+}
+
+/// `doc` whose passages each carry two sentence vectors (seeded apart from the passage's).
+/// Tests that rank by them use 64 dimensions, where random unit vectors are nearly orthogonal.
+fn doc_with_sentences(
+    name: &str,
+    n: usize,
+    dim: usize,
+    seed: usize,
+) -> (Vec<Passage>, Vec<PassageVectors>) {
+    let (ps, mut vs) = doc(name, n, dim, seed);
+    for (i, v) in vs.iter_mut().enumerate() {
+        v.sentences = (0..2)
+            .map(|j| SentenceVector {
+                start: j * 4,
+                end: j * 4 + 4,
+                vector: unit(10_000 + seed + 2 * i + j as usize, dim),
+            })
+            .collect();
+    }
+    (ps, vs)
+}
+
+#[test]
+fn a_passage_is_found_by_its_best_sentence() {
+    let index = Index::new(model(64))
+        .with_documents(vec![doc_with_sentences("a", 6, 64, 0)])
+        .unwrap();
+    // The query is exactly the second sentence of a#4: its score is the mean of 1 and the
+    // passage's own cosine, above any passage whose whole vector merely resembles the query.
+    let q = index.sentences(3).nth(1).unwrap().2.to_vec();
+    let top = index.search(&q, 3, &|_| true);
+    assert_eq!(index.by_key(top[0].0).unwrap().id, "a#4");
+    let whole = crate::embed::dot(&q, index.vector(3).unwrap());
+    assert!((top[0].1 - (1.0 + whole) / 2.0).abs() < 1e-5);
+    // Related passages use whole-text vectors only.
+    let nearest = index.nearest(index.vector(2).unwrap(), 1, &|_| true);
+    assert_eq!(nearest[0], (2, nearest[0].1));
+    assert!(nearest[0].1 > 0.9999);
+}
+
+#[test]
+fn sentence_vectors_survive_save_delete_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = Index::new(model(64))
+        .with_documents(vec![
+            doc_with_sentences("a", 3, 64, 0),
+            doc_with_sentences("b", 300, 64, 100),
+        ])
+        .unwrap();
+    index.save(dir.path()).unwrap();
+    let reopened = Index::open(dir.path(), &model(64)).unwrap();
+    let (without, _) = reopened.without_document("a").unwrap();
+    let (key, _) = without.passage("b#7").unwrap();
+    let (okey, _) = index.passage("b#7").unwrap();
+    let got: Vec<(u32, u32, Vec<f32>)> = without
+        .sentences(key)
+        .map(|(a, b, v)| (a, b, v.to_vec()))
+        .collect();
+    let want: Vec<(u32, u32, Vec<f32>)> = index
+        .sentences(okey)
+        .map(|(a, b, v)| (a, b, v.to_vec()))
+        .collect();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got, want);
+    // The graph over 600 sentences finds an exact sentence match.
+    let q = want[1].2.clone();
+    assert_eq!(
+        without
+            .by_key(without.search(&q, 1, &|_| true)[0].0)
+            .unwrap()
+            .id,
+        "b#7"
+    );
+}
+
+#[test]
+fn an_index_without_sentence_files_still_opens_and_a_broken_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = Index::new(model(8))
+        .with_documents(vec![doc_with_sentences("a", 4, 8, 0)])
+        .unwrap();
+    index.save(dir.path()).unwrap();
+    let gen = dir.path().join(format!(
+        "gen-{}",
+        read_manifest(dir.path()).unwrap().generation
+    ));
+    std::fs::write(
+        gen.join("sentences.json"),
+        r#"{"counts":[2,2,2],"spans":[]}"#,
+    )
+    .unwrap();
+    let err = Index::open(dir.path(), &model(8))
+        .err()
+        .expect("must refuse")
+        .to_string();
+    assert!(err.contains("sentences.json"), "{err}");
+    // An index saved before sentence vectors existed: passage vectors alone.
+    std::fs::remove_file(gen.join("sentences.json")).unwrap();
+    std::fs::remove_file(gen.join("sentences.f32")).unwrap();
+    let old = Index::open(dir.path(), &model(8)).unwrap();
+    assert_eq!(old.sentences(0).count(), 0);
+    let q = unit(2, 8);
+    assert_eq!(ids(&old, &q, 1), ["a#3"]);
 }

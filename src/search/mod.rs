@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::embed::{Embedder, TextKind};
 use crate::error::{Error, Result};
-use crate::index::{DocumentInfo, Index, Passage};
+use crate::index::{DocumentInfo, Index, Passage, PassageVectors, SentenceVector};
 use crate::ingest::{self, RawDocument};
 
 pub mod answer;
@@ -54,7 +54,8 @@ pub struct Hit {
     /// The passage.
     #[serde(flatten)]
     pub passage: Passage,
-    /// Cosine similarity to the question.
+    /// Relevance, higher is better: dense, the mean of the cosines of the passage and of its best
+    /// sentence to the question; lexical, BM25; hybrid, the fused RRF score; related, cosine.
     pub score: f32,
 }
 
@@ -81,10 +82,10 @@ impl Default for Options {
 
 /// Sentence spans and vectors of passages, by passage id.
 #[derive(Default)]
-pub struct SentenceCache(std::collections::HashMap<String, Vec<SentenceVector>>);
+pub struct SentenceCache(std::collections::HashMap<String, Vec<CachedSentence>>);
 
 /// A sentence's span in its passage (characters), text and vector.
-type SentenceVector = (usize, usize, String, Vec<f32>);
+type CachedSentence = (usize, usize, String, Vec<f32>);
 
 /// Passages whose sentences compete for the answer.
 pub const ANSWER_PASSAGES: usize = 3;
@@ -143,7 +144,7 @@ impl Engine {
         &self,
         raw: &RawDocument,
         progress: &dyn Fn(usize),
-    ) -> Result<(Vec<Passage>, Vec<Vec<f32>>)> {
+    ) -> Result<(Vec<Passage>, Vec<PassageVectors>)> {
         let passages = self.passages_of(raw)?;
         let vectors = self.embed_passages(&passages, progress)?;
         Ok((passages, vectors))
@@ -189,30 +190,68 @@ impl Engine {
             .collect())
     }
 
-    /// Embeds passages (as the index stores them), reporting progress per batch.
+    /// Embeds passages (as the index stores them) and each of their sentences, reporting
+    /// progress in passages per batch.
     pub fn embed_passages(
         &self,
         passages: &[Passage],
         progress: &dyn Fn(usize),
-    ) -> Result<Vec<Vec<f32>>> {
-        let inputs: Vec<String> = passages
-            .iter()
-            .map(|p| match (&p.section, self.options.embed_heading) {
-                (Some(s), true) => format!("{s}\n{}", p.text),
-                _ => p.text.clone(),
-            })
-            .collect();
-        let mut vectors = Vec::with_capacity(inputs.len());
-        for chunk in inputs.chunks(64) {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            vectors.extend(self.embedder.embed(&refs, TextKind::Passage)?);
+    ) -> Result<Vec<PassageVectors>> {
+        let mut out = Vec::with_capacity(passages.len());
+        for chunk in passages.chunks(16) {
+            let inputs: Vec<String> = chunk
+                .iter()
+                .map(|p| match (&p.section, self.options.embed_heading) {
+                    (Some(s), true) => format!("{s}\n{}", p.text),
+                    _ => p.text.clone(),
+                })
+                .collect();
+            let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            let first = out.len();
+            out.extend(
+                self.embedder
+                    .embed(&refs, TextKind::Passage)?
+                    .into_iter()
+                    .map(PassageVectors::from),
+            );
+            // (passage in chunk, start, end, text) of sentences that need their own vector.
+            let mut todo: Vec<(usize, u32, u32, String)> = Vec::new();
+            for (i, p) in chunk.iter().enumerate() {
+                let spans = ingest::split::sentences(&p.text);
+                let chars: Vec<char> = p.text.chars().collect();
+                let whole = spans.len() == 1 && spans[0] == (0, chars.len());
+                for (a, b) in spans {
+                    if whole && !self.options.embed_heading {
+                        // The one sentence is the passage: its vector is already known.
+                        let v = out[first + i].passage.clone();
+                        out[first + i].sentences.push(SentenceVector {
+                            start: a as u32,
+                            end: b as u32,
+                            vector: v,
+                        });
+                    } else {
+                        todo.push((i, a as u32, b as u32, chars[a..b].iter().collect()));
+                    }
+                }
+            }
+            for batch in todo.chunks(64) {
+                let refs: Vec<&str> = batch.iter().map(|t| t.3.as_str()).collect();
+                let vecs = self.embedder.embed(&refs, TextKind::Passage)?;
+                for ((i, start, end, _), vector) in batch.iter().zip(vecs) {
+                    out[first + i].sentences.push(SentenceVector {
+                        start: *start,
+                        end: *end,
+                        vector,
+                    });
+                }
+            }
             progress(chunk.len());
         }
-        Ok(vectors)
+        Ok(out)
     }
 
     /// Adds (or replaces) documents, persisting before returning.
-    pub fn add(&self, prepared: Vec<(Vec<Passage>, Vec<Vec<f32>>)>) -> Result<Vec<Ingested>> {
+    pub fn add(&self, prepared: Vec<(Vec<Passage>, Vec<PassageVectors>)>) -> Result<Vec<Ingested>> {
         let summary = prepared
             .iter()
             .filter_map(|(ps, _)| {
@@ -345,6 +384,31 @@ impl Engine {
         cache: &mut SentenceCache,
     ) -> Result<Option<answer::Answer>> {
         let top: Vec<&Hit> = hits.iter().take(ANSWER_PASSAGES).collect();
+        // Sentence vectors stored with the passage (its text unchanged) need no embedding.
+        let index = self.snapshot();
+        for h in &top {
+            if cache.0.contains_key(&h.passage.id) {
+                continue;
+            }
+            let Some((key, p)) = index.passage(&h.passage.id) else {
+                continue;
+            };
+            if p.text != h.passage.text {
+                continue;
+            }
+            let chars: Vec<char> = p.text.chars().collect();
+            let stored: Vec<CachedSentence> = index
+                .sentences(key)
+                .filter(|(_, b, _)| *b as usize <= chars.len())
+                .map(|(a, b, v)| {
+                    let (a, b) = (a as usize, b as usize);
+                    (a, b, chars[a..b].iter().collect(), v.to_vec())
+                })
+                .collect();
+            if !stored.is_empty() {
+                cache.0.insert(h.passage.id.clone(), stored);
+            }
+        }
         let missing: Vec<&Hit> = top
             .iter()
             .copied()
@@ -420,7 +484,7 @@ impl Engine {
                 _ => true,
             }
         };
-        Ok(hits(&index, index.search(&v, k, &keep)))
+        Ok(hits(&index, index.nearest(&v, k, &keep)))
     }
 }
 
@@ -455,3 +519,6 @@ fn hits(index: &Index, found: Vec<(u32, f32)>) -> Vec<Hit> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
