@@ -48,7 +48,10 @@ fn ids(index: &Index, q: &[f32], k: usize) -> Vec<String> {
 fn round_trip_gives_same_results() {
     let dir = tempfile::tempdir().unwrap();
     let mut index = Index::new(model(8))
-        .with_documents(vec![doc("a", 5, 8, 0), doc("b", 300, 8, 100)])
+        .with_documents(vec![
+            doc("a", 5, 8, 0),
+            doc("b", vector::EXACT_BELOW + 50, 8, 100),
+        ])
         .unwrap();
     let q = unit(3, 8);
     let before = ids(&index, &q, 10);
@@ -150,7 +153,10 @@ fn exact_and_graph_search_agree_on_the_nearest() {
         .with_documents(vec![doc("a", 10, 8, 0)])
         .unwrap();
     let big = Index::new(model(8))
-        .with_documents(vec![doc("a", 10, 8, 0), doc("b", 400, 8, 1000)])
+        .with_documents(vec![
+            doc("a", 10, 8, 0),
+            doc("b", vector::EXACT_BELOW + 100, 8, 10_000),
+        ])
         .unwrap();
     let q = unit(4, 8);
     assert_eq!(ids(&small, &q, 1), ["a#5"]);
@@ -253,7 +259,7 @@ fn sentence_vectors_survive_save_delete_and_reopen() {
     let mut index = Index::new(model(64))
         .with_documents(vec![
             doc_with_sentences("a", 3, 64, 0),
-            doc_with_sentences("b", 300, 64, 100),
+            doc_with_sentences("b", vector::EXACT_BELOW / 2 + 10, 64, 100),
         ])
         .unwrap();
     index.save(dir.path()).unwrap();
