@@ -199,51 +199,49 @@ impl Engine {
     ) -> Result<Vec<PassageVectors>> {
         let mut out = Vec::with_capacity(passages.len());
         for chunk in passages.chunks(16) {
-            let inputs: Vec<String> = chunk
+            // One call for the passages and their sentences: the embedder packs them into as
+            // few forward passes as fit, which matters for a small document added over HTTP.
+            let mut texts: Vec<String> = chunk
                 .iter()
                 .map(|p| match (&p.section, self.options.embed_heading) {
                     (Some(s), true) => format!("{s}\n{}", p.text),
                     _ => p.text.clone(),
                 })
                 .collect();
-            let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-            let first = out.len();
-            out.extend(
-                self.embedder
-                    .embed(&refs, TextKind::Passage)?
-                    .into_iter()
-                    .map(PassageVectors::from),
-            );
-            // (passage in chunk, start, end, text) of sentences that need their own vector.
-            let mut todo: Vec<(usize, u32, u32, String)> = Vec::new();
+            // (passage in chunk, start, end, position in `texts`; None: the passage's own).
+            let mut spans: Vec<(usize, u32, u32, Option<usize>)> = Vec::new();
             for (i, p) in chunk.iter().enumerate() {
-                let spans = ingest::split::sentences(&p.text);
+                let cut = ingest::split::sentences(&p.text);
                 let chars: Vec<char> = p.text.chars().collect();
-                let whole = spans.len() == 1 && spans[0] == (0, chars.len());
-                for (a, b) in spans {
-                    if whole && !self.options.embed_heading {
-                        // The one sentence is the passage: its vector is already known.
-                        let v = out[first + i].passage.clone();
-                        out[first + i].sentences.push(SentenceVector {
-                            start: a as u32,
-                            end: b as u32,
-                            vector: v,
-                        });
+                let whole = cut.len() == 1 && cut[0] == (0, chars.len());
+                for (a, b) in cut {
+                    let at = if whole && !self.options.embed_heading {
+                        // The one sentence is the passage: its vector is the passage's.
+                        None
                     } else {
-                        todo.push((i, a as u32, b as u32, chars[a..b].iter().collect()));
-                    }
+                        texts.push(chars[a..b].iter().collect());
+                        Some(texts.len() - 1)
+                    };
+                    spans.push((i, a as u32, b as u32, at));
                 }
             }
-            for batch in todo.chunks(64) {
-                let refs: Vec<&str> = batch.iter().map(|t| t.3.as_str()).collect();
-                let vecs = self.embedder.embed(&refs, TextKind::Passage)?;
-                for ((i, start, end, _), vector) in batch.iter().zip(vecs) {
-                    out[first + i].sentences.push(SentenceVector {
-                        start: *start,
-                        end: *end,
-                        vector,
-                    });
-                }
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let vectors = self.embedder.embed(&refs, TextKind::Passage)?;
+            let first = out.len();
+            out.extend(
+                vectors[..chunk.len()]
+                    .iter()
+                    .cloned()
+                    .map(PassageVectors::from),
+            );
+            for (i, start, end, at) in spans {
+                let vector = match at {
+                    Some(t) => vectors[t].clone(),
+                    None => out[first + i].passage.clone(),
+                };
+                out[first + i]
+                    .sentences
+                    .push(SentenceVector { start, end, vector });
             }
             progress(chunk.len());
         }
@@ -270,7 +268,12 @@ impl Engine {
     /// Deletes a document; returns how many passages went.
     pub fn delete(&self, doc: &str) -> Result<usize> {
         let _w = self.writer.lock().expect("writer lock");
-        let (next, removed) = self.snapshot().without_document(doc)?;
+        let current = self.snapshot();
+        // Checked first: building the index without a document it lacks is wasted work.
+        if !current.has_document(doc) {
+            return Err(Error::NotFound(format!("no document {doc:?}")));
+        }
+        let (next, removed) = current.without_document(doc)?;
         if removed == 0 {
             return Err(Error::NotFound(format!("no document {doc:?}")));
         }
