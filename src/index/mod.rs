@@ -521,12 +521,7 @@ impl Index {
             jsonl.push(b'\n');
         }
         write_synced(&gen.join("passages.jsonl"), &jsonl, before_write)?;
-        let mut raw = Vec::with_capacity(self.passages.len() * self.model.dim * 4);
-        for v in self.vectors.vectors() {
-            for x in v {
-                raw.extend_from_slice(&x.to_le_bytes());
-            }
-        }
+        let raw = vector_bytes(self.vectors.vectors());
         write_synced(&gen.join("vectors.f32"), &raw, before_write)?;
         if !self.sentences.owner.is_empty() {
             let layout = SentenceLayout {
@@ -535,12 +530,7 @@ impl Index {
             };
             let body = serde_json::to_vec(&layout).map_err(|e| Error::Serde(e.to_string()))?;
             write_synced(&gen.join("sentences.json"), &body, before_write)?;
-            let mut raw = Vec::with_capacity(self.sentences.spans.len() * self.model.dim * 4);
-            for v in self.sentences.vectors.vectors() {
-                for x in v {
-                    raw.extend_from_slice(&x.to_le_bytes());
-                }
-            }
+            let raw = vector_bytes(self.sentences.vectors.vectors());
             write_synced(&gen.join("sentences.f32"), &raw, before_write)?;
         }
         sync_dir(&gen)?;
@@ -584,6 +574,13 @@ struct SentenceLayout {
     counts: Vec<usize>,
     /// Character span of each sentence in its passage.
     spans: Vec<(u32, u32)>,
+}
+
+/// Rows of floats as little-endian bytes, the layout [`read_vectors`] reads.
+fn vector_bytes(rows: &[Vec<f32>]) -> Vec<u8> {
+    rows.iter()
+        .flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
+        .collect()
 }
 
 /// Reads little-endian `dim`-float rows.
