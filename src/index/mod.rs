@@ -296,13 +296,12 @@ impl Index {
         k: usize,
         keep: &dyn Fn(&Passage) -> bool,
     ) -> Vec<(u32, f32)> {
-        let accept = |key: u32| self.passages.get(key as usize).is_some_and(keep);
         if self.sentences.owner.is_empty() {
-            return self.vectors.search(query, k, &accept);
+            return self.nearest(query, k, keep);
         }
+        let accept = |key: u32| self.passages.get(key as usize).is_some_and(keep);
         let mut keys: Vec<u32> = self
-            .vectors
-            .search(query, k, &accept)
+            .nearest(query, k, keep)
             .into_iter()
             .map(|h| h.0)
             .collect();
