@@ -164,6 +164,10 @@ struct PassageArgs {
     /// Hybrid fusion: exponent on the share of question terms known to the index.
     #[arg(long, default_value_t = 2.0)]
     language_power: f32,
+    /// Hybrid fusion: spread of the dense top-10 cosines below which the dense list is trusted
+    /// less (0 turns this off).
+    #[arg(long, default_value_t = 0.03)]
+    dense_spread: f32,
 }
 
 impl PassageArgs {
@@ -180,6 +184,8 @@ impl PassageArgs {
                 dense_weight: 1.0,
                 lexical_weight: self.lexical_weight,
                 language_power: self.language_power,
+                dense_spread: self.dense_spread,
+                ..Default::default()
             },
         })
     }

@@ -7,6 +7,13 @@
 //! of the question's terms that occur in the index at all (raised to a power, so a question in
 //! another language, matching only a number, counts for nearly nothing), times `coverage`, the
 //! IDF-weighted share of those terms that the best lexical passage contains.
+//!
+//! The dense list's weight follows its own evidence too: when its top ten cosines lie within a
+//! hair of each other, the model cannot tell those passages apart and its order among them is
+//! noise, so a clear lexical winner should decide. The weight is the spread between the first
+//! and tenth dense scores over [`FusionParams::dense_spread`], clamped to
+//! [[`FusionParams::dense_floor`], 1]. Across languages the lexical weight is near zero, so
+//! scaling the dense list alone changes nothing there.
 
 /// Fusion settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,6 +26,11 @@ pub struct FusionParams {
     pub lexical_weight: f32,
     /// Exponent applied to the language match.
     pub language_power: f32,
+    /// Spread of the dense top scores (first minus tenth cosine) at and above which the dense
+    /// list gets its full weight.
+    pub dense_spread: f32,
+    /// Least share of the dense weight, however flat its scores.
+    pub dense_floor: f32,
 }
 
 impl Default for FusionParams {
@@ -29,11 +41,33 @@ impl Default for FusionParams {
             dense_weight: 1.0,
             lexical_weight: 1.0,
             language_power: 2.0,
+            dense_spread: 0.03,
+            dense_floor: 0.2,
         }
     }
 }
 
+/// Rank whose dense score, against the first, measures how flat the dense ranking is.
+pub const DENSE_SPREAD_RANK: usize = 10;
+
 impl FusionParams {
+    /// Dense weight for a dense ranking with these scores, best first.
+    pub fn dense_weight_for(&self, scores: &[f32]) -> f32 {
+        let spread = match (
+            scores.first(),
+            scores.get(DENSE_SPREAD_RANK - 1).or(scores.last()),
+        ) {
+            (Some(top), Some(low)) => top - low,
+            _ => return self.dense_weight,
+        };
+        let trust = if self.dense_spread > 0.0 {
+            (spread / self.dense_spread).clamp(self.dense_floor.clamp(0.0, 1.0), 1.0)
+        } else {
+            1.0
+        };
+        self.dense_weight * trust
+    }
+
     /// Lexical weight for a query with this language match, best-hit coverage and script
     /// agreement (see [`script_agreement`]).
     pub fn lexical_weight_for(&self, language_match: f32, coverage: f32, agreement: f32) -> f32 {
@@ -131,6 +165,47 @@ mod tests {
         // Another language: one shared number in ten terms.
         assert!(p.lexical_weight_for(0.1, 1.0, 1.0) < 0.011);
         assert!(p.lexical_weight_for(1.0, 1.0, 0.1) < 0.011);
+    }
+
+    #[test]
+    fn dense_weight_follows_its_spread() {
+        let p = FusionParams::default();
+        let ranked = |top: f32, tenth: f32| {
+            let mut s: Vec<f32> = (0..9).map(|i| top - i as f32 * 1e-4).collect();
+            s.push(tenth);
+            s.push(tenth - 0.5);
+            s
+        };
+        // The eleventh score does not count: only the first ten.
+        assert_eq!(p.dense_weight_for(&ranked(0.9, 0.8)), 1.0);
+        assert!((p.dense_weight_for(&ranked(0.9, 0.885)) - 0.5).abs() < 1e-3);
+        assert!((p.dense_weight_for(&ranked(0.9, 0.9)) - 0.2).abs() < 1e-6);
+        // Shorter lists use their last score; an empty one keeps the plain weight.
+        assert!((p.dense_weight_for(&[0.9, 0.891]) - 0.3).abs() < 1e-3);
+        assert_eq!(p.dense_weight_for(&[]), 1.0);
+        let off = FusionParams {
+            dense_spread: 0.0,
+            ..p
+        };
+        assert_eq!(off.dense_weight_for(&[0.9, 0.9]), 1.0);
+    }
+
+    #[test]
+    fn flat_dense_scores_let_a_clear_lexical_winner_through() {
+        // Dense ranks the answer 11th among near-equal scores; lexical ranks it first.
+        let dense: Vec<u32> = (1..=12).collect();
+        let lexical = [11, 1, 5];
+        let p = FusionParams::default();
+        let flat: Vec<f32> = (0..12).map(|i| 0.91 - i as f32 * 7e-4).collect();
+        let top5 = |wd: f32| -> Vec<u32> {
+            rrf(&[(&dense, wd), (&lexical, 0.2)], p.k)
+                .iter()
+                .take(5)
+                .map(|f| f.0)
+                .collect()
+        };
+        assert!(!top5(1.0).contains(&11));
+        assert!(top5(p.dense_weight_for(&flat)).contains(&11));
     }
 
     #[test]

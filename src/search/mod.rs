@@ -323,11 +323,9 @@ impl Engine {
             Mode::Lexical => index.lexical_search(query, k, doc)?.hits,
             Mode::Hybrid => {
                 let depth = k.max(FUSION_DEPTH);
-                let dense: Vec<u32> = index
-                    .search(q, depth, &keep)
-                    .into_iter()
-                    .map(|h| h.0)
-                    .collect();
+                let dense_hits = index.search(q, depth, &keep);
+                let dense: Vec<u32> = dense_hits.iter().map(|h| h.0).collect();
+                let dense_scores: Vec<f32> = dense_hits.iter().map(|h| h.1).collect();
                 let lexical = index.lexical_search(query, depth, doc)?;
                 let lex_keys: Vec<u32> = lexical.hits.iter().map(|h| h.0).collect();
                 let p = self.options.fusion;
@@ -338,7 +336,16 @@ impl Engine {
                     .collect();
                 let agreement = fusion::script_agreement(query, &top_texts);
                 let w = p.lexical_weight_for(lexical.language_match, lexical.coverage, agreement);
-                let mut fused = fusion::rrf(&[(&dense, p.dense_weight), (&lex_keys, w)], p.k);
+                let wd = p.dense_weight_for(&dense_scores);
+                tracing::debug!(
+                    dense_weight = wd,
+                    language_match = lexical.language_match,
+                    coverage = lexical.coverage,
+                    agreement,
+                    lexical_weight = w,
+                    "hybrid fusion"
+                );
+                let mut fused = fusion::rrf(&[(&dense, wd), (&lex_keys, w)], p.k);
                 fused.truncate(k);
                 fused
             }
