@@ -192,13 +192,14 @@ mod tests {
 
     #[test]
     fn flat_dense_scores_let_a_clear_lexical_winner_through() {
-        // Dense ranks the answer 11th among near-equal scores; lexical ranks it first.
+        // Dense ranks the answer 11th among near-equal scores; a weak lexical list (weight 0.05)
+        // ranks it first.
         let dense: Vec<u32> = (1..=12).collect();
         let lexical = [11, 1, 5];
         let p = FusionParams::default();
         let flat: Vec<f32> = (0..12).map(|i| 0.91 - i as f32 * 7e-4).collect();
         let top5 = |wd: f32| -> Vec<u32> {
-            rrf(&[(&dense, wd), (&lexical, 0.2)], p.k)
+            rrf(&[(&dense, wd), (&lexical, 0.05)], p.k)
                 .iter()
                 .take(5)
                 .map(|f| f.0)
