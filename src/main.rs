@@ -181,7 +181,6 @@ impl PassageArgs {
             embed_heading: self.embed_heading,
             fusion: semsearch::search::fusion::FusionParams {
                 k: self.rrf_k,
-                dense_weight: 1.0,
                 lexical_weight: self.lexical_weight,
                 language_power: self.language_power,
                 dense_spread: self.dense_spread,
