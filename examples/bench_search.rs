@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use semsearch::embed::TextEmbedder;
-use semsearch::search::{Engine, Mode, Options};
+use semsearch::engine::{Engine, Mode, Options, SearchRequest};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -18,9 +18,9 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "models/multilingual-e5-small".into());
     let index = args.next().unwrap_or_else(|| "index/default".into());
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(8);
-    let engine = Engine::open(
+    let engine = Engine::open_existing(
         Arc::new(TextEmbedder::load(Path::new(&model))?),
-        Some(Path::new(&index)),
+        Path::new(&index),
         Options::default(),
     )?;
     let questions: Vec<String> = std::fs::read_to_string("tests/fixtures/eval/seed-qa.jsonl")?
@@ -28,14 +28,14 @@ fn main() -> anyhow::Result<()> {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| v["question"].as_str().map(String::from))
         .collect();
-    engine.search("warm up", 5, Mode::Hybrid, None)?;
+    engine.search(&SearchRequest::new("warm up"))?;
     let modes = [Mode::Dense, Mode::Hybrid, Mode::Lexical];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for _ in 0..rounds {
         for q in &questions {
             for (i, m) in modes.iter().enumerate() {
                 let t = Instant::now();
-                engine.search(q, 5, *m, None)?;
+                engine.search(&SearchRequest::new(q.as_str()).mode(*m))?;
                 times[i].push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }

@@ -1,55 +1,33 @@
-//! One error type for the library. Callers need to tell a user's mistake (bad input, unknown id)
-//! from a broken installation (missing model) and from an internal failure, because the HTTP layer
-//! maps them to 4xx, 503 and 500 respectively; the variants are shaped by that need.
+//! The library's error: what a caller of the engine can get back. Each layer below has its own
+//! error type ([`EmbedError`], [`IngestError`], [`StoreError`]) that this one wraps with its
+//! source chain intact; the engine adds what only it can tell (a bad request, an unknown id).
+//! The HTTP layer maps every variant to a status in one exhaustive `match`
+//! (`server::error`), so a new variant cannot reach a client unmapped. A broken invariant is
+//! never reported as the client's fault: only [`Error::InvalidInput`], [`Error::NotFound`] and
+//! [`IngestError`]s about the input become 4xx.
 
-use std::path::PathBuf;
+pub use crate::embed::EmbedError;
+pub use crate::index::StoreError;
+pub use crate::ingest::IngestError;
 
-/// Everything that can go wrong inside semsearch.
+/// Everything the engine can report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The caller sent something unusable (empty query, bad `k`, unknown mode...).
+    /// The request is unusable (empty query, bad `k`, unknown mode...).
     #[error("{0}")]
     InvalidInput(String),
     /// A passage or document id that does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// A model folder that cannot be loaded (missing files, unsupported architecture).
-    #[error("model at {path}: {message}")]
-    Model {
-        /// The model folder or file.
-        path: PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// An index that cannot be opened or does not match the model.
-    #[error("index at {path}: {message}")]
-    Index {
-        /// The index folder.
-        path: PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// Tensor computation failed.
-    #[error("tensor computation: {0}")]
-    Candle(#[from] candle_core::Error),
-    /// Tokenizer failure.
-    #[error("tokenizer: {0}")]
-    Tokenizer(String),
-    /// File system failure, with the path involved.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or folder.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Lexical index failure.
-    #[error("lexical index: {0}")]
-    Lexical(String),
-    /// Serialization failure of stored data.
-    #[error("serialization: {0}")]
-    Serde(String),
+    /// A document could not be read, cleaned or split.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// The model failed (missing files, tokenizer, tensor computation).
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    /// The store failed (files, corruption, another model's index, lexical index).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Result alias for the library.
@@ -61,27 +39,12 @@ impl Error {
         Error::InvalidInput(msg.into())
     }
 
-    /// Shorthand for an [`Error::Io`] with its path.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
-    }
-
-    /// Shorthand for an [`Error::Model`].
-    pub fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Model {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-
-    /// Shorthand for an [`Error::Index`].
-    pub fn index(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Index {
-            path: path.into(),
-            message: message.into(),
+    /// True when the caller's input is at fault (a 4xx over HTTP), not the service.
+    pub fn is_client_error(&self) -> bool {
+        match self {
+            Error::InvalidInput(_) | Error::NotFound(_) => true,
+            Error::Ingest(e) => e.is_input(),
+            Error::Embed(_) | Error::Store(_) => false,
         }
     }
 }

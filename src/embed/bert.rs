@@ -13,9 +13,9 @@ use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Shape, T
 use candle_nn::LayerNorm;
 
 use super::config::ModelConfig;
-use super::gemm::{Activation, PackedLinear};
-use super::q4;
-use crate::error::{Error, Result};
+use super::{EmbedError, Result};
+use crate::kernels::gemm::{Activation, PackedLinear};
+use crate::kernels::q4;
 
 /// Name of the Q4_0 word-embedding tensor (U8, `[rows, row_bytes]`) written by the converter.
 pub const WORD_Q4_NAME: &str = "embeddings.word_embeddings.q4_0";
@@ -134,10 +134,10 @@ impl Weights {
             (st, list)
         } else if bin.exists() {
             let list = candle_core::pickle::read_all(&bin)
-                .map_err(|e| Error::model(&bin, e.to_string()))?;
+                .map_err(|e| EmbedError::model(&bin, e.to_string()))?;
             (bin, list)
         } else {
-            return Err(Error::model(
+            return Err(EmbedError::model(
                 dir,
                 "no model.safetensors or pytorch_model.bin; run scripts/fetch-model.sh",
             ));
@@ -177,7 +177,7 @@ impl Weights {
         let t = self
             .tensors
             .remove(name)
-            .ok_or_else(|| Error::model(&self.path, format!("missing tensor {name}")))?;
+            .ok_or_else(|| EmbedError::model(&self.path, format!("missing tensor {name}")))?;
         Ok(t.to_dtype(DType::F32)?)
     }
 }
@@ -186,12 +186,12 @@ impl Weights {
 /// released), the Q4_0 word table stays mapped.
 #[allow(clippy::type_complexity)]
 fn load_safetensors(path: &Path) -> Result<(Vec<(String, Tensor)>, Option<(Bytes, usize)>)> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| EmbedError::io(path, e))?;
     // SAFETY: the model file is not modified while semsearch runs (fetch-model.sh writes a new
     // file and renames it over the old one, which leaves this mapping intact).
-    let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
+    let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| EmbedError::io(path, e))?);
     let st = safetensors::SafeTensors::deserialize(&map)
-        .map_err(|e| Error::model(path, e.to_string()))?;
+        .map_err(|e| EmbedError::model(path, e.to_string()))?;
     let base = map.as_ptr() as usize;
     let mut list = Vec::new();
     let mut q4 = None;
@@ -207,7 +207,7 @@ fn load_safetensors(path: &Path) -> Result<(Vec<(String, Tensor)>, Option<(Bytes
             safetensors::Dtype::F16 => DType::F16,
             safetensors::Dtype::BF16 => DType::BF16,
             d => {
-                return Err(Error::model(
+                return Err(EmbedError::model(
                     path,
                     format!("tensor {name}: unsupported dtype {d:?}"),
                 ))
@@ -240,7 +240,7 @@ impl Encoder {
         };
         let word = if let Some((blocks, rows)) = q4_table {
             if blocks.as_slice().len() != rows * q4::row_bytes(h) {
-                return Err(Error::model(
+                return Err(EmbedError::model(
                     &weights.path,
                     "Q4_0 word-embedding rows do not match hidden_size",
                 ));
@@ -331,7 +331,7 @@ impl Encoder {
                 for (&id, o) in ids.iter().zip(out.chunks_exact_mut(h)) {
                     let id = id as usize;
                     if id >= *rows {
-                        return Err(Error::invalid(format!(
+                        return Err(EmbedError::Invariant(format!(
                             "token id {id} outside the vocabulary"
                         )));
                     }
@@ -366,7 +366,7 @@ impl Encoder {
         }
         let t = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         if t > self.cfg.max_tokens() {
-            return Err(Error::invalid(format!(
+            return Err(EmbedError::Invariant(format!(
                 "sequence of {t} tokens exceeds the model's {}",
                 self.cfg.max_tokens()
             )));

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use super::{EmbedError, Result};
 
 /// Architecture and prompt settings of a model folder.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,13 +63,13 @@ impl ModelConfig {
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::model(
+            EmbedError::model(
                 dir,
                 format!("cannot read config.json ({e}); run scripts/fetch-model.sh to fetch the default model"),
             )
         })?;
         let mut cfg: ModelConfig = serde_json::from_str(&text)
-            .map_err(|e| Error::model(&path, format!("invalid config.json: {e}")))?;
+            .map_err(|e| EmbedError::model(&path, format!("invalid config.json: {e}")))?;
         cfg.validate(dir)?;
         let looks_e5 = cfg.name_or_path.contains("e5")
             || dir
@@ -84,7 +84,7 @@ impl ModelConfig {
 
     fn validate(&self, dir: &Path) -> Result<()> {
         if !matches!(self.model_type.as_str(), "bert" | "xlm-roberta") {
-            return Err(Error::model(
+            return Err(EmbedError::model(
                 dir,
                 format!(
                     "unsupported model_type {:?} (supported: bert, xlm-roberta)",
@@ -93,7 +93,7 @@ impl ModelConfig {
             ));
         }
         if self.hidden_act != "gelu" {
-            return Err(Error::model(
+            return Err(EmbedError::model(
                 dir,
                 format!("unsupported hidden_act {:?}", self.hidden_act),
             ));
@@ -101,7 +101,7 @@ impl ModelConfig {
         if self.num_attention_heads == 0
             || !self.hidden_size.is_multiple_of(self.num_attention_heads)
         {
-            return Err(Error::model(
+            return Err(EmbedError::model(
                 dir,
                 "hidden_size must be a multiple of num_attention_heads",
             ));

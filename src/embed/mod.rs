@@ -10,9 +10,8 @@
 pub mod bert;
 pub mod config;
 pub mod convert;
-pub mod gemm;
 pub mod ops;
-pub mod q4;
+pub mod tiny;
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +20,58 @@ use tokenizers::Tokenizer;
 
 pub use config::ModelConfig;
 
-use crate::error::{Error, Result};
+/// What can go wrong turning text into vectors.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// A model folder that cannot be loaded (missing files, unsupported architecture).
+    #[error("model at {path}: {message}")]
+    Model {
+        /// The model folder or file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Reading a model file failed.
+    #[error("{path}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tokenizer failed.
+    #[error("tokenizer")]
+    Tokenizer(#[source] tokenizers::Error),
+    /// Tensor computation failed.
+    #[error("tensor computation")]
+    Candle(#[from] candle_core::Error),
+    /// A broken internal invariant (a sequence longer than the window, a token id outside the
+    /// vocabulary): a bug or a model folder whose parts do not match, never the caller's input.
+    #[error("internal: {0}")]
+    Invariant(String),
+}
+
+impl EmbedError {
+    /// A [`EmbedError::Model`].
+    pub fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        EmbedError::Model {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An [`EmbedError::Io`] with its path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        EmbedError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias for embedding.
+pub type Result<T, E = EmbedError> = std::result::Result<T, E>;
 
 /// Whether a text is a question or a passage to be found: e5-style models embed them with
 /// different prefixes.
@@ -96,7 +146,7 @@ impl TextEmbedder {
         let encoder = bert::Encoder::new(&cfg, weights)?;
         let tok_path = dir.join("tokenizer.json");
         let tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|e| Error::model(&tok_path, format!("cannot load tokenizer: {e}")))?;
+            .map_err(|e| EmbedError::model(&tok_path, format!("cannot load tokenizer: {e}")))?;
         Self::from_parts(dir, cfg, tokenizer, encoder)
     }
 
@@ -109,16 +159,14 @@ impl TextEmbedder {
     ) -> Result<Self> {
         tokenizer
             .with_truncation(None)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+            .map_err(EmbedError::Tokenizer)?;
         tokenizer.with_padding(None);
         // The tokenizer's own post-processor knows the special tokens: encoding "" yields them.
-        let specials = tokenizer
-            .encode("", true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let specials = tokenizer.encode("", true).map_err(EmbedError::Tokenizer)?;
         let (cls, sep) = match specials.get_ids() {
             [c, s] => (*c, *s),
             other => {
-                return Err(Error::model(
+                return Err(EmbedError::model(
                     dir,
                     format!("tokenizer adds {} special tokens, expected 2", other.len()),
                 ))
@@ -174,11 +222,11 @@ impl TextEmbedder {
             vec![self
                 .tokenizer
                 .encode(inputs.remove(0), false)
-                .map_err(|e| Error::Tokenizer(e.to_string()))?]
+                .map_err(EmbedError::Tokenizer)?]
         } else {
             self.tokenizer
                 .encode_batch(inputs, false)
-                .map_err(|e| Error::Tokenizer(e.to_string()))?
+                .map_err(EmbedError::Tokenizer)?
         };
         let rows = self.encoder.vocab_rows() as u32;
         encodings
@@ -186,7 +234,7 @@ impl TextEmbedder {
             .map(|e| {
                 let ids = e.get_ids().to_vec();
                 match ids.iter().find(|&&i| i >= rows) {
-                    Some(bad) => Err(Error::model(
+                    Some(bad) => Err(EmbedError::model(
                         "tokenizer.json",
                         format!("token id {bad} outside the model's vocabulary"),
                     )),
@@ -276,28 +324,6 @@ impl Embedder for TextEmbedder {
 pub fn normalize(v: &[f64]) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
     v.iter().map(|x| (x / norm) as f32).collect()
-}
-
-/// Dot product of two vectors (cosine for normalised ones).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent sums: one running sum is a chain of dependent adds the compiler may not
-    // reorder, so it cannot use SIMD; exact search scans thousands of vectors per query.
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ac.zip(bc) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]

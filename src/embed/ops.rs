@@ -1,8 +1,6 @@
-//! Element-wise kernels candle lacks in a fast form: softmax over attention scores (AVX2 `exp`
-//! from `gemm.rs`), and the scalar GELU that the packed GEMM's portable path and tests use.
-//! candle's `gelu_erf` calls a scalar software `erf` per element and took about 9% of encoder
-//! time; this GELU uses the Abramowitz-Stegun 7.1.26 erf (absolute error below 1.5e-7, far under
-//! the model's own f32/Q4 noise).
+//! candle glue for kernels candle lacks in a fast form: softmax over attention scores as a
+//! custom op over [`crate::kernels::gemm::softmax_row`] (AVX2 `exp`). The GELU itself lives in
+//! [`crate::kernels::activation`]; its test against candle's exact GELU is here, beside candle.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
@@ -44,40 +42,20 @@ impl CustomOp1 for Softmax {
         let n = layout.shape().dims().last().copied().unwrap_or(1).max(1);
         let mut out = contiguous_f32(self.name(), storage, layout)?.to_vec();
         if out.len() >= 1 << 16 {
-            out.par_chunks_mut(n).for_each(super::gemm::softmax_row);
+            out.par_chunks_mut(n)
+                .for_each(crate::kernels::gemm::softmax_row);
         } else {
-            out.chunks_mut(n).for_each(super::gemm::softmax_row);
+            out.chunks_mut(n)
+                .for_each(crate::kernels::gemm::softmax_row);
         }
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 }
 
-#[inline]
-fn erf(x: f32) -> f32 {
-    const P: f32 = 0.327_591_1;
-    const A: [f32; 5] = [
-        0.254_829_6,
-        -0.284_496_74,
-        1.421_413_8,
-        -1.453_152_1,
-        1.061_405_4,
-    ];
-    let s = x.signum();
-    let x = x.abs();
-    let t = 1.0 / (1.0 + P * x);
-    let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
-    s * (1.0 - poly * (-x * x).exp())
-}
-
-/// Exact-erf GELU, `0.5 x (1 + erf(x / sqrt 2))`, of one value.
-#[inline]
-pub fn gelu_scalar(v: f32) -> f32 {
-    0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::activation::gelu_scalar;
     use candle_core::{Device, Tensor};
 
     #[test]

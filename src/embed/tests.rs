@@ -1,121 +1,14 @@
-//! Unit tests on a tiny randomly initialised XLM-R-shaped model with a word-level tokenizer: fast,
-//! and exact enough to check padding, batching, masking, pooling and windowing.
-
-use std::collections::HashMap;
-use std::path::Path;
+//! Unit tests on the tiny randomly initialised XLM-R-shaped model ([`super::tiny`]): fast, and
+//! exact enough to check padding, batching, masking, pooling and windowing.
 
 use candle_core::{Device, Tensor};
-use rand::{rngs::StdRng, Rng, SeedableRng};
-use tokenizers::models::wordlevel::WordLevel;
-use tokenizers::pre_tokenizers::whitespace::Whitespace;
-use tokenizers::processors::template::TemplateProcessing;
-use tokenizers::Tokenizer;
 
 use super::bert::{Encoder, Weights, WORD_Q4_NAME};
+use super::tiny::{
+    config as tiny_config, embedder as tiny_embedder, weights as tiny_weights, WORDS,
+};
 use super::*;
-
-const WORDS: &[&str] = &[
-    "<s>", "<pad>", "</s>", "<unk>", "query", ":", "passage", "the", "lake", "tai", "safe",
-    "summer", "years", "suzhou", "plan", "five", "year", "clause", "river", "city", "a", "b", "c",
-    "d", "e", "f", "g", "h",
-];
-
-pub(crate) fn tiny_config(layers: usize) -> ModelConfig {
-    serde_json::from_value(serde_json::json!({
-        "model_type": "xlm-roberta", "hidden_size": 32, "num_hidden_layers": layers,
-        "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 18,
-        "type_vocab_size": 1, "layer_norm_eps": 1e-5, "pad_token_id": 1, "vocab_size": WORDS.len(),
-        "query_prefix": "query : ", "passage_prefix": "passage : "
-    }))
-    .unwrap()
-}
-
-fn tiny_tokenizer() -> Tokenizer {
-    let vocab = WORDS
-        .iter()
-        .enumerate()
-        .map(|(i, w)| (w.to_string(), i as u32))
-        .collect();
-    let model = WordLevel::builder()
-        .vocab(vocab)
-        .unk_token("<unk>".into())
-        .build()
-        .unwrap();
-    let mut tok = Tokenizer::new(model);
-    tok.with_pre_tokenizer(Some(Whitespace {}));
-    tok.with_post_processor(Some(
-        TemplateProcessing::builder()
-            .try_single("<s> $A </s>")
-            .unwrap()
-            .special_tokens(vec![("<s>", 0), ("</s>", 2)])
-            .build()
-            .unwrap(),
-    ));
-    tok
-}
-
-pub(crate) fn tiny_weights(
-    cfg: &ModelConfig,
-    seed: u64,
-    q4_words: bool,
-) -> HashMap<String, Tensor> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let dev = Device::Cpu;
-    let mut map = HashMap::new();
-    let mut rand = |shape: &[usize], scale: f32, base: f32| {
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n)
-            .map(|_| base + scale * (rng.gen::<f32>() * 2.0 - 1.0))
-            .collect();
-        Tensor::from_vec(v, shape, &dev).unwrap()
-    };
-    let (h, ff) = (cfg.hidden_size, cfg.intermediate_size);
-    let word = rand(&[cfg.vocab_size, h], 1.0, 0.0);
-    if q4_words {
-        let values = word.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let blocks = q4::quantize(&values);
-        let t = Tensor::from_vec(blocks, (cfg.vocab_size, q4::row_bytes(h)), &dev).unwrap();
-        map.insert(WORD_Q4_NAME.to_string(), t);
-    } else {
-        map.insert("embeddings.word_embeddings.weight".into(), word);
-    }
-    map.insert(
-        "embeddings.position_embeddings.weight".into(),
-        rand(&[cfg.max_position_embeddings, h], 0.5, 0.0),
-    );
-    map.insert(
-        "embeddings.token_type_embeddings.weight".into(),
-        rand(&[cfg.type_vocab_size, h], 0.1, 0.0),
-    );
-    map.insert("embeddings.LayerNorm.weight".into(), rand(&[h], 0.1, 1.0));
-    map.insert("embeddings.LayerNorm.bias".into(), rand(&[h], 0.1, 0.0));
-    for l in 0..cfg.num_hidden_layers {
-        let p = format!("encoder.layer.{l}");
-        for (name, rows, cols) in [
-            ("attention.self.query", h, h),
-            ("attention.self.key", h, h),
-            ("attention.self.value", h, h),
-            ("attention.output.dense", h, h),
-            ("intermediate.dense", ff, h),
-            ("output.dense", h, ff),
-        ] {
-            map.insert(format!("{p}.{name}.weight"), rand(&[rows, cols], 0.3, 0.0));
-            map.insert(format!("{p}.{name}.bias"), rand(&[rows], 0.1, 0.0));
-        }
-        for name in ["attention.output.LayerNorm", "output.LayerNorm"] {
-            map.insert(format!("{p}.{name}.weight"), rand(&[h], 0.1, 1.0));
-            map.insert(format!("{p}.{name}.bias"), rand(&[h], 0.1, 0.0));
-        }
-    }
-    map
-}
-
-pub(crate) fn tiny_embedder(layers: usize, q4_words: bool) -> TextEmbedder {
-    let cfg = tiny_config(layers);
-    let weights = Weights::from_tensors(tiny_weights(&cfg, 7, q4_words));
-    let encoder = Encoder::new(&cfg, weights).unwrap();
-    TextEmbedder::from_parts(Path::new("tiny"), cfg, tiny_tokenizer(), encoder).unwrap()
-}
+use crate::kernels::{dot, q4};
 
 fn close(a: &[f32], b: &[f32], tol: f32) {
     assert_eq!(a.len(), b.len());

@@ -1,6 +1,12 @@
 //! Index persistence with hand-made vectors: round trip, model mismatch, delete, crash safety.
 
+use std::path::Path;
+
+use super::persist::read_manifest;
+use super::vector::EXACT_BELOW;
 use super::*;
+use crate::embed::ModelId;
+use crate::search::dense;
 
 fn model(dim: usize) -> ModelId {
     ModelId {
@@ -37,10 +43,9 @@ fn doc(name: &str, n: usize, dim: usize, seed: usize) -> (Vec<Passage>, Vec<Pass
 }
 
 fn ids(index: &Index, q: &[f32], k: usize) -> Vec<String> {
-    index
-        .search(q, k, &|_| true)
+    dense::search(index, q, k, Filter::default())
         .into_iter()
-        .map(|(key, _)| index.by_key(key).unwrap().id.clone())
+        .map(|(key, _)| index.passage(key).unwrap().id.clone())
         .collect()
 }
 
@@ -48,10 +53,7 @@ fn ids(index: &Index, q: &[f32], k: usize) -> Vec<String> {
 fn round_trip_gives_same_results() {
     let dir = tempfile::tempdir().unwrap();
     let mut index = Index::new(model(8))
-        .with_documents(vec![
-            doc("a", 5, 8, 0),
-            doc("b", vector::EXACT_BELOW + 50, 8, 100),
-        ])
+        .with_documents(vec![doc("a", 5, 8, 0), doc("b", EXACT_BELOW + 50, 8, 100)])
         .unwrap();
     let q = unit(3, 8);
     let before = ids(&index, &q, 10);
@@ -61,7 +63,11 @@ fn round_trip_gives_same_results() {
     assert_eq!(ids(&reopened, &q, 10), before);
     assert_eq!(reopened.documents().len(), 2);
     assert_eq!(
-        reopened.passage("a#3").unwrap().1.clause.as_deref(),
+        reopened
+            .passage(reopened.find("a#3").unwrap())
+            .unwrap()
+            .clause
+            .as_deref(),
         Some("3")
     );
 }
@@ -155,20 +161,27 @@ fn exact_and_graph_search_agree_on_the_nearest() {
     let big = Index::new(model(8))
         .with_documents(vec![
             doc("a", 10, 8, 0),
-            doc("b", vector::EXACT_BELOW + 100, 8, 10_000),
+            doc("b", EXACT_BELOW + 100, 8, 10_000),
         ])
         .unwrap();
     let q = unit(4, 8);
     assert_eq!(ids(&small, &q, 1), ["a#5"]);
-    let top = big.search(&q, 1, &|_| true)[0];
+    let top = dense::search(&big, &q, 1, Filter::default())[0];
     assert!(top.1 > 0.9999);
     let filtered = ids(&big, &q, 5);
     assert_eq!(filtered.len(), 5);
-    let only_b: Vec<String> = big
-        .search(&q, 5, &|p| p.doc == "b")
-        .into_iter()
-        .map(|(k, _)| big.by_key(k).unwrap().doc.clone())
-        .collect();
+    let only_b: Vec<String> = dense::search(
+        &big,
+        &q,
+        5,
+        Filter {
+            doc: Some("b"),
+            exclude: &[],
+        },
+    )
+    .into_iter()
+    .map(|(k, _)| big.passage(k).unwrap().doc.clone())
+    .collect();
     assert!(only_b.iter().all(|d| d == "b") && only_b.len() == 5);
 }
 
@@ -178,14 +191,7 @@ fn lexical_and_vector_sides_agree_on_live_passages() {
     let mut index = Index::new(model(8))
         .with_documents(vec![doc("a", 3, 8, 0), doc("b", 3, 8, 10)])
         .unwrap();
-    assert_eq!(
-        index
-            .lexical_search("passage", 10, None)
-            .unwrap()
-            .hits
-            .len(),
-        6
-    );
+    assert_eq!(index.lexical("passage", 10, None).unwrap().hits.len(), 6);
     index.save(dir.path()).unwrap();
     let (mut without, _) = Index::open(dir.path(), &model(8))
         .unwrap()
@@ -194,21 +200,20 @@ fn lexical_and_vector_sides_agree_on_live_passages() {
     without.save(dir.path()).unwrap();
     let reopened = Index::open(dir.path(), &model(8)).unwrap();
     let lexical: Vec<String> = reopened
-        .lexical_search("passage", 10, None)
+        .lexical("passage", 10, None)
         .unwrap()
         .hits
         .iter()
-        .map(|(k, _)| reopened.by_key(*k).unwrap().doc.clone())
+        .map(|(k, _)| reopened.passage(*k).unwrap().doc.clone())
         .collect();
-    let dense: Vec<String> = reopened
-        .search(&unit(0, 8), 10, &|_| true)
+    let dense: Vec<String> = dense::search(&reopened, &unit(0, 8), 10, Filter::default())
         .iter()
-        .map(|(k, _)| reopened.by_key(*k).unwrap().doc.clone())
+        .map(|(k, _)| reopened.passage(*k).unwrap().doc.clone())
         .collect();
     assert_eq!(lexical, ["b", "b", "b"]);
     assert_eq!(dense, ["b", "b", "b"]);
     assert!(reopened
-        .lexical_search("a", 10, Some("a"))
+        .lexical("a", 10, Some("a"))
         .unwrap()
         .hits
         .is_empty());
@@ -242,13 +247,13 @@ fn a_passage_is_found_by_its_best_sentence() {
         .unwrap();
     // The query is exactly the second sentence of a#4: its score is the mean of 1 and the
     // passage's own cosine, above any passage whose whole vector merely resembles the query.
-    let q = index.sentences(3).nth(1).unwrap().2.to_vec();
-    let top = index.search(&q, 3, &|_| true);
-    assert_eq!(index.by_key(top[0].0).unwrap().id, "a#4");
-    let whole = crate::embed::dot(&q, index.vector(3).unwrap());
+    let q = index.sentences(3)[1].vector.to_vec();
+    let top = dense::search(&index, &q, 3, Filter::default());
+    assert_eq!(index.passage(top[0].0).unwrap().id, "a#4");
+    let whole = crate::kernels::dot(&q, index.passage_vector(3).unwrap());
     assert!((top[0].1 - (1.0 + whole) / 2.0).abs() < 1e-5);
     // Related passages use whole-text vectors only.
-    let nearest = index.nearest(index.vector(2).unwrap(), 1, &|_| true);
+    let nearest = index.nearest(index.passage_vector(2).unwrap(), 1, Filter::default());
     assert_eq!(nearest[0], (2, nearest[0].1));
     assert!(nearest[0].1 > 0.9999);
 }
@@ -259,21 +264,23 @@ fn sentence_vectors_survive_save_delete_and_reopen() {
     let mut index = Index::new(model(64))
         .with_documents(vec![
             doc_with_sentences("a", 3, 64, 0),
-            doc_with_sentences("b", vector::EXACT_BELOW / 2 + 10, 64, 100),
+            doc_with_sentences("b", EXACT_BELOW / 2 + 10, 64, 100),
         ])
         .unwrap();
     index.save(dir.path()).unwrap();
     let reopened = Index::open(dir.path(), &model(64)).unwrap();
     let (without, _) = reopened.without_document("a").unwrap();
-    let (key, _) = without.passage("b#7").unwrap();
-    let (okey, _) = index.passage("b#7").unwrap();
+    let key = without.find("b#7").unwrap();
+    let okey = index.find("b#7").unwrap();
     let got: Vec<(u32, u32, Vec<f32>)> = without
         .sentences(key)
-        .map(|(a, b, v)| (a, b, v.to_vec()))
+        .iter()
+        .map(|s| (s.start, s.end, s.vector.to_vec()))
         .collect();
     let want: Vec<(u32, u32, Vec<f32>)> = index
         .sentences(okey)
-        .map(|(a, b, v)| (a, b, v.to_vec()))
+        .iter()
+        .map(|s| (s.start, s.end, s.vector.to_vec()))
         .collect();
     assert_eq!(got.len(), 2);
     assert_eq!(got, want);
@@ -281,7 +288,7 @@ fn sentence_vectors_survive_save_delete_and_reopen() {
     let q = want[1].2.clone();
     assert_eq!(
         without
-            .by_key(without.search(&q, 1, &|_| true)[0].0)
+            .passage(dense::search(&without, &q, 1, Filter::default())[0].0)
             .unwrap()
             .id,
         "b#7"
@@ -313,7 +320,7 @@ fn an_index_without_sentence_files_still_opens_and_a_broken_one_is_refused() {
     std::fs::remove_file(gen.join("sentences.json")).unwrap();
     std::fs::remove_file(gen.join("sentences.f32")).unwrap();
     let old = Index::open(dir.path(), &model(8)).unwrap();
-    assert_eq!(old.sentences(0).count(), 0);
+    assert!(old.sentences(0).is_empty());
     let q = unit(2, 8);
     assert_eq!(ids(&old, &q, 1), ["a#3"]);
 }

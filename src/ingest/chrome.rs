@@ -9,6 +9,10 @@
 //! near the end, a promo is a short unpunctuated line that repeats or repeats the site's brand.
 //! Everything before the first body paragraph except the title (and a parenthesised dateline) is
 //! header.
+//!
+//! Stripping never removes a document's only content: a one-line note or FAQ entry looks like a
+//! header line (short, no body paragraph after it), so when the rules would leave nothing, the
+//! lines that no rule names as chrome of a specific kind are kept instead.
 
 use regex::Regex;
 use std::sync::LazyLock;
@@ -53,9 +57,16 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-/// A line that reads as prose: long enough and punctuated, or a complete sentence.
+/// Characters from which a line is body whatever its punctuation: chrome lines (menus, bylines,
+/// footers, adverts) are short, and a long unpunctuated line is text someone wrote that way.
+const LONG_LINE: usize = 200;
+
+/// A line that reads as prose: long enough and punctuated, a complete sentence, or long.
 fn is_body(line: &str) -> bool {
     let n = chars(line);
+    if n >= LONG_LINE {
+        return true;
+    }
     let punct = SENTENCE_PUNCT.find_iter(line).count();
     let sentence = n >= 20 && line.ends_with(['。', '！', '？', '.', '!', '?', '”', '"']);
     (n >= 40 && punct >= 2) || (n >= 80 && punct >= 1) || sentence
@@ -216,6 +227,19 @@ pub fn strip(blocks: &[String], markdown: bool) -> Stripped {
             || title.as_deref() == Some(l)
         {
             keep[i] = false;
+        }
+    }
+    if !keep.contains(&true) {
+        // Nothing reads as an article: a short note, not a page. Keep what is not chrome of a
+        // named kind, and failing that, everything.
+        let named = |l: &str| {
+            is_breadcrumb(l) || is_meta(l) || is_caption(l) || is_footer(l) || is_promo(l)
+        };
+        for (k, l) in keep.iter_mut().zip(&lines) {
+            *k = !named(l);
+        }
+        if !keep.contains(&true) {
+            keep.iter_mut().for_each(|k| *k = true);
         }
     }
     Stripped {

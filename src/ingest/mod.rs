@@ -1,14 +1,76 @@
 //! Documents in: read files of several formats, strip the page chrome a web scrape carries, and
 //! cut the article along its own structure into passages ([`split`]).
+//!
+//! Everything here takes input from anyone who can reach the service, so nothing may panic,
+//! recurse with the input's depth, or take time that grows faster than the input: HTML is
+//! walked iteratively ([`html`]), and the tests feed hostile documents of every format.
 
 pub mod chrome;
+pub mod html;
 pub mod split;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+/// What can be wrong with a document; all but [`IngestError::Io`] are the input's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// An unknown `format`.
+    #[error("unknown format {0:?} (expected text, markdown or html)")]
+    Format(String),
+    /// A document id that cannot be used.
+    #[error("{0}")]
+    DocId(String),
+    /// Two documents with one id in a single ingest.
+    #[error("two documents with id {0:?} in one ingest")]
+    DuplicateId(String),
+    /// Nothing left to index.
+    #[error("document {0} has no text left after cleaning")]
+    NoText(String),
+    /// A file that is not UTF-8.
+    #[error("{0}: not valid UTF-8")]
+    NotUtf8(PathBuf),
+    /// JSON or JSONL that does not hold documents.
+    #[error("{at}: {detail}")]
+    Json {
+        /// File (and line, for JSONL).
+        at: String,
+        /// What the parser said.
+        detail: String,
+    },
+    /// A file could not be read.
+    #[error("{path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl IngestError {
+    /// True when the input is at fault (not the machine).
+    pub fn is_input(&self) -> bool {
+        !matches!(self, IngestError::Io { .. })
+    }
+}
+
+type Result<T, E = IngestError> = std::result::Result<T, E>;
+
+/// Checks a document id: non-empty, and free of the characters passage ids and URLs use.
+pub fn check_doc_id(id: &str) -> Result<()> {
+    if id.trim().is_empty() {
+        return Err(IngestError::DocId("document id must not be empty".into()));
+    }
+    if id.contains('#') || id.contains('/') {
+        return Err(IngestError::DocId(format!(
+            "document id {id:?} must not contain '#' or '/'"
+        )));
+    }
+    Ok(())
+}
 
 /// Input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +90,7 @@ impl Format {
             "text" | "txt" | "plain" => Ok(Format::Text),
             "markdown" | "md" => Ok(Format::Markdown),
             "html" | "htm" => Ok(Format::Html),
-            other => Err(Error::invalid(format!(
-                "unknown format {other:?} (expected text, markdown or html)"
-            ))),
+            other => Err(IngestError::Format(other.to_string())),
         }
     }
 }
@@ -38,21 +98,44 @@ impl Format {
 /// A document before cleaning: what a file or an API call hands over.
 #[derive(Debug, Clone)]
 pub struct RawDocument {
-    /// Document id (defaults to the file stem).
-    pub doc: String,
+    /// Document id (a file's stem); None for an API document without one, which gets an unused
+    /// id derived from its title when written.
+    pub doc: Option<String>,
     /// Title, when the source gives one; otherwise found in the text.
     pub title: Option<String>,
     /// Body.
     pub text: String,
     /// How to read `text`.
     pub format: Format,
+    /// Strip web-page chrome; false for text known to be clean (notes, FAQ entries, records).
+    pub clean: bool,
+}
+
+impl RawDocument {
+    /// A document to clean, with an id.
+    pub fn new(doc: impl Into<String>, text: impl Into<String>, format: Format) -> Self {
+        RawDocument {
+            doc: Some(doc.into()),
+            title: None,
+            text: text.into(),
+            format,
+            clean: true,
+        }
+    }
+
+    /// How messages name this document: its id, or its title.
+    pub fn label(&self) -> String {
+        match (&self.doc, &self.title) {
+            (Some(d), _) => format!("{d:?}"),
+            (None, Some(t)) => format!("titled {t:?}"),
+            (None, None) => "without id or title".into(),
+        }
+    }
 }
 
 /// A cleaned document ready to split.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
-    /// Document id.
-    pub doc: String,
     /// Title.
     pub title: String,
     /// Clean text: one block (heading or paragraph) per line.
@@ -61,10 +144,13 @@ pub struct Document {
     pub markdown: bool,
 }
 
-/// Cleans a raw document: format conversion, then chrome stripping.
+/// Longest title taken from a document's first line when nothing else names it, in characters.
+const FIRST_LINE_TITLE_CHARS: usize = 60;
+
+/// Cleans a raw document: format conversion, then chrome stripping (unless `raw.clean` is off).
 pub fn clean(raw: &RawDocument) -> Document {
     let blocks = match raw.format {
-        Format::Html => html_blocks(&raw.text),
+        Format::Html => html::blocks(&raw.text),
         Format::Text => raw
             .text
             .lines()
@@ -73,18 +159,36 @@ pub fn clean(raw: &RawDocument) -> Document {
             .collect(),
         Format::Markdown => markdown_blocks(&raw.text),
     };
-    let cleaned = chrome::strip(&blocks, raw.format == Format::Markdown);
+    let markdown = raw.format == Format::Markdown;
+    let cleaned = if raw.clean {
+        chrome::strip(&blocks, markdown)
+    } else {
+        chrome::Stripped {
+            title: None,
+            lines: blocks,
+        }
+    };
+    let first_line = || {
+        cleaned.lines.first().map(|l| {
+            l.trim_start_matches('#')
+                .trim()
+                .chars()
+                .take(FIRST_LINE_TITLE_CHARS)
+                .collect::<String>()
+        })
+    };
     let title = raw
         .title
         .clone()
         .filter(|t| !t.trim().is_empty())
-        .or(cleaned.title)
-        .unwrap_or_else(|| raw.doc.clone());
+        .or(cleaned.title.clone())
+        .or(raw.doc.clone())
+        .or_else(first_line)
+        .unwrap_or_else(|| "untitled".into());
     Document {
-        doc: raw.doc.clone(),
         title,
         text: cleaned.lines.join("\n"),
-        markdown: raw.format == Format::Markdown,
+        markdown,
     }
 }
 
@@ -128,105 +232,6 @@ fn markdown_blocks(text: &str) -> Vec<String> {
     out
 }
 
-/// Text blocks of an HTML page: headings become Markdown headings so the splitter sees them;
-/// scripts, styles and navigation elements are dropped outright.
-fn html_blocks(html: &str) -> Vec<String> {
-    use scraper::{Html, Node};
-    let page = Html::parse_document(html);
-    let mut out = Vec::new();
-    let mut current = String::new();
-    fn walk(node: ego_tree::NodeRef<'_, Node>, out: &mut Vec<String>, current: &mut String) {
-        match node.value() {
-            Node::Text(t) => {
-                let s = t.split_whitespace().collect::<Vec<_>>().join(" ");
-                if !s.is_empty() {
-                    if !current.is_empty() && !current.ends_with(' ') {
-                        current.push(' ');
-                    }
-                    current.push_str(&s);
-                }
-            }
-            Node::Element(e) => {
-                let name = e.name();
-                if matches!(
-                    name,
-                    "script"
-                        | "style"
-                        | "noscript"
-                        | "nav"
-                        | "template"
-                        | "svg"
-                        | "iframe"
-                        | "form"
-                ) {
-                    return;
-                }
-                let block = matches!(
-                    name,
-                    "p" | "div"
-                        | "section"
-                        | "article"
-                        | "header"
-                        | "footer"
-                        | "li"
-                        | "br"
-                        | "tr"
-                        | "h1"
-                        | "h2"
-                        | "h3"
-                        | "h4"
-                        | "h5"
-                        | "h6"
-                        | "blockquote"
-                        | "pre"
-                        | "figcaption"
-                        | "table"
-                        | "ul"
-                        | "ol"
-                        | "aside"
-                        | "main"
-                        | "title"
-                );
-                if block {
-                    flush_block(out, current);
-                }
-                let level = match name {
-                    "h1" => 1,
-                    "h2" => 2,
-                    "h3" => 3,
-                    "h4" | "h5" | "h6" => 4,
-                    _ => 0,
-                };
-                for child in node.children() {
-                    walk(child, out, current);
-                }
-                if block {
-                    if level > 0 && !current.is_empty() {
-                        *current = format!("{} {}", "#".repeat(level), current.trim());
-                    }
-                    flush_block(out, current);
-                }
-            }
-            _ => {
-                for child in node.children() {
-                    walk(child, out, current);
-                }
-            }
-        }
-    }
-    fn flush_block(out: &mut Vec<String>, current: &mut String) {
-        let t = current.trim();
-        if !t.is_empty() {
-            out.push(t.to_string());
-        }
-        current.clear();
-    }
-    // The <title> is usually "Article - Site": keep it as the first block, chrome rules sort it.
-    walk(page.tree.root(), &mut out, &mut current);
-    flush_block(&mut out, &mut current);
-    out
-}
-
 #[derive(Deserialize)]
 struct JsonDoc {
     text: String,
@@ -236,14 +241,20 @@ struct JsonDoc {
     title: Option<String>,
     #[serde(default)]
     format: Option<String>,
+    #[serde(default)]
+    clean: Option<bool>,
 }
 
 /// Reads a file into raw documents: `.txt`, `.md`, `.html`, `.json` (one object or an array),
-/// `.jsonl` (one object per line), each object with a `text` field and optional `doc`/`title`.
+/// `.jsonl` (one object per line), each object with a `text` field and optional `doc`, `title`,
+/// `format` and `clean`. A document without an id takes the file's stem (and its position, for
+/// JSON), so ingesting the same file again replaces it.
 pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::invalid(format!("{}: not valid UTF-8", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| IngestError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| IngestError::NotUtf8(path.to_path_buf()))?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -252,21 +263,14 @@ pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let one = |format| {
-        vec![RawDocument {
-            doc: stem.clone(),
-            title: None,
-            text: text.clone(),
-            format,
-        }]
-    };
+    let one = |format| vec![RawDocument::new(stem.clone(), text.clone(), format)];
     let from_json = |items: Vec<JsonDoc>| -> Result<Vec<RawDocument>> {
         items
             .into_iter()
             .enumerate()
             .map(|(i, d)| {
                 Ok(RawDocument {
-                    doc: d.doc.unwrap_or_else(|| format!("{stem}-{}", i + 1)),
+                    doc: Some(d.doc.unwrap_or_else(|| format!("{stem}-{}", i + 1))),
                     title: d.title,
                     text: d.text,
                     format: d
@@ -275,28 +279,38 @@ pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
                         .map(Format::parse)
                         .transpose()?
                         .unwrap_or(Format::Text),
+                    clean: d.clean.unwrap_or(true),
                 })
             })
             .collect()
     };
-    let bad = |e: serde_json::Error| Error::invalid(format!("{}: {e}", path.display()));
+    let bad = |at: String, e: serde_json::Error| IngestError::Json {
+        at,
+        detail: e.to_string(),
+    };
+    let whole = || path.display().to_string();
     match ext.as_str() {
         "md" | "markdown" => Ok(one(Format::Markdown)),
         "html" | "htm" => Ok(one(Format::Html)),
         "jsonl" | "ndjson" => {
             let items = text
                 .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str::<JsonDoc>(l).map_err(bad))
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(n, l)| {
+                    serde_json::from_str::<JsonDoc>(l)
+                        .map_err(|e| bad(format!("{}:{}", path.display(), n + 1), e))
+                })
                 .collect::<Result<Vec<_>>>()?;
             from_json(items)
         }
         "json" => {
-            let value: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| bad(whole(), e))?;
             let items = if value.is_array() {
-                serde_json::from_value(value).map_err(bad)?
+                serde_json::from_value(value).map_err(|e| bad(whole(), e))?
             } else {
-                vec![serde_json::from_value(value).map_err(bad)?]
+                vec![serde_json::from_value(value).map_err(|e| bad(whole(), e))?]
             };
             from_json(items)
         }

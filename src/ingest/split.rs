@@ -22,6 +22,10 @@ pub struct Draft {
     pub end: usize,
 }
 
+/// Characters a cut of an over-long sentence starts from: more than any model window holds
+/// (512 tokens are rarely more than 3,000 characters of even Latin text).
+const CUT_WINDOW: usize = 4096;
+
 const CN_NUMERALS: &str = "一二三四五六七八九十百零〇";
 
 /// `一、准确把握…` → the heading; also `第一章 …`/`第一部分 …`.
@@ -186,9 +190,11 @@ pub fn split(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
                 chunk = Some((a, b));
             } else {
                 // One sentence alone is too long: cut it by characters, halving until it fits.
+                // Halving starts at most CUT_WINDOW characters in, so that a megabyte without
+                // punctuation costs a few tokenizer calls per chunk, not a megabyte's worth.
                 let mut s = a;
                 while s < b {
-                    let mut e = b;
+                    let mut e = b.min(s + CUT_WINDOW);
                     while e > s + 1 && !fits(&piece(s, e)) {
                         e = s + (e - s) / 2;
                     }

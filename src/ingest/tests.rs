@@ -9,12 +9,7 @@ const ENGLISH: &str = include_str!("../../tests/fixtures/scraped/english-news.tx
 const MARKDOWN: &str = include_str!("../../tests/fixtures/scraped/markdown-blog.md");
 
 fn raw(text: &str, format: Format) -> RawDocument {
-    RawDocument {
-        doc: "d".into(),
-        title: None,
-        text: text.into(),
-        format,
-    }
+    RawDocument::new("d", text, format)
 }
 
 #[test]
@@ -148,7 +143,6 @@ fn sentences_keep_punctuation_and_decimals() {
 #[test]
 fn clauses_carry_section_number_and_offsets() {
     let doc = Document {
-        doc: "d".into(),
         title: "t".into(),
         text:
             "一、总体要求\n1.第一条。内容。\n2.第二条很长。第二句。第三句。\n二、措施\n（一）分条。"
@@ -178,7 +172,6 @@ fn clauses_carry_section_number_and_offsets() {
 #[test]
 fn a_sentence_too_long_alone_is_cut_by_characters() {
     let doc = Document {
-        doc: "d".into(),
         title: "t".into(),
         text: "abcdefghij".into(),
         markdown: false,

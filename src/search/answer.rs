@@ -5,10 +5,16 @@
 //! embedding blurs), plus a small prior for the passage's rank. Pure scoring lives in
 //! [`pick`], so it is tested with hand-made numbers.
 
-use serde::Serialize;
+use std::collections::HashMap;
+
+use crate::embed::{EmbedError, Embedder, TextKind};
+use crate::index::{Passage, Snapshot};
+use crate::ingest::split;
+use crate::kernels::dot;
+use crate::text::{idf, is_cjk};
 
 /// The chosen sentence.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     /// The sentence.
     pub text: String,
@@ -52,7 +58,7 @@ pub fn terms(text: &str) -> Vec<String> {
     let mut word = String::new();
     let mut prev_cjk: Option<char> = None;
     for c in text.chars() {
-        let cjk = ('\u{4e00}'..='\u{9fff}').contains(&c);
+        let cjk = is_cjk(c);
         if cjk {
             if let Some(p) = prev_cjk {
                 out.push(format!("{p}{c}"));
@@ -94,7 +100,7 @@ pub fn term_weights(question_terms: &[String], candidates: &[Candidate]) -> Vec<
             if df == 0.0 {
                 0.0
             } else {
-                (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+                idf(n, df)
             }
         })
         .collect()
@@ -128,7 +134,7 @@ pub const FOCUS_BOOST: f32 = 2.0;
 pub fn focus_terms(question: &str) -> Vec<String> {
     const ASK: &[&str] = &["哪一种", "哪一个", "什么", "哪些", "哪个", "哪种", "何种"];
     let chars: Vec<char> = question.chars().collect();
-    let cjk = |c: &char| ('\u{4e00}'..='\u{9fff}').contains(c);
+    let cjk = |c: &char| is_cjk(*c);
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -171,6 +177,101 @@ pub fn pick(question: &str, candidates: &[Candidate]) -> Option<Answer> {
             start: c.start,
             end: c.end,
         })
+}
+
+/// Sentence spans, texts and vectors of passages, by passage id, kept across questions
+/// (evaluations ask many questions of the same passages).
+#[derive(Default)]
+pub struct SentenceCache(HashMap<String, Vec<CachedSentence>>);
+
+/// A sentence's span in its passage (characters), text and vector.
+struct CachedSentence {
+    start: usize,
+    end: usize,
+    text: String,
+    vector: Vec<f32>,
+}
+
+/// The candidate sentences of `passages` (ranked best first) for a question with vector `q`.
+/// Sentence vectors stored with a passage are used as they are; a passage stored without them
+/// (or whose text differs from the stored one) has its sentences embedded once and cached.
+pub fn candidates(
+    snap: &dyn Snapshot,
+    embedder: &dyn Embedder,
+    q: &[f32],
+    passages: &[&Passage],
+    cache: &mut SentenceCache,
+) -> Result<Vec<Candidate>, EmbedError> {
+    for p in passages {
+        if cache.0.contains_key(&p.id) {
+            continue;
+        }
+        let Some(key) = snap.find(&p.id) else {
+            continue;
+        };
+        if snap.passage(key).is_none_or(|stored| stored.text != p.text) {
+            continue;
+        }
+        let chars: Vec<char> = p.text.chars().collect();
+        let stored: Vec<CachedSentence> = snap
+            .sentences(key)
+            .into_iter()
+            .filter(|s| s.end as usize <= chars.len())
+            .map(|s| {
+                let (a, b) = (s.start as usize, s.end as usize);
+                CachedSentence {
+                    start: a,
+                    end: b,
+                    text: chars[a..b].iter().collect(),
+                    vector: s.vector.to_vec(),
+                }
+            })
+            .collect();
+        if !stored.is_empty() {
+            cache.0.insert(p.id.clone(), stored);
+        }
+    }
+    let mut missing: Vec<(String, CachedSentence)> = Vec::new();
+    for p in passages {
+        if cache.0.contains_key(&p.id) {
+            continue;
+        }
+        let chars: Vec<char> = p.text.chars().collect();
+        for (a, b) in split::sentences(&p.text) {
+            missing.push((
+                p.id.clone(),
+                CachedSentence {
+                    start: a,
+                    end: b,
+                    text: chars[a..b].iter().collect(),
+                    vector: Vec::new(),
+                },
+            ));
+        }
+        cache.0.insert(p.id.clone(), Vec::new());
+    }
+    if !missing.is_empty() {
+        let texts: Vec<&str> = missing.iter().map(|m| m.1.text.as_str()).collect();
+        let vectors = embedder.embed(&texts, TextKind::Passage)?;
+        for ((id, mut s), v) in missing.into_iter().zip(vectors) {
+            s.vector = v;
+            cache.0.get_mut(&id).expect("inserted above").push(s);
+        }
+    }
+    let mut out = Vec::new();
+    for (rank, p) in passages.iter().enumerate() {
+        for s in &cache.0[&p.id] {
+            out.push(Candidate {
+                passage_id: p.id.clone(),
+                passage_rank: rank,
+                text: s.text.clone(),
+                start: s.start,
+                end: s.end,
+                cosine: dot(q, &s.vector),
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

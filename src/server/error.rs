@@ -1,12 +1,14 @@
 //! The one place where errors become HTTP answers: a status and
-//! `{"error": {"code": ..., "message": ...}}`. Internal details are logged, never returned.
+//! `{"error": {"code": ..., "message": ...}}`. Every engine error is mapped by one exhaustive
+//! `match`, so a new variant cannot reach a client unmapped; a failure of the service (model,
+//! store, a broken invariant) is a 500 whose detail goes to the log only, never a 4xx.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
 
-use crate::error::Error;
+use crate::api::{ErrorBody, ErrorDetail};
+use crate::error::{Error, IngestError};
 
 /// An HTTP error answer.
 #[derive(Debug)]
@@ -19,78 +21,77 @@ pub struct ApiError {
     pub message: String,
 }
 
-/// Error body, as in the contract.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Code and message.
-    pub error: ErrorDetail,
-}
-
-/// Code and message of an error.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// `invalid_request`, `not_found`, `unauthorized`, `payload_too_large`, `overloaded`, `internal`.
-    pub code: String,
-    /// What went wrong.
-    pub message: String,
-}
-
 impl ApiError {
-    /// A 400 `invalid_request`.
-    pub fn invalid(message: impl Into<String>) -> Self {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_request",
+            status,
+            code,
             message: message.into(),
         }
+    }
+    /// A 400 `invalid_request`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
     /// A 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message: message.into(),
-        }
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
     /// A 503 `overloaded`.
     pub fn overloaded() -> Self {
-        ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "overloaded",
-            message: "too many requests in progress; retry shortly".into(),
-        }
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many requests in progress; retry shortly",
+        )
     }
     /// A 401 `unauthorized`.
     pub fn unauthorized() -> Self {
-        ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
-            message: "this route needs Authorization: Bearer <SEMSEARCH_API_KEY>".into(),
-        }
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this route needs Authorization: Bearer <SEMSEARCH_API_KEY>",
+        )
     }
     /// A 500 `internal`; the detail goes to the log only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {detail}");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: "internal error".into(),
-        }
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
+}
+
+/// The detail of an error with its whole source chain, for the log.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        match e {
-            Error::InvalidInput(m) => ApiError::invalid(m),
-            Error::NotFound(m) => ApiError::not_found(m),
-            other @ (Error::Model { .. }
-            | Error::Index { .. }
-            | Error::Candle(_)
-            | Error::Tokenizer(_)
-            | Error::Io { .. }
-            | Error::Lexical(_)
-            | Error::Serde(_)) => ApiError::internal(other),
+        match &e {
+            Error::InvalidInput(m) => ApiError::invalid(m.clone()),
+            Error::NotFound(m) => ApiError::not_found(m.clone()),
+            Error::Ingest(i) => match i {
+                IngestError::Format(_)
+                | IngestError::DocId(_)
+                | IngestError::DuplicateId(_)
+                | IngestError::NoText(_)
+                | IngestError::NotUtf8(_)
+                | IngestError::Json { .. } => ApiError::invalid(e.to_string()),
+                IngestError::Io { .. } => ApiError::internal(chain(&e)),
+            },
+            Error::Embed(_) | Error::Store(_) => ApiError::internal(chain(&e)),
         }
     }
 }

@@ -8,8 +8,14 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::embed::Result;
 use crate::embed::{Embedder, ModelId, TextKind};
-use crate::error::Result;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::state::AppState;
 
 /// The server's metrics.
 #[derive(Clone)]
@@ -121,4 +127,27 @@ impl Embedder for Timed {
     fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize> {
         self.inner.count_tokens(text, kind)
     }
+}
+
+/// Middleware: counts every request by route, method and status, and times it by route.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let t = Instant::now();
+    let resp = next.run(req).await;
+    state
+        .metrics
+        .latency
+        .with_label_values(&[&route])
+        .observe(t.elapsed().as_secs_f64());
+    state
+        .metrics
+        .requests
+        .with_label_values(&[&route, &method, resp.status().as_str()])
+        .inc();
+    resp
 }

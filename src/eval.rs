@@ -1,5 +1,6 @@
 //! Retrieval evaluation: recall@k and MRR@10 over SQuAD-format sets (a fresh in-memory index,
-//! one document per paragraph) or question/evidence pairs against an existing index.
+//! one document per paragraph) or question/evidence pairs against an existing index. It drives
+//! the engine through its public API, as any edge does, so what it measures is what users get.
 
 use std::path::Path;
 use std::time::Instant;
@@ -7,10 +8,15 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use super::{Engine, Hit, Mode, SentenceCache};
 use crate::embed::TextKind;
+use crate::engine::{Engine, Hit, Mode, SearchRequest};
 use crate::error::{Error, Result};
 use crate::ingest::{Format, RawDocument};
+use crate::search::SentenceCache;
+
+/// Questions embedded per call: large enough to fill the encoder's batches, small enough that
+/// progress moves.
+const QUESTION_CHUNK: usize = 64;
 
 /// The eval JSON of the contract.
 #[derive(Debug, Clone, Serialize)]
@@ -65,7 +71,8 @@ struct Gold {
 }
 
 fn read_squad(path: &Path) -> Result<Squad> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| Error::invalid(format!("{}: not SQuAD v1 JSON: {e}", path.display())))
 }
@@ -130,12 +137,11 @@ pub fn squad(
         }
         for (pi, (p, qp)) in a.paragraphs.iter().zip(&qa.paragraphs).enumerate() {
             let doc = format!("a{ai}-p{pi}");
-            raws.push(RawDocument {
-                doc: doc.clone(),
-                title: None,
-                text: p.context.clone(),
-                format: Format::Text,
-            });
+            raws.push(RawDocument::new(
+                doc.clone(),
+                p.context.clone(),
+                Format::Text,
+            ));
             for (qi, q) in qp.qas.iter().enumerate() {
                 let gold = p
                     .qas
@@ -146,26 +152,16 @@ pub fn squad(
             }
         }
     }
-    let mut passages = Vec::new();
-    for raw in &raws {
-        passages.push(engine.passages_of(raw)?);
-    }
-    let total: usize = passages.iter().map(Vec::len).sum();
-    let flat: Vec<_> = passages.iter().flatten().cloned().collect();
+    let drafts = crate::engine::draft(engine.embedder().as_ref(), engine.options(), &raws)?;
+    let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
     let done = std::cell::Cell::new(0);
-    let vectors = engine.embed_passages(&flat, &|n| {
+    engine.ingest_drafts(drafts, &|n| {
         done.set(done.get() + n);
         progress("passages", done.get(), total);
     })?;
-    let mut it = vectors.into_iter();
-    let prepared = passages.into_iter().map(|ps| {
-        let vs: Vec<_> = it.by_ref().take(ps.len()).collect();
-        (ps, vs)
-    });
-    engine.add(prepared.collect())?;
     let texts: Vec<&str> = qs.iter().map(|q| q.1.as_str()).collect();
     let mut qvecs = Vec::with_capacity(texts.len());
-    for chunk in texts.chunks(64) {
+    for chunk in texts.chunks(QUESTION_CHUNK) {
         qvecs.extend(engine.embedder().embed(chunk, TextKind::Query)?);
         progress("questions", qvecs.len(), texts.len());
     }
@@ -184,10 +180,11 @@ pub fn squad(
                 ranks.push(None);
                 continue;
             }
-            let hits = engine.search_embedded(question, v, k, mode, None)?;
+            let req = SearchRequest::new(question.as_str()).k(k).mode(mode);
+            let hits = engine.search_embedded(&req, v)?;
             ranks.push(first_hit(&hits, |h| &h.passage.doc == doc));
             if answers {
-                let a = engine.answer_cached(question, v, &hits, &mut cache)?;
+                let a = engine.answer(req.query(), v, &hits, &mut cache)?;
                 if a.is_some_and(|a| {
                     gold.iter()
                         .any(|g| !g.is_empty() && a.text.contains(g.as_str()))
@@ -220,8 +217,8 @@ pub fn normalize(s: &str) -> String {
 
 /// Question/evidence eval against the engine's existing index, one report per mode.
 pub fn qa(engine: &Engine, file: &Path, modes: &[Mode], k: usize) -> Result<Vec<Report>> {
-    let started = Instant::now();
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", file.display())))?;
     let lines: Vec<QaLine> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -245,13 +242,12 @@ pub fn qa(engine: &Engine, file: &Path, modes: &[Mode], k: usize) -> Result<Vec<
                 ranks.push(None);
                 continue;
             }
-            let hits = engine.search(&l.question, k, mode, None)?;
+            let hits = engine.search(&SearchRequest::new(l.question.as_str()).k(k).mode(mode))?;
             ranks.push(first_hit(&hits, |h| {
                 normalize(&h.passage.text).contains(&ev)
             }));
         }
         reports.push(report(mode, passages, &ranks, t));
     }
-    let _ = started;
     Ok(reports)
 }

@@ -12,6 +12,8 @@
 
 use rayon::prelude::*;
 
+use super::{isa, Isa};
+
 /// Output columns per panel (two 8-lane AVX registers).
 const NR: usize = 16;
 /// Rows of `x` per micro-kernel call.
@@ -24,7 +26,7 @@ const MC: usize = 96;
 pub enum Activation {
     /// Nothing.
     None,
-    /// Exact-erf GELU (see [`super::ops::gelu_scalar`]).
+    /// Exact-erf GELU (see [`super::activation::gelu_scalar`]).
     Gelu,
 }
 
@@ -37,6 +39,7 @@ pub struct PackedLinear {
     panels: Vec<f32>,
     bias: Vec<f32>,
     act: Activation,
+    isa: Isa,
 }
 
 impl PackedLinear {
@@ -61,7 +64,15 @@ impl PackedLinear {
             panels,
             bias: b,
             act,
+            isa: isa(),
         }
+    }
+
+    /// The same layer computed on another instruction set (tests compare the paths); one the
+    /// CPU lacks falls back to the portable path.
+    pub fn on(mut self, isa: Isa) -> Self {
+        self.isa = isa.or_portable();
+        self
     }
 
     /// Input width.
@@ -125,9 +136,9 @@ impl PackedLinear {
         while r < r0 + rows {
             let mr = MR.min(r0 + rows - r);
             let a = &x[r * k..(r + mr) * k];
-            micro(a, k, mr, panel, bias, &mut out);
+            micro(self.isa, a, k, mr, panel, bias, &mut out);
             if self.act == Activation::Gelu {
-                gelu(&mut out[..mr * NR]);
+                gelu(self.isa, &mut out[..mr * NR]);
             }
             for i in 0..mr {
                 let row = &out[i * NR..i * NR + cols];
@@ -142,18 +153,25 @@ impl PackedLinear {
 
 /// GELU in place over a tile (a multiple of 8 values): AVX2 when the CPU has it (the scalar
 /// form's libm `exp` was a tenth of a query's time).
-fn gelu(v: &mut [f32]) {
+fn gelu(isa: Isa, v: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: AVX2 and FMA are present (checked above).
+    if isa == Isa::Avx2Fma {
+        // SAFETY: `Isa::Avx2Fma` is only ever chosen when the CPU has AVX2 and FMA.
         unsafe { avx::gelu(v) };
         return;
     }
-    v.iter_mut().for_each(|x| *x = super::ops::gelu_scalar(*x));
+    v.iter_mut()
+        .for_each(|x| *x = super::activation::gelu_scalar(*x));
 }
 
 /// Softmax of one row in place (max subtracted first, so every exponent is <= 0).
 pub fn softmax_row(row: &mut [f32]) {
+    softmax_row_on(isa(), row)
+}
+
+/// [`softmax_row`] on a given instruction set (one the CPU lacks runs the portable path).
+pub fn softmax_row_on(isa: Isa, row: &mut [f32]) {
+    let isa = isa.or_portable();
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     if !max.is_finite() {
         // All -inf (or NaN): nothing sensible to normalise; leave uniform weights.
@@ -162,8 +180,8 @@ pub fn softmax_row(row: &mut [f32]) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: AVX2 and FMA are present (checked above).
+    if isa == Isa::Avx2Fma {
+        // SAFETY: `Isa::Avx2Fma` is only ever chosen when the CPU has AVX2 and FMA.
         let sum = unsafe { avx::exp_shifted(row, max) };
         let inv = 1.0 / sum;
         row.iter_mut().for_each(|v| *v *= inv);
@@ -179,10 +197,19 @@ pub fn softmax_row(row: &mut [f32]) {
 }
 
 /// `out[i][c] = bias[c] + Σ_k a[i][k]·panel[k][c]` for `mr <= 6` rows.
-fn micro(a: &[f32], k: usize, mr: usize, panel: &[f32], bias: &[f32], out: &mut [f32; MR * NR]) {
+fn micro(
+    isa: Isa,
+    a: &[f32],
+    k: usize,
+    mr: usize,
+    panel: &[f32],
+    bias: &[f32],
+    out: &mut [f32; MR * NR],
+) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX2 and FMA (checked above); slice sizes are asserted inside.
+    if isa == Isa::Avx2Fma {
+        // SAFETY: `Isa::Avx2Fma` is only ever chosen when the CPU has AVX2 and FMA; slice sizes
+        // are asserted inside.
         unsafe {
             match mr {
                 1 => avx::micro::<1>(a, k, panel, bias, out),
@@ -340,11 +367,13 @@ mod tests {
             let row: Vec<f32> = (0..n).map(|_| rng.gen_range(-30.0..30.0)).collect();
             let max = row.iter().copied().fold(f32::MIN, f32::max) as f64;
             let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
-            let mut got = row.clone();
-            softmax_row(&mut got);
-            for (g, &v) in got.iter().zip(&row) {
-                let want = (v as f64 - max).exp() / sum;
-                assert!((*g as f64 - want).abs() < 1e-6, "{g} vs {want}");
+            for isa in Isa::available() {
+                let mut got = row.clone();
+                softmax_row_on(isa, &mut got);
+                for (g, &v) in got.iter().zip(&row) {
+                    let want = (v as f64 - max).exp() / sum;
+                    assert!((*g as f64 - want).abs() < 1e-6, "{isa:?}: {g} vs {want}");
+                }
             }
         }
     }
@@ -355,11 +384,17 @@ mod tests {
         v.extend([f32::MAX, f32::MIN, 1e-30, -1e-30, 0.0, 100.0, -100.0, 0.5]);
         let want: Vec<f32> = v
             .iter()
-            .map(|&x| crate::embed::ops::gelu_scalar(x))
+            .map(|&x| crate::kernels::activation::gelu_scalar(x))
             .collect();
-        gelu(&mut v);
-        for (g, w) in v.iter().zip(&want) {
-            assert!((g - w).abs() <= 2e-6 * (1.0 + w.abs()), "{g} vs {w}");
+        for isa in Isa::available() {
+            let mut got = v.clone();
+            gelu(isa, &mut got);
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 2e-6 * (1.0 + w.abs()),
+                    "{isa:?}: {g} vs {w}"
+                );
+            }
         }
     }
 
@@ -392,13 +427,16 @@ mod tests {
             let x: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let w: Vec<f32> = (0..n * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let b: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
-            let got = PackedLinear::new(&w, n, k, &b, Activation::None).forward(&x, m);
             let want = naive(&x, m, &w, n, k, &b);
-            for (g, e) in got.iter().zip(&want) {
-                assert!(
-                    (g - e).abs() < 1e-3 * (1.0 + e.abs()),
-                    "{m}x{n}x{k}: {g} vs {e}"
-                );
+            for isa in Isa::available() {
+                let layer = PackedLinear::new(&w, n, k, &b, Activation::None).on(isa);
+                let got = layer.forward(&x, m);
+                for (g, e) in got.iter().zip(&want) {
+                    assert!(
+                        (g - e).abs() < 1e-3 * (1.0 + e.abs()),
+                        "{isa:?} {m}x{n}x{k}: {g} vs {e}"
+                    );
+                }
             }
         }
     }
@@ -408,10 +446,13 @@ mod tests {
         // One input of 1.0 against weights 0 and 1: outputs gelu(bias) and gelu(1 + bias).
         let w = [0.0, 1.0];
         let b = [0.5, -2.0];
-        let y = PackedLinear::new(&w, 2, 1, &b, Activation::Gelu).forward(&[1.0], 1);
         let gelu = |v: f64| 0.5 * v * (1.0 + libm_erf(v / std::f64::consts::SQRT_2));
-        assert!((y[0] as f64 - gelu(0.5)).abs() < 1e-5);
-        assert!((y[1] as f64 - gelu(-1.0)).abs() < 1e-5);
+        for isa in Isa::available() {
+            let layer = PackedLinear::new(&w, 2, 1, &b, Activation::Gelu).on(isa);
+            let y = layer.forward(&[1.0], 1);
+            assert!((y[0] as f64 - gelu(0.5)).abs() < 1e-5, "{isa:?}");
+            assert!((y[1] as f64 - gelu(-1.0)).abs() < 1e-5, "{isa:?}");
+        }
     }
 
     /// erf by its Taylor series, exact enough for |v| < 2 in a test.

@@ -1,0 +1,56 @@
+//! Adding, listing and deleting documents.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Document;
+use crate::ingest::{Format, RawDocument};
+
+/// Answer of `GET /documents`.
+#[derive(Serialize, ToSchema)]
+pub struct DocumentList {
+    /// Documents, in id order.
+    pub documents: Vec<Document>,
+}
+
+/// Body of `POST /documents`.
+#[derive(Deserialize, ToSchema)]
+pub struct NewDocument {
+    /// Id; a document with this id is replaced. When absent, an unused id is derived from the
+    /// title (never replacing anything).
+    pub doc: Option<String>,
+    /// Title (found in the text when absent).
+    pub title: Option<String>,
+    /// Body.
+    pub text: String,
+    /// `text` (default), `markdown` or `html`.
+    pub format: Option<String>,
+    /// Strip web-page chrome (menus, footers, adverts) before splitting (default true); send
+    /// false for text known to be clean, such as FAQ entries or notes.
+    pub clean: Option<bool>,
+}
+
+impl TryFrom<NewDocument> for RawDocument {
+    type Error = crate::ingest::IngestError;
+    fn try_from(d: NewDocument) -> Result<Self, Self::Error> {
+        Ok(RawDocument {
+            doc: d
+                .doc
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            title: d.title,
+            text: d.text,
+            format: Format::parse(d.format.as_deref().unwrap_or("text"))?,
+            clean: d.clean.unwrap_or(true),
+        })
+    }
+}
+
+/// Answer of `DELETE /documents/{doc}`.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    /// Document id.
+    pub doc: String,
+    /// Passages removed.
+    pub deleted: usize,
+}

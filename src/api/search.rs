@@ -1,0 +1,144 @@
+//! Searching, asking and related passages.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Answer, Hit};
+use crate::engine::{self, Mode};
+
+/// Body of `POST /search`.
+#[derive(Deserialize, ToSchema)]
+pub struct SearchRequest {
+    /// The question.
+    pub query: String,
+    /// Passages to return, 1..100 (default 5).
+    pub k: Option<usize>,
+    /// `hybrid` (default), `dense` or `lexical`.
+    pub mode: Option<String>,
+    /// Restrict to a document.
+    pub filter: Option<Filter>,
+}
+
+/// Result filter.
+#[derive(Deserialize, ToSchema)]
+pub struct Filter {
+    /// Document id.
+    pub doc: Option<String>,
+}
+
+/// Query of `GET /search`.
+#[derive(Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// The question.
+    pub q: String,
+    /// Passages to return, 1..100 (default 5).
+    pub k: Option<usize>,
+    /// Retrieval mode.
+    pub mode: Option<String>,
+    /// Restrict to a document.
+    pub doc: Option<String>,
+}
+
+/// Body of `POST /ask`.
+#[derive(Deserialize, ToSchema)]
+pub struct AskRequest {
+    /// The question.
+    pub question: String,
+    /// Passages to return (default 5).
+    pub k: Option<usize>,
+    /// Retrieval mode.
+    pub mode: Option<String>,
+    /// Restrict to a document.
+    pub filter: Option<Filter>,
+}
+
+/// The engine request of a wire request; the engine validates it.
+fn request(
+    query: String,
+    k: Option<usize>,
+    mode: Option<&str>,
+    doc: Option<String>,
+) -> Result<engine::SearchRequest, crate::Error> {
+    let mut r = engine::SearchRequest::new(query).doc(doc);
+    if let Some(k) = k {
+        r = r.k(k);
+    }
+    if let Some(m) = mode {
+        r = r.mode(Mode::parse(m)?);
+    }
+    Ok(r)
+}
+
+impl TryFrom<SearchRequest> for engine::SearchRequest {
+    type Error = crate::Error;
+    fn try_from(r: SearchRequest) -> Result<Self, crate::Error> {
+        request(
+            r.query,
+            r.k,
+            r.mode.as_deref(),
+            r.filter.and_then(|f| f.doc),
+        )
+    }
+}
+
+impl TryFrom<SearchParams> for engine::SearchRequest {
+    type Error = crate::Error;
+    fn try_from(p: SearchParams) -> Result<Self, crate::Error> {
+        request(p.q, p.k, p.mode.as_deref(), p.doc)
+    }
+}
+
+impl TryFrom<AskRequest> for engine::SearchRequest {
+    type Error = crate::Error;
+    fn try_from(r: AskRequest) -> Result<Self, crate::Error> {
+        request(
+            r.question,
+            r.k,
+            r.mode.as_deref(),
+            r.filter.and_then(|f| f.doc),
+        )
+    }
+}
+
+/// Answer of the search routes.
+#[derive(Serialize, ToSchema)]
+pub struct SearchResponse {
+    /// Passages, best first.
+    pub results: Vec<Hit>,
+    /// Server-side time.
+    pub took_ms: f64,
+}
+
+/// Answer of `POST /ask`.
+#[derive(Serialize, ToSchema)]
+pub struct AskResponse {
+    /// The sentence that best answers, if any.
+    pub answer: Option<Answer>,
+    /// Passages, best first.
+    pub passages: Vec<Hit>,
+    /// Server-side time.
+    pub took_ms: f64,
+}
+
+/// Query of the related route.
+#[derive(Deserialize, IntoParams)]
+pub struct RelatedParams {
+    /// Passages to return (default 5).
+    pub k: Option<usize>,
+    /// Include the passages right before and after (default false).
+    pub neighbours: Option<bool>,
+}
+
+/// Answer listing passages.
+#[derive(Serialize, ToSchema)]
+pub struct Results {
+    /// Passages, best first.
+    pub results: Vec<Hit>,
+}
+
+/// `GET /healthz` answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+}

@@ -1,0 +1,89 @@
+//! Flag groups shared by several subcommands, each given only to the subcommands it affects: a
+//! flag a command accepts must change what it does.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use semsearch::config::{DEFAULT_MAX_PASSAGE_TOKENS, PASSAGE_TOKENS_RANGE};
+use semsearch::embed::{Embedder, TextEmbedder};
+use semsearch::engine::Options;
+use semsearch::search::fusion::FusionParams;
+
+/// How passages are made: for commands that write (ingest, serve, eval --squad).
+#[derive(clap::Args, Clone)]
+pub struct PassageArgs {
+    /// Most tokens per passage; longer clauses are cut at sentence ends.
+    #[arg(long, default_value_t = DEFAULT_MAX_PASSAGE_TOKENS)]
+    pub max_passage_tokens: usize,
+    /// Embed each passage together with its section heading.
+    #[arg(long)]
+    pub embed_heading: bool,
+}
+
+impl PassageArgs {
+    /// Checked values into `options`.
+    pub fn apply(&self, options: &mut Options) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            PASSAGE_TOKENS_RANGE.contains(&self.max_passage_tokens),
+            "--max-passage-tokens must be between {} and {}",
+            PASSAGE_TOKENS_RANGE.start(),
+            PASSAGE_TOKENS_RANGE.end()
+        );
+        options.max_passage_tokens = self.max_passage_tokens;
+        options.embed_heading = self.embed_heading;
+        Ok(())
+    }
+
+    /// True when a flag differs from its default.
+    pub fn is_set(&self) -> bool {
+        self.max_passage_tokens != DEFAULT_MAX_PASSAGE_TOKENS || self.embed_heading
+    }
+}
+
+/// How hybrid search fuses its rankings: for commands that search (search, serve, eval).
+#[derive(clap::Args, Clone)]
+pub struct FusionArgs {
+    /// Hybrid fusion: RRF rank offset.
+    #[arg(long, default_value_t = FusionParams::default().k)]
+    pub rrf_k: f32,
+    /// Hybrid fusion: weight of the lexical list at full evidence (dense weight is 1).
+    #[arg(long, default_value_t = FusionParams::default().lexical_weight)]
+    pub lexical_weight: f32,
+    /// Hybrid fusion: exponent on the share of question terms known to the index.
+    #[arg(long, default_value_t = FusionParams::default().language_power)]
+    pub language_power: f32,
+    /// Hybrid fusion: spread of the dense top-10 cosines below which the dense list is trusted
+    /// less (0 turns this off).
+    #[arg(long, default_value_t = FusionParams::default().dense_spread)]
+    pub dense_spread: f32,
+}
+
+impl FusionArgs {
+    /// Checked values into `options`.
+    pub fn apply(&self, options: &mut Options) -> anyhow::Result<()> {
+        let finite_non_negative = |v: f32, name: &str| {
+            anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be a number >= 0");
+            Ok(())
+        };
+        finite_non_negative(self.rrf_k, "--rrf-k")?;
+        finite_non_negative(self.lexical_weight, "--lexical-weight")?;
+        finite_non_negative(self.language_power, "--language-power")?;
+        finite_non_negative(self.dense_spread, "--dense-spread")?;
+        options.fusion = FusionParams {
+            k: self.rrf_k,
+            lexical_weight: self.lexical_weight,
+            language_power: self.language_power,
+            dense_spread: self.dense_spread,
+            ..options.fusion
+        };
+        Ok(())
+    }
+}
+
+/// Loads the model folder.
+pub fn load_embedder(dir: &Path) -> anyhow::Result<Arc<dyn Embedder>> {
+    let e = TextEmbedder::load(dir)
+        .with_context(|| format!("loading the model from {}", dir.display()))?;
+    Ok(Arc::new(e))
+}

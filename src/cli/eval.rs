@@ -1,0 +1,96 @@
+//! `semsearch eval`: recall and MRR on a SQuAD file (fresh in-memory index) or on
+//! question/evidence pairs against an existing index; one JSON line per mode.
+
+use std::path::{Path, PathBuf};
+
+use semsearch::config::{DEFAULT_INDEX_DIR, EVAL_K, MAX_K};
+use semsearch::engine::{Engine, Mode, Options};
+use semsearch::eval;
+
+use super::args::{load_embedder, FusionArgs, PassageArgs};
+use super::output::bar;
+
+/// Flags of `eval`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// SQuAD v1 file: builds a fresh in-memory index, one document per paragraph.
+    #[arg(long, conflicts_with = "qa", required_unless_present = "qa")]
+    squad: Option<PathBuf>,
+    /// Questions for --squad from a parallel file (same articles and paragraphs).
+    #[arg(long, requires = "squad")]
+    questions: Option<PathBuf>,
+    /// JSONL of {question, evidence} asked against --index.
+    #[arg(long)]
+    qa: Option<PathBuf>,
+    /// Index folder for --qa.
+    #[arg(long, default_value = DEFAULT_INDEX_DIR)]
+    index: PathBuf,
+    /// Retrieval mode: hybrid, dense or lexical.
+    #[arg(long, default_value = "hybrid")]
+    mode: String,
+    /// Depth of the ranking.
+    #[arg(short, default_value_t = EVAL_K)]
+    k: usize,
+    /// Print JSON (the default and only format).
+    #[arg(long)]
+    json: bool,
+    /// Also report answer@1 (--squad): answer sentences checked against the gold answers.
+    #[arg(long)]
+    answers: bool,
+    /// Report hybrid, dense and lexical from one index (one JSON line each).
+    #[arg(long)]
+    compare: bool,
+    #[command(flatten)]
+    passages: PassageArgs,
+    #[command(flatten)]
+    fusion: FusionArgs,
+}
+
+pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
+    let modes = if args.compare {
+        vec![Mode::Hybrid, Mode::Dense, Mode::Lexical]
+    } else {
+        vec![Mode::parse(&args.mode)?]
+    };
+    anyhow::ensure!(
+        (EVAL_K..=MAX_K).contains(&args.k),
+        "-k must be between {EVAL_K} and {MAX_K} (recall@10 needs 10)"
+    );
+    let mut options = Options::default();
+    args.fusion.apply(&mut options)?;
+    args.passages.apply(&mut options)?;
+    let embedder = load_embedder(model)?;
+    let reports = if let Some(squad) = &args.squad {
+        let engine = Engine::open(embedder, None, options)?;
+        let pb = bar(0, "");
+        let r = eval::squad(
+            &engine,
+            squad,
+            args.questions.as_deref(),
+            &modes,
+            args.k,
+            args.answers,
+            &|what, done, total| {
+                pb.set_message(what.to_string());
+                pb.set_length(total as u64);
+                pb.set_position(done as u64);
+            },
+        )?;
+        pb.finish_and_clear();
+        r
+    } else {
+        anyhow::ensure!(
+            !args.passages.is_set(),
+            "--max-passage-tokens and --embed-heading shape the index --squad builds; \
+             with --qa the index exists already"
+        );
+        anyhow::ensure!(!args.answers, "--answers needs --squad (gold answers)");
+        let qa = args.qa.as_deref().expect("clap requires --squad or --qa");
+        let engine = Engine::open_existing(embedder, &args.index, options)?;
+        eval::qa(&engine, qa, &modes, args.k)?
+    };
+    for report in reports {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! `semsearch ingest`: read, check and split every input first; only then open the index (which
+//! may be large, or built with another model) and embed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use semsearch::config::DEFAULT_INDEX_DIR;
+use semsearch::engine::{self, Engine, Options};
+
+use super::args::{load_embedder, PassageArgs};
+use super::output::bar;
+
+/// Flags of `ingest`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files to ingest.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Index folder.
+    #[arg(long, default_value = DEFAULT_INDEX_DIR)]
+    index: PathBuf,
+    /// Keep every line: skip page-chrome stripping (for text known to be clean).
+    #[arg(long)]
+    no_clean: bool,
+    #[command(flatten)]
+    passages: PassageArgs,
+}
+
+pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
+    let mut options = Options::default();
+    args.passages.apply(&mut options)?;
+    let mut raws = Vec::new();
+    for p in &args.paths {
+        raws.extend(
+            semsearch::ingest::read_path(p).with_context(|| format!("reading {}", p.display()))?,
+        );
+    }
+    if args.no_clean {
+        raws.iter_mut().for_each(|r| r.clean = false);
+    }
+    let embedder = load_embedder(model)?;
+    let drafts = engine::draft(embedder.as_ref(), &options, &raws)?;
+    let engine = Engine::open(embedder, Some(&args.index), options)?;
+    let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
+    let pb = bar(total as u64, "embedding");
+    let done = engine.ingest_drafts(drafts, &|n| pb.inc(n as u64))?;
+    pb.finish_and_clear();
+    let snap = engine.snapshot();
+    println!(
+        "ingested {} document(s), {} passage(s) into {} (index now: {} documents, {} passages)",
+        done.len(),
+        done.iter().map(|d| d.passages).sum::<usize>(),
+        args.index.display(),
+        snap.documents().len(),
+        snap.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! What the command line prints: results as text or the API's JSON, and progress bars.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use semsearch::api;
+use semsearch::engine::Hit;
+
+/// A progress bar on stderr.
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// Prints results: `{"results": [PASSAGE...]}` with `json`, else a numbered list.
+pub fn print_hits(hits: &[Hit], json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "results": api::hits(hits) }));
+        return;
+    }
+    for (i, h) in hits.iter().enumerate() {
+        let p = &h.passage;
+        println!(
+            "{}. [{:.3}] {} | {} | clause {}",
+            i + 1,
+            h.score,
+            p.id,
+            p.section.as_deref().unwrap_or("-"),
+            p.clause.as_deref().unwrap_or("-")
+        );
+        println!("   {}", p.text);
+    }
+}

@@ -1,0 +1,38 @@
+//! `semsearch related`: passages near a stored passage.
+
+use std::path::{Path, PathBuf};
+
+use semsearch::config::{DEFAULT_INDEX_DIR, DEFAULT_K};
+use semsearch::engine::{Engine, Options};
+
+use super::args::load_embedder;
+use super::output::print_hits;
+
+/// Flags of `related`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Passage id (e.g. `suzhou-15th-five-year-plan-proposal#12`).
+    id: String,
+    /// Index folder.
+    #[arg(long, default_value = DEFAULT_INDEX_DIR)]
+    index: PathBuf,
+    /// Passages to return.
+    #[arg(short, default_value_t = DEFAULT_K)]
+    k: usize,
+    /// Include the passages right before and after it.
+    #[arg(long)]
+    neighbours: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
+    semsearch::engine::validate_k(args.k)?;
+    let engine = Engine::open_existing(load_embedder(model)?, &args.index, Options::default())?;
+    print_hits(
+        &engine.related(&args.id, args.k, args.neighbours)?,
+        args.json,
+    );
+    Ok(())
+}

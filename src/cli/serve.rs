@@ -1,0 +1,60 @@
+//! `semsearch serve`: the HTTP service over one index.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use semsearch::config::{DEFAULT_ADDR, DEFAULT_INDEX_DIR};
+use semsearch::embed::Embedder;
+use semsearch::engine::{Engine, Options};
+use semsearch::server::metrics::{Metrics, Timed};
+use semsearch::server::{self, AppState};
+
+use super::args::{load_embedder, FusionArgs, PassageArgs};
+
+/// Flags of `serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Index folder (created on the first write if missing).
+    #[arg(long, default_value = DEFAULT_INDEX_DIR)]
+    index: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    addr: String,
+    #[command(flatten)]
+    passages: PassageArgs,
+    #[command(flatten)]
+    fusion: FusionArgs,
+}
+
+pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
+    let mut options = Options::default();
+    args.passages.apply(&mut options)?;
+    args.fusion.apply(&mut options)?;
+    let metrics = Metrics::new();
+    let embedder: Arc<dyn Embedder> = Arc::new(Timed::new(
+        load_embedder(model)?,
+        metrics.embed_seconds.clone(),
+    ));
+    let engine = Arc::new(Engine::open(embedder, Some(&args.index), options)?);
+    let snap = engine.snapshot();
+    tracing::info!(
+        "index {}: {} documents, {} passages",
+        args.index.display(),
+        snap.documents().len(),
+        snap.len()
+    );
+    let api_key = std::env::var("SEMSEARCH_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    if api_key.is_none() {
+        tracing::warn!(
+            "SEMSEARCH_API_KEY is not set: POST /documents and DELETE /documents are open to anyone who can reach {}",
+            args.addr
+        );
+    }
+    let state = AppState::new(engine, metrics, api_key);
+    tokio::runtime::Runtime::new()?
+        .block_on(server::serve(state, &args.addr))
+        .with_context(|| format!("serving on {}", args.addr))
+}

@@ -1,0 +1,51 @@
+//! Defaults and limits, each named once with the reason for its value.
+//!
+//! Precedence is defaults < environment < flags: the command line (`cli`) declares each flag with
+//! its `SEMSEARCH_*` variable and one of these constants as its default, so the three layers
+//! meet in one place and the engine only ever sees resolved values.
+
+/// Model folder when neither `--model` nor `SEMSEARCH_MODEL` is given.
+pub const DEFAULT_MODEL_DIR: &str = "models/multilingual-e5-small";
+/// Index folder when `--index` is not given.
+pub const DEFAULT_INDEX_DIR: &str = "index/default";
+/// Address `serve` listens on: loopback, so a first run exposes nothing.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// Passages returned when a request names no `k`: a screenful, and what a chatbot prompt holds.
+pub const DEFAULT_K: usize = 5;
+/// Largest `k`: fusion looks [`FUSION_DEPTH`]-deep per list, so more results would be mostly
+/// one list's tail, and the answer grows past what a page or a prompt uses.
+pub const MAX_K: usize = 100;
+/// Longest question, in characters: far beyond any question (a question is embedded whole, in
+/// one 512-token window), short enough that a pasted document is refused, not embedded.
+pub const MAX_QUERY_CHARS: usize = 2000;
+
+/// Candidates each retriever contributes before hybrid fusion: RRF only reorders what the lists
+/// hold, and past rank 50 a list's contribution (1/(60+50)) no longer moves a top-10 result.
+pub const FUSION_DEPTH: usize = 50;
+/// Passages whose sentences compete for the answer of `/ask`: the answer is almost always in
+/// the top three (CMRC trial), and every extra passage adds candidates that only add noise.
+pub const ANSWER_PASSAGES: usize = 3;
+
+/// Default most tokens per passage: half the model's 512-token window, so a passage is one
+/// clause or a few paragraphs, specific enough to be a useful hit.
+pub const DEFAULT_MAX_PASSAGE_TOKENS: usize = 256;
+/// Accepted range of `--max-passage-tokens`: below 16 a passage is a fragment of a sentence,
+/// above 512 it no longer fits the model's window.
+pub const PASSAGE_TOKENS_RANGE: std::ops::RangeInclusive<usize> = 16..=512;
+
+/// Ranking depth of `eval`: recall@10 and MRR@10 need ten.
+pub const EVAL_K: usize = 10;
+
+/// Largest HTTP request body: a long article in HTML fits several times over.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Requests doing engine work at once (running or waiting for a core); more get 503 at once
+/// instead of queueing without bound behind two cores.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Most inputs in one `/v1/embeddings` call: a few forward passes' worth.
+pub const MAX_EMBED_INPUTS: usize = 256;
+/// Longest `/v1/embeddings` input, in characters (about 200 windows of the model).
+pub const MAX_EMBED_CHARS: usize = 100_000;
+/// A request still running after this long is answered 408: a 4 MiB document embeds in well
+/// under this on two cores only if it is mostly markup; larger work belongs to `semsearch ingest`.
+pub const REQUEST_TIMEOUT_SECS: u64 = 120;

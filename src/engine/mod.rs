@@ -1,0 +1,222 @@
+//! The engine: one embedder, one store and one writer, shared by every edge (HTTP, CLI, eval).
+//!
+//! Reads take a [`Snapshot`] of the store when they start and answer from it alone, so a search
+//! sees the old state or the new one, never a half-written one. Writes are ordered here, by one
+//! mutex: cleaning, splitting and embedding run before it is taken (they are the slow part and
+//! touch no shared state); ids are assigned, and the store changed, while it is held, so two
+//! writes can never pick the same new id or interleave. A write returns only once the store has
+//! made it durable.
+
+mod request;
+mod write;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::config::{ANSWER_PASSAGES, DEFAULT_MAX_PASSAGE_TOKENS};
+use crate::embed::{Embedder, TextKind};
+use crate::error::{Error, Result};
+use crate::index::{DocumentInfo, Key, LocalStore, Passage, Snapshot, Store};
+use crate::search::{self, answer, fusion::FusionParams, SentenceCache};
+
+pub use request::{validate_k, Mode, SearchRequest};
+pub use write::{draft, DocumentDraft, Ingested};
+
+/// How passages are made and how hybrid search fuses its two rankings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Most tokens in a passage (prefix and special tokens included).
+    pub max_passage_tokens: usize,
+    /// Embed "section heading + passage" instead of the passage alone.
+    pub embed_heading: bool,
+    /// How hybrid mode fuses its two rankings.
+    pub fusion: FusionParams,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_passage_tokens: DEFAULT_MAX_PASSAGE_TOKENS,
+            embed_heading: false,
+            fusion: FusionParams::default(),
+        }
+    }
+}
+
+/// A passage with its score, best first in every result list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The passage.
+    pub passage: Passage,
+    /// Ranking value, higher is better (see `api::Hit` for what it means per mode).
+    pub score: f32,
+}
+
+/// Results of [`Engine::ask`]: the answer sentence, if any, and the passages.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// The sentence among the top passages that best answers the question.
+    pub answer: Option<answer::Answer>,
+    /// Passages, best first.
+    pub hits: Vec<Hit>,
+}
+
+/// The search engine.
+pub struct Engine {
+    embedder: Arc<dyn Embedder>,
+    store: Box<dyn Store>,
+    writer: Mutex<()>,
+    options: Options,
+}
+
+impl Engine {
+    /// An engine over `store`, which must hold vectors of `embedder`'s model.
+    pub fn new(embedder: Arc<dyn Embedder>, store: Box<dyn Store>, options: Options) -> Self {
+        Engine {
+            embedder,
+            store,
+            writer: Mutex::new(()),
+            options,
+        }
+    }
+
+    /// An engine over the local index in `dir` (created by the first write when missing), or
+    /// over an in-memory index when `dir` is None.
+    pub fn open(embedder: Arc<dyn Embedder>, dir: Option<&Path>, options: Options) -> Result<Self> {
+        let store = match dir {
+            Some(d) => LocalStore::open_or_create(d, embedder.id())?,
+            None => LocalStore::in_memory(embedder.id().clone()),
+        };
+        Ok(Engine::new(embedder, Box::new(store), options))
+    }
+
+    /// An engine over the local index in `dir`, which must exist (reads never create one).
+    pub fn open_existing(
+        embedder: Arc<dyn Embedder>,
+        dir: &Path,
+        options: Options,
+    ) -> Result<Self> {
+        let store = LocalStore::open(dir, embedder.id())?;
+        Ok(Engine::new(embedder, Box::new(store), options))
+    }
+
+    /// The embedder.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// The options the engine runs with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The store's current state, consistent for as long as it is held.
+    pub fn snapshot(&self) -> Arc<dyn Snapshot> {
+        self.store.snapshot()
+    }
+
+    /// Documents in the index, in id order.
+    pub fn documents(&self) -> Vec<DocumentInfo> {
+        self.snapshot().documents()
+    }
+
+    /// Passage by id.
+    pub fn passage(&self, id: &str) -> Result<Passage> {
+        let snap = self.snapshot();
+        snap.find(id)
+            .and_then(|key| snap.passage(key).cloned())
+            .ok_or_else(|| not_found_passage(id))
+    }
+
+    /// Embeds a question with the model's query prefix.
+    pub fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
+        Ok(self.embedder.embed(&[query], TextKind::Query)?.remove(0))
+    }
+
+    /// Top passages for a request.
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>> {
+        req.validate()?;
+        let q = match req.retrieval_mode() {
+            Mode::Lexical => Vec::new(),
+            Mode::Dense | Mode::Hybrid => self.embed_query(req.query())?,
+        };
+        self.search_embedded(req, &q)
+    }
+
+    /// [`Engine::search`] with the question's vector already known (unused in lexical mode):
+    /// evaluations embed their questions in batches.
+    pub fn search_embedded(&self, req: &SearchRequest, q: &[f32]) -> Result<Vec<Hit>> {
+        req.validate()?;
+        let snap = self.snapshot();
+        let found = search::retrieve(
+            snap.as_ref(),
+            &search::Query {
+                text: req.query(),
+                vector: q,
+                k: req.limit(),
+                mode: req.retrieval_mode(),
+                doc: req.document(),
+            },
+            &self.options.fusion,
+        )?;
+        Ok(hits(snap.as_ref(), found))
+    }
+
+    /// Top passages and the sentence among the first [`ANSWER_PASSAGES`] that best answers the
+    /// question.
+    pub fn ask(&self, req: &SearchRequest) -> Result<Asked> {
+        req.validate()?;
+        let q = self.embed_query(req.query())?;
+        let hits = self.search_embedded(req, &q)?;
+        let answer = self.answer(req.query(), &q, &hits, &mut SentenceCache::default())?;
+        Ok(Asked { answer, hits })
+    }
+
+    /// The answer sentence among the top [`ANSWER_PASSAGES`] of `hits`, reusing the sentence
+    /// vectors in `cache` (evaluations ask many questions of the same passages).
+    pub fn answer(
+        &self,
+        question: &str,
+        q: &[f32],
+        hits: &[Hit],
+        cache: &mut SentenceCache,
+    ) -> Result<Option<answer::Answer>> {
+        let top: Vec<&Passage> = hits
+            .iter()
+            .take(ANSWER_PASSAGES)
+            .map(|h| &h.passage)
+            .collect();
+        let snap = self.snapshot();
+        let candidates = answer::candidates(snap.as_ref(), self.embedder.as_ref(), q, &top, cache)?;
+        Ok(answer::pick(question, &candidates))
+    }
+
+    /// Passages nearest to a stored passage's own vector (no re-embedding), excluding itself
+    /// and, unless `include_neighbours`, the passages right before and after it.
+    pub fn related(&self, id: &str, k: usize, include_neighbours: bool) -> Result<Vec<Hit>> {
+        validate_k(k)?;
+        let snap = self.snapshot();
+        let key = snap.find(id).ok_or_else(|| not_found_passage(id))?;
+        let found = search::related::related(snap.as_ref(), key, k, include_neighbours);
+        Ok(hits(snap.as_ref(), found))
+    }
+}
+
+fn not_found_passage(id: &str) -> Error {
+    Error::NotFound(format!("no passage {id:?}"))
+}
+
+fn hits(snap: &dyn Snapshot, found: Vec<(Key, f32)>) -> Vec<Hit> {
+    found
+        .into_iter()
+        .filter_map(|(key, score)| {
+            snap.passage(key).map(|p| Hit {
+                passage: p.clone(),
+                score,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! The one search request every edge builds (HTTP, CLI, MCP, eval) and the one place it is
+//! validated, so that every caller gets the same limits and the same messages.
+
+use crate::config::{DEFAULT_K, MAX_K, MAX_QUERY_CHARS};
+use crate::error::{Error, Result};
+
+/// Retrieval mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Dense and lexical rankings fused (the default).
+    Hybrid,
+    /// Vector similarity only.
+    Dense,
+    /// BM25 only.
+    Lexical,
+}
+
+impl Mode {
+    /// Parses `hybrid`, `dense` or `lexical`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "hybrid" => Ok(Mode::Hybrid),
+            "dense" => Ok(Mode::Dense),
+            "lexical" => Ok(Mode::Lexical),
+            other => Err(Error::invalid(format!(
+                "unknown mode {other:?} (expected hybrid, dense or lexical)"
+            ))),
+        }
+    }
+}
+
+/// A question to search (or answer) with its options. Build with [`SearchRequest::new`] and the
+/// setters; the engine validates it before any work is done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    query: String,
+    k: usize,
+    mode: Mode,
+    doc: Option<String>,
+}
+
+impl SearchRequest {
+    /// A hybrid search for `query`, [`DEFAULT_K`] results, over every document.
+    pub fn new(query: impl Into<String>) -> Self {
+        SearchRequest {
+            query: query.into(),
+            k: DEFAULT_K,
+            mode: Mode::Hybrid,
+            doc: None,
+        }
+    }
+
+    /// Results to return (1..=[`MAX_K`]).
+    pub fn k(mut self, k: usize) -> Self {
+        self.k = k;
+        self
+    }
+
+    /// Retrieval mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Restricts results to one document (filtered before the top-k cut).
+    pub fn doc(mut self, doc: Option<String>) -> Self {
+        self.doc = doc;
+        self
+    }
+
+    /// The question, trimmed.
+    pub fn query(&self) -> &str {
+        self.query.trim()
+    }
+
+    /// Results asked for.
+    pub fn limit(&self) -> usize {
+        self.k
+    }
+
+    /// The mode.
+    pub fn retrieval_mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The document filter.
+    pub fn document(&self) -> Option<&str> {
+        self.doc.as_deref()
+    }
+
+    /// Checks the request: a question of 1..=[`MAX_QUERY_CHARS`] characters and `k` in range.
+    pub fn validate(&self) -> Result<()> {
+        let q = self.query();
+        if q.is_empty() {
+            return Err(Error::invalid("query must not be empty"));
+        }
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::invalid(format!(
+                "query longer than {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        validate_k(self.k)
+    }
+}
+
+/// Checks a result count.
+pub fn validate_k(k: usize) -> Result<()> {
+    if !(1..=MAX_K).contains(&k) {
+        return Err(Error::invalid(format!("k must be between 1 and {MAX_K}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_messages() {
+        let msg = |r: SearchRequest| r.validate().unwrap_err().to_string();
+        assert_eq!(msg(SearchRequest::new("  ")), "query must not be empty");
+        assert_eq!(
+            msg(SearchRequest::new("x".repeat(MAX_QUERY_CHARS + 1))),
+            "query longer than 2000 characters"
+        );
+        assert_eq!(
+            msg(SearchRequest::new("q").k(0)),
+            "k must be between 1 and 100"
+        );
+        assert!(SearchRequest::new(" 太湖 ").k(MAX_K).validate().is_ok());
+        assert_eq!(SearchRequest::new(" 太湖 ").query(), "太湖");
+        assert_eq!(SearchRequest::new("q").limit(), DEFAULT_K);
+    }
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!(Mode::parse("dense").unwrap(), Mode::Dense);
+        assert!(Mode::parse("magic")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown mode"));
+    }
+}

@@ -1,0 +1,213 @@
+//! Engine tests on the tiny model: the write path (sentence vectors, ids, validation before any
+//! embedding) and answers that reuse stored sentence vectors.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::embed::tiny;
+use crate::embed::{EmbedError, ModelId, TextEmbedder};
+use crate::ingest::{self, Format, RawDocument};
+use crate::kernels::dot;
+
+/// Counts the texts it embeds.
+struct Counting(TextEmbedder, AtomicUsize);
+
+impl Embedder for Counting {
+    fn id(&self) -> &ModelId {
+        self.0.id()
+    }
+    fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.1.fetch_add(texts.len(), Ordering::SeqCst);
+        self.0.embed(texts, kind)
+    }
+    fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize, EmbedError> {
+        self.0.count_tokens(text, kind)
+    }
+}
+
+fn counting_engine() -> (Arc<Counting>, Engine) {
+    let counting = Arc::new(Counting(tiny::embedder(1, false), AtomicUsize::new(0)));
+    let engine = Engine::open(counting.clone(), None, Options::default()).unwrap();
+    (counting, engine)
+}
+
+fn note(doc: Option<&str>, title: Option<&str>, text: &str) -> RawDocument {
+    RawDocument {
+        doc: doc.map(String::from),
+        title: title.map(String::from),
+        text: text.into(),
+        format: Format::Text,
+        clean: false,
+    }
+}
+
+#[test]
+fn passages_get_sentence_vectors_and_answers_reuse_them() {
+    let (counting, engine) = counting_engine();
+    let text = "the lake tai. suzhou plan five year.\ncity river summer";
+    engine
+        .ingest(&[note(Some("d"), None, text)], &|_| {})
+        .unwrap();
+    // Two passages, then the two sentences of the first; the second is one sentence whose
+    // vector is its passage's.
+    assert_eq!(counting.1.load(Ordering::SeqCst), 4);
+    let snap = engine.snapshot();
+    let first = snap.find("d#1").unwrap();
+    let spans: Vec<(u32, u32)> = snap
+        .sentences(first)
+        .iter()
+        .map(|s| (s.start, s.end))
+        .collect();
+    let want: Vec<(u32, u32)> = ingest::split::sentences("the lake tai. suzhou plan five year.")
+        .into_iter()
+        .map(|(a, b)| (a as u32, b as u32))
+        .collect();
+    assert_eq!(spans, want);
+    assert_eq!(spans.len(), 2);
+    let second = snap.find("d#2").unwrap();
+    assert_eq!(snap.sentences(second).len(), 1);
+    assert_eq!(
+        snap.sentences(second)[0].vector,
+        snap.passage_vector(second).unwrap()
+    );
+    let alone = counting
+        .0
+        .embed(&["suzhou plan five year."], TextKind::Passage)
+        .unwrap();
+    assert!(dot(snap.sentences(first)[1].vector, &alone[0]) > 0.9999);
+
+    counting.1.store(0, Ordering::SeqCst);
+    let asked = engine.ask(&SearchRequest::new("suzhou plan").k(2)).unwrap();
+    assert_eq!(asked.hits.len(), 2);
+    assert!(asked.answer.is_some());
+    // Only the question was embedded.
+    assert_eq!(counting.1.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_embedded() {
+    let (counting, engine) = counting_engine();
+    let good = note(Some("a"), None, "the lake");
+    for (bad, msg) in [
+        (note(Some("x#1"), None, "the lake"), "must not contain"),
+        (note(Some(" "), None, "the lake"), "must not be empty"),
+        (note(Some("a"), None, "the city"), "two documents with id"),
+        (note(Some("e"), None, " \n \n"), "no text left"),
+    ] {
+        let err = engine
+            .ingest(&[good.clone(), bad], &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(msg), "{err}");
+        assert!(engine.documents().is_empty());
+    }
+    assert_eq!(counting.1.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn one_line_documents_are_kept() {
+    let (_, engine) = counting_engine();
+    let mut lines = Vec::new();
+    for (i, text) in [
+        "今天灯塔看守人数了四十二只海鸥。",
+        "Today the lighthouse keeper counted 42 gulls.",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let raw = RawDocument::new(format!("n{i}"), *text, Format::Text);
+        assert!(raw.clean, "cleaning is on: the line must survive it");
+        lines.push(raw);
+    }
+    let done = engine.ingest(&lines, &|_| {}).unwrap();
+    assert_eq!(done.iter().map(|d| d.passages).collect::<Vec<_>>(), [1, 1]);
+    assert_eq!(
+        engine.passage("n0#1").unwrap().text,
+        "今天灯塔看守人数了四十二只海鸥。"
+    );
+}
+
+#[test]
+fn documents_without_id_never_replace_each_other() {
+    let (_, engine) = counting_engine();
+    let engine = Arc::new(engine);
+    // Writers race with the same title and no id: every one must end up a document of its own.
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                let raw = note(None, Some("Same Title"), &format!("the lake {i}"));
+                engine.ingest(&[raw], &|_| {}).unwrap().remove(0).doc
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["same-title", "same-title-2", "same-title-3", "same-title-4"]
+    );
+    assert_eq!(engine.documents().len(), 4);
+    // In one batch too.
+    let two = [
+        note(None, Some("Same Title"), "a"),
+        note(None, Some("Same Title"), "b"),
+    ];
+    let done = engine.ingest(&two, &|_| {}).unwrap();
+    assert_eq!(done[0].doc, "same-title-5");
+    assert_eq!(done[1].doc, "same-title-6");
+}
+
+#[test]
+fn a_given_id_replaces_and_delete_is_exact() {
+    let (_, engine) = counting_engine();
+    engine
+        .ingest(&[note(Some("d"), None, "the lake\nthe city")], &|_| {})
+        .unwrap();
+    engine
+        .ingest(&[note(Some("d"), None, "the river")], &|_| {})
+        .unwrap();
+    assert_eq!(engine.documents()[0].passages, 1);
+    assert_eq!(engine.delete("d").unwrap(), 1);
+    assert!(matches!(engine.delete("d"), Err(Error::NotFound(_))));
+    assert!(engine.snapshot().is_empty());
+}
+
+#[test]
+fn requests_are_validated_once_for_every_path() {
+    let (_, engine) = counting_engine();
+    for bad in [
+        SearchRequest::new(""),
+        SearchRequest::new("q").k(0),
+        SearchRequest::new("q").k(101),
+    ] {
+        assert!(matches!(engine.search(&bad), Err(Error::InvalidInput(_))));
+        assert!(matches!(engine.ask(&bad), Err(Error::InvalidInput(_))));
+    }
+    assert!(matches!(
+        engine.related("x#1", 0, false),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        engine.related("x#1", 5, false),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn ask_honours_the_document_filter() {
+    let (_, engine) = counting_engine();
+    engine
+        .ingest(
+            &[
+                note(Some("a"), None, "the lake tai safe"),
+                note(Some("b"), None, "the lake tai summer"),
+            ],
+            &|_| {},
+        )
+        .unwrap();
+    let req = SearchRequest::new("lake tai").doc(Some("b".into()));
+    let asked = engine.ask(&req).unwrap();
+    assert!(asked.hits.iter().all(|h| h.passage.doc == "b"));
+    assert_eq!(asked.answer.unwrap().passage_id, "b#1");
+}

@@ -1,0 +1,230 @@
+//! The write path: raw documents -> drafts (cleaned and split, validated, no index needed) ->
+//! vectors (embedded in batches that span documents) -> one ordered, durable store write.
+//!
+//! Callers that can fail late and expensively (the CLI opening a large index, a model mismatch)
+//! draft first: every input error is then reported before the index is touched or a single
+//! passage is embedded.
+
+use std::collections::HashSet;
+
+use super::{Engine, Options};
+use crate::embed::{Embedder, TextKind};
+use crate::error::{Error, Result};
+use crate::index::{Passage, PassageVectors, SentenceVector, Snapshot, Write};
+use crate::ingest::{self, split::Draft, IngestError, RawDocument};
+
+/// Passages embedded per call: the embedder packs them and their sentences into as few forward
+/// passes as fit, and progress moves at least this often.
+const EMBED_CHUNK: usize = 16;
+
+/// Longest id derived from a title, in characters: readable in a URL.
+const SLUG_CHARS: usize = 60;
+
+/// A document cleaned and split, ready to embed.
+#[derive(Debug, Clone)]
+pub struct DocumentDraft {
+    /// The id it was given; None to derive an unused one from the title when it is written.
+    pub doc: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Its passages, in order.
+    pub passages: Vec<Draft>,
+}
+
+/// What writing one document did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ingested {
+    /// Document id.
+    pub doc: String,
+    /// Passages stored.
+    pub passages: usize,
+}
+
+/// Cleans and splits documents, refusing bad input (an unusable id, a document with no text,
+/// one id twice) before anything is embedded or written.
+pub fn draft(
+    embedder: &dyn Embedder,
+    options: &Options,
+    raws: &[RawDocument],
+) -> Result<Vec<DocumentDraft>> {
+    let mut seen = HashSet::new();
+    let max = options.max_passage_tokens;
+    let fits = |t: &str| {
+        embedder
+            .count_tokens(t, TextKind::Passage)
+            .map(|n| n <= max)
+            .unwrap_or(false)
+    };
+    let mut out = Vec::with_capacity(raws.len());
+    for raw in raws {
+        if let Some(id) = &raw.doc {
+            ingest::check_doc_id(id)?;
+            if !seen.insert(id.as_str()) {
+                return Err(IngestError::DuplicateId(id.clone()).into());
+            }
+        }
+        let doc = ingest::clean(raw);
+        let passages = ingest::split::split(&doc, &fits);
+        if passages.is_empty() {
+            return Err(IngestError::NoText(raw.label()).into());
+        }
+        out.push(DocumentDraft {
+            doc: raw.doc.clone(),
+            title: doc.title,
+            passages,
+        });
+    }
+    Ok(out)
+}
+
+impl Engine {
+    /// Drafts, embeds and writes documents; a document whose id exists is replaced. `progress`
+    /// gets the number of passages embedded by each step.
+    pub fn ingest(&self, raws: &[RawDocument], progress: &dyn Fn(usize)) -> Result<Vec<Ingested>> {
+        let drafts = draft(self.embedder.as_ref(), &self.options, raws)?;
+        self.ingest_drafts(drafts, progress)
+    }
+
+    /// Embeds and writes drafted documents (see [`Engine::ingest`]).
+    pub fn ingest_drafts(
+        &self,
+        drafts: Vec<DocumentDraft>,
+        progress: &dyn Fn(usize),
+    ) -> Result<Vec<Ingested>> {
+        let texts: Vec<(&Draft, Option<&str>)> = drafts
+            .iter()
+            .flat_map(|d| d.passages.iter().map(|p| (p, p.section.as_deref())))
+            .collect();
+        let mut vectors = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(EMBED_CHUNK) {
+            vectors.extend(self.embed_chunk(chunk)?);
+            progress(chunk.len());
+        }
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let snap = self.snapshot();
+        let mut taken: HashSet<String> = HashSet::new();
+        let mut vectors = vectors.into_iter();
+        let mut docs = Vec::with_capacity(drafts.len());
+        let mut done = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            let id = match d.doc {
+                Some(id) => id,
+                None => unused_id(&d.title, snap.as_ref(), &taken),
+            };
+            taken.insert(id.clone());
+            let n = d.passages.len();
+            let passages: Vec<Passage> = d
+                .passages
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| Passage {
+                    id: format!("{id}#{}", i + 1),
+                    doc: id.clone(),
+                    title: d.title.clone(),
+                    section: p.section,
+                    clause: p.clause,
+                    text: p.text,
+                    start: p.start,
+                    end: p.end,
+                })
+                .collect();
+            docs.push((passages, vectors.by_ref().take(n).collect()));
+            done.push(Ingested {
+                doc: id,
+                passages: n,
+            });
+        }
+        self.store.apply(Write::Upsert(docs))?;
+        Ok(done)
+    }
+
+    /// Deletes a document; returns how many passages went.
+    pub fn delete(&self, doc: &str) -> Result<usize> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked first: a store write for a document it lacks is wasted work.
+        if !self.snapshot().has_document(doc) {
+            return Err(Error::NotFound(format!("no document {doc:?}")));
+        }
+        Ok(self.store.apply(Write::Delete(doc.to_string()))?)
+    }
+
+    /// Vectors of passages (as the index stores them) and of each of their sentences, from one
+    /// embedder call.
+    fn embed_chunk(&self, chunk: &[(&Draft, Option<&str>)]) -> Result<Vec<PassageVectors>> {
+        let heading = self.options.embed_heading;
+        let mut texts: Vec<String> = chunk
+            .iter()
+            .map(|(p, section)| match (section, heading) {
+                (Some(s), true) => format!("{s}\n{}", p.text),
+                _ => p.text.clone(),
+            })
+            .collect();
+        // (passage in chunk, start, end, position in `texts`; None: the passage's own vector).
+        let mut spans: Vec<(usize, u32, u32, Option<usize>)> = Vec::new();
+        for (i, (p, _)) in chunk.iter().enumerate() {
+            let cut = ingest::split::sentences(&p.text);
+            let chars: Vec<char> = p.text.chars().collect();
+            let whole = cut.len() == 1 && cut[0] == (0, chars.len());
+            for (a, b) in cut {
+                let at = if whole && !heading {
+                    // The one sentence is the passage: its vector is the passage's.
+                    None
+                } else {
+                    texts.push(chars[a..b].iter().collect());
+                    Some(texts.len() - 1)
+                };
+                spans.push((i, a as u32, b as u32, at));
+            }
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = self.embedder.embed(&refs, TextKind::Passage)?;
+        let mut out: Vec<PassageVectors> = vectors[..chunk.len()]
+            .iter()
+            .cloned()
+            .map(PassageVectors::from)
+            .collect();
+        for (i, start, end, at) in spans {
+            let vector = match at {
+                Some(t) => vectors[t].clone(),
+                None => out[i].passage.clone(),
+            };
+            out[i].sentences.push(SentenceVector { start, end, vector });
+        }
+        Ok(out)
+    }
+}
+
+/// An id for a document without one: the slug of its title, then `-2`, `-3`... until it names
+/// no stored document and none written in the same batch.
+fn unused_id(title: &str, snap: &dyn Snapshot, taken: &HashSet<String>) -> String {
+    let base = Some(slug(title))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "doc".into());
+    let free = |id: &str| !snap.has_document(id) && !taken.contains(id);
+    if free(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|id| free(id))
+        .expect("an unused suffix exists")
+}
+
+/// Lower-cased letters and digits of `title`, runs of anything else as one '-'.
+pub fn slug(title: &str) -> String {
+    let s: String = title
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_lowercase().next().unwrap_or(c)
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    s.chars().take(SLUG_CHARS).collect()
+}

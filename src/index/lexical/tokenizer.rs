@@ -1,0 +1,117 @@
+//! The tokenizer of the lexical index. It segments with jieba in search mode (compounds also
+//! yield their parts, so 人工智能 matches 智能), lower-cases, drops punctuation, and keeps a
+//! number with its percent sign as one extra token (4.2% as well as 4.2). English and mixed text
+//! go through the same path: jieba passes Latin words through whole.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use jieba_rs::Jieba;
+use tantivy::tokenizer::{PreTokenizedString, Token, TokenStream, Tokenizer};
+
+static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+
+/// Terms of `text` as the lexical index sees them.
+pub fn tokenize(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let words = JIEBA.cut_for_search(text, true);
+    for (i, w) in words.iter().enumerate() {
+        let t = w.trim();
+        if t.is_empty() || t.chars().all(|c| !c.is_alphanumeric()) {
+            continue;
+        }
+        let lower = t.to_lowercase();
+        // "4.2%" as one token: also index the bare number, so "4.2" finds it.
+        if let Some(num) = lower
+            .strip_suffix(['%', '％'])
+            .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        {
+            out.push(num.to_string());
+        }
+        let numeric = lower.chars().all(|c| c.is_ascii_digit() || c == '.');
+        if numeric && words.get(i + 1).is_some_and(|n| *n == "%" || *n == "％") {
+            out.push(format!("{lower}%"));
+        }
+        out.push(lower);
+    }
+    out
+}
+
+/// The tantivy tokenizer wrapping [`tokenize`].
+#[derive(Clone, Default)]
+pub struct JiebaTokenizer;
+
+/// Tokens of one text.
+pub struct JiebaStream {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl Tokenizer for JiebaTokenizer {
+    type TokenStream<'a> = JiebaStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> JiebaStream {
+        let tokens = tokenize(text)
+            .into_iter()
+            .enumerate()
+            .map(|(position, text)| Token {
+                offset_from: 0,
+                offset_to: 0,
+                position,
+                text,
+                position_length: 1,
+            })
+            .collect();
+        JiebaStream { tokens, next: 0 }
+    }
+}
+
+impl TokenStream for JiebaStream {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+/// A passage's terms as [`tokenize`] makes them, shared between successive index values: a
+/// write re-tokenizes only the passages it adds (jieba was most of a small write's cost).
+#[derive(Debug)]
+pub struct PassageTerms {
+    pub(crate) list: Vec<String>,
+    pub(crate) set: HashSet<String>,
+}
+
+/// Shared [`PassageTerms`].
+pub type Terms = std::sync::Arc<PassageTerms>;
+
+impl PassageTerms {
+    /// Tokenizes `text`.
+    pub fn of(text: &str) -> Terms {
+        let list = tokenize(text);
+        let set = list.iter().cloned().collect();
+        std::sync::Arc::new(PassageTerms { list, set })
+    }
+}
+
+/// The same tokens as [`JiebaTokenizer`] would make, handed to tantivy ready-made.
+pub(crate) fn pre_tokenized(list: &[String]) -> PreTokenizedString {
+    PreTokenizedString {
+        text: String::new(),
+        tokens: list
+            .iter()
+            .enumerate()
+            .map(|(position, t)| Token {
+                offset_from: 0,
+                offset_to: 0,
+                position,
+                text: t.clone(),
+                position_length: 1,
+            })
+            .collect(),
+    }
+}

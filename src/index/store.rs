@@ -1,0 +1,167 @@
+//! The storage seam. Search and the engine reach stored passages only through these two traits,
+//! so a second store (PostgreSQL + pgvector) is added by implementing them, without touching
+//! search code.
+//!
+//! A [`Snapshot`] is a consistent, read-only view: everything a search reads comes from one
+//! snapshot, so it sees the state before a write or after it, never a mixture. A [`Store`] hands
+//! out snapshots and applies writes; writes reach it already ordered by the engine's single
+//! writer, and [`Store::apply`] returns only once the write is durable.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use super::lexical::LexicalHits;
+use super::{DocumentInfo, Index, Passage, PassageVectors, StoreError};
+use crate::embed::ModelId;
+
+/// A passage's key within one snapshot (dense, small, cheap to compare).
+pub type Key = u32;
+
+/// Which passages a search may return. Applied during the search (before the top-k cut), so a
+/// filtered search still returns `k` results when there are that many.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    /// Only passages of this document.
+    pub doc: Option<&'a str>,
+    /// Never these passages.
+    pub exclude: &'a [Key],
+}
+
+impl Filter<'_> {
+    /// True when `p` (with key `key`) passes.
+    pub fn accepts(&self, key: Key, p: &Passage) -> bool {
+        self.doc.is_none_or(|d| p.doc == d) && !self.exclude.contains(&key)
+    }
+}
+
+/// A sentence of a stored passage: span (characters of the passage text) and vector.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredSentence<'a> {
+    /// Start, in characters.
+    pub start: u32,
+    /// End (exclusive), in characters.
+    pub end: u32,
+    /// Unit vector.
+    pub vector: &'a [f32],
+}
+
+/// A consistent read-only view of stored passages.
+pub trait Snapshot: Send + Sync {
+    /// The model whose vectors these are.
+    fn model(&self) -> &ModelId;
+    /// Number of passages.
+    fn len(&self) -> usize;
+    /// True when there are no passages.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Documents with their passage counts, in id order.
+    fn documents(&self) -> Vec<DocumentInfo>;
+    /// True when a document with this id exists.
+    fn has_document(&self, doc: &str) -> bool;
+    /// Passage by key.
+    fn passage(&self, key: Key) -> Option<&Passage>;
+    /// Key of the passage with this id.
+    fn find(&self, id: &str) -> Option<Key>;
+    /// Whole-text vector of a passage.
+    fn passage_vector(&self, key: Key) -> Option<&[f32]>;
+    /// Sentences of a passage with their vectors, in text order (empty when stored without).
+    fn sentences(&self, key: Key) -> Vec<StoredSentence<'_>>;
+    /// True when any passage has sentence vectors.
+    fn has_sentences(&self) -> bool;
+    /// Up to `k` passages nearest to `vector` by their whole-text vectors: `(key, cosine)`, best
+    /// first.
+    fn nearest(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)>;
+    /// Up to `k` sentences nearest to `vector`, as `(key of their passage, cosine)`, best first
+    /// (a passage appears once per sentence found).
+    fn nearest_sentences(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)>;
+    /// Up to `k` passages by BM25 for `query`, with what the lexical side knows of the query.
+    fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError>;
+}
+
+/// A change to the stored passages.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Documents to add, each replacing a stored document with the same id: its passages and
+    /// their vectors, in the same order.
+    Upsert(Vec<(Vec<Passage>, Vec<PassageVectors>)>),
+    /// A document to remove.
+    Delete(String),
+}
+
+/// Where passages live: hands out snapshots, applies writes durably.
+pub trait Store: Send + Sync {
+    /// The current state.
+    fn snapshot(&self) -> Arc<dyn Snapshot>;
+    /// Applies `write` and returns the number of passages it stored (upsert) or removed
+    /// (delete), once it is durable. Callers order writes; readers see the old or new state.
+    fn apply(&self, write: Write) -> Result<usize, StoreError>;
+}
+
+/// The single-machine store: an [`Index`] in memory, saved to a folder after each write (or
+/// nowhere, for in-memory indexes such as an evaluation's).
+pub struct LocalStore {
+    dir: Option<PathBuf>,
+    current: RwLock<Arc<Index>>,
+}
+
+impl LocalStore {
+    /// The index in `dir`, which must exist and hold vectors of `model`.
+    pub fn open(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
+        if !Index::exists(dir) {
+            return Err(StoreError::Missing(dir.to_path_buf()));
+        }
+        Ok(Self::over(Some(dir), Index::open(dir, model)?))
+    }
+
+    /// The index in `dir`, or an empty one saved there by the first write.
+    pub fn open_or_create(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
+        let index = if Index::exists(dir) {
+            Index::open(dir, model)?
+        } else {
+            Index::new(model.clone())
+        };
+        Ok(Self::over(Some(dir), index))
+    }
+
+    /// An empty index kept in memory only.
+    pub fn in_memory(model: ModelId) -> Self {
+        Self::over(None, Index::new(model))
+    }
+
+    fn over(dir: Option<&Path>, index: Index) -> Self {
+        LocalStore {
+            dir: dir.map(Path::to_path_buf),
+            current: RwLock::new(Arc::new(index)),
+        }
+    }
+
+    fn current(&self) -> Arc<Index> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Store for LocalStore {
+    fn snapshot(&self) -> Arc<dyn Snapshot> {
+        self.current()
+    }
+
+    fn apply(&self, write: Write) -> Result<usize, StoreError> {
+        let current = self.current();
+        let (mut next, count) = match write {
+            Write::Upsert(docs) => {
+                let n = docs.iter().map(|(p, _)| p.len()).sum();
+                (current.with_documents(docs)?, n)
+            }
+            Write::Delete(doc) => current.without_document(&doc)?,
+        };
+        if let Some(dir) = &self.dir {
+            next.save(dir)?;
+        }
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        Ok(count)
+    }
+}

@@ -1,0 +1,110 @@
+//! Numeric kernels the encoder and the vector search run in their inner loops: a dot product,
+//! the packed matrix multiply of the dense layers with its fused bias and GELU, softmax rows,
+//! and Q4_0 dequantization. Nothing here knows about models, tensors or indexes: slices in,
+//! slices out, so each kernel is tested against a plain reference on its own.
+//!
+//! The instruction set is chosen once per process ([`isa`]): the best the CPU has among the
+//! paths compiled in, or the portable path when `SEMSEARCH_KERNELS=portable` is set (to compare
+//! the two, or to rule a SIMD path out when chasing a bug). Every SIMD path is tested against
+//! the portable one on the CPU that runs the tests.
+
+pub mod activation;
+pub mod gemm;
+pub mod q4;
+
+use std::sync::OnceLock;
+
+/// An instruction set the kernels have a path for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// Plain Rust: any CPU.
+    Portable,
+    /// x86-64 with AVX2 and FMA (256-bit vectors, fused multiply-add).
+    Avx2Fma,
+}
+
+impl Isa {
+    /// The best path this CPU runs, ignoring any override (detected once).
+    pub fn detect() -> Isa {
+        static DETECTED: OnceLock<Isa> = OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Isa::Avx2Fma;
+            }
+            Isa::Portable
+        })
+    }
+
+    /// This path if the CPU runs it, else the portable one: SIMD code is only ever entered on
+    /// a CPU that has the instructions.
+    pub fn or_portable(self) -> Isa {
+        if self == Isa::detect() {
+            self
+        } else {
+            Isa::Portable
+        }
+    }
+
+    /// Every path this CPU can run, portable first (for tests that compare them).
+    pub fn available() -> Vec<Isa> {
+        let mut v = vec![Isa::Portable];
+        if Isa::detect() != Isa::Portable {
+            v.push(Isa::detect());
+        }
+        v
+    }
+}
+
+/// The instruction set every kernel uses in this process, detected on first use.
+pub fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| match std::env::var("SEMSEARCH_KERNELS").as_deref() {
+        Ok("portable") => Isa::Portable,
+        _ => Isa::detect(),
+    })
+}
+
+/// Dot product of two vectors (cosine for normalised ones).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Eight independent sums: one running sum is a chain of dependent adds the compiler may not
+    // reorder, so it cannot use SIMD; exact search scans thousands of vectors per query.
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_a_plain_sum() {
+        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - plain).abs() < 1e-5);
+        assert_eq!(dot(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn portable_is_always_available() {
+        assert_eq!(Isa::available()[0], Isa::Portable);
+        assert!(Isa::available().contains(&isa()));
+    }
+}

@@ -1,0 +1,32 @@
+//! The OpenAPI document: every route and the error body.
+
+use utoipa::OpenApi;
+
+use super::routes::{documents, embeddings, meta, passages, search};
+
+/// Alias so the error body appears in the OpenAPI components.
+pub type ErrorBodySchema = crate::api::ErrorBody;
+
+/// The API's OpenAPI description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "semsearch",
+        description = "Semantic search and extractive question answering over long articles."
+    ),
+    paths(
+        meta::healthz,
+        search::search_post,
+        search::search_get,
+        search::ask,
+        passages::get_passage,
+        passages::related,
+        documents::list_documents,
+        documents::add_document,
+        documents::delete_document,
+        embeddings::embeddings,
+        meta::metrics_text
+    ),
+    components(schemas(ErrorBodySchema))
+)]
+pub struct ApiDoc;

@@ -1,0 +1,61 @@
+//! `/documents`: list, add, delete.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+
+use crate::api::{Deleted, Document, DocumentList, Ingested, NewDocument};
+use crate::ingest::RawDocument;
+use crate::server::error::ApiError;
+use crate::server::extract::{authorized, ApiJson};
+use crate::server::openapi::ErrorBodySchema;
+use crate::server::state::AppState;
+
+/// Documents in the index.
+#[utoipa::path(get, path = "/documents", responses((status = 200, body = DocumentList)))]
+pub async fn list_documents(State(state): State<AppState>) -> Json<DocumentList> {
+    Json(DocumentList {
+        documents: state
+            .engine
+            .documents()
+            .iter()
+            .map(Document::from)
+            .collect(),
+    })
+}
+
+/// Adds a document (replacing one with the same `doc`); acknowledged once saved.
+#[utoipa::path(post, path = "/documents", request_body = NewDocument,
+    responses((status = 201, body = Ingested), (status = 400, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema)))]
+pub async fn add_document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<NewDocument>,
+) -> Result<(StatusCode, Json<Ingested>), ApiError> {
+    authorized(&state, &headers)?;
+    if req.text.trim().is_empty() {
+        return Err(ApiError::invalid("text must not be empty"));
+    }
+    let raw = RawDocument::try_from(req).map_err(crate::Error::from)?;
+    let done = state
+        .blocking_write(move |e| e.ingest(std::slice::from_ref(&raw), &|_| {}))
+        .await?;
+    let first = done
+        .first()
+        .ok_or_else(|| ApiError::internal("an ingest of one document wrote none"))?;
+    Ok((StatusCode::CREATED, Json(Ingested::from(first))))
+}
+
+/// Deletes a document.
+#[utoipa::path(delete, path = "/documents/{doc}", params(("doc" = String, Path, description = "Document id")),
+    responses((status = 200, body = Deleted), (status = 404, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema)))]
+pub async fn delete_document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(doc): Path<String>,
+) -> Result<Json<Deleted>, ApiError> {
+    authorized(&state, &headers)?;
+    let d = doc.clone();
+    let deleted = state.blocking_write(move |e| e.delete(&d)).await?;
+    Ok(Json(Deleted { doc, deleted }))
+}

@@ -1,0 +1,76 @@
+//! `/v1/embeddings`, OpenAI-compatible.
+
+use axum::extract::State;
+use axum::Json;
+
+use crate::api::{EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, Usage};
+use crate::config::{MAX_EMBED_CHARS, MAX_EMBED_INPUTS};
+use crate::embed::TextKind;
+use crate::server::error::ApiError;
+use crate::server::extract::ApiJson;
+use crate::server::openapi::ErrorBodySchema;
+use crate::server::state::AppState;
+
+/// Vectors of texts, as the OpenAI embeddings API returns them.
+#[utoipa::path(post, path = "/v1/embeddings", request_body = EmbeddingsRequest,
+    responses((status = 200, body = EmbeddingsResponse), (status = 400, body = ErrorBodySchema)))]
+pub async fn embeddings(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<EmbeddingsRequest>,
+) -> Result<Json<EmbeddingsResponse>, ApiError> {
+    let texts = match req.input {
+        EmbeddingInput::One(s) => vec![s],
+        EmbeddingInput::Many(v) => v,
+    };
+    if texts.is_empty() || texts.len() > MAX_EMBED_INPUTS {
+        return Err(ApiError::invalid(format!(
+            "input must hold 1 to {MAX_EMBED_INPUTS} texts"
+        )));
+    }
+    if texts.iter().any(|t| t.chars().count() > MAX_EMBED_CHARS) {
+        return Err(ApiError::invalid(format!(
+            "an input is longer than {MAX_EMBED_CHARS} characters"
+        )));
+    }
+    let kind = match req.input_type.as_deref() {
+        None | Some("passage") | Some("document") => TextKind::Passage,
+        Some("query") => TextKind::Query,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "unknown input_type {other:?} (query or passage)"
+            )))
+        }
+    };
+    let (vectors, tokens, model) = state
+        .blocking(move |e| {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let embedder = e.embedder();
+            let tokens = texts
+                .iter()
+                .map(|t| embedder.count_tokens(t, kind))
+                .sum::<Result<usize, _>>()?;
+            Ok((
+                embedder.embed(&refs, kind)?,
+                tokens,
+                embedder.id().name.clone(),
+            ))
+        })
+        .await?;
+    Ok(Json(EmbeddingsResponse {
+        object: "list",
+        data: vectors
+            .into_iter()
+            .enumerate()
+            .map(|(index, embedding)| EmbeddingItem {
+                object: "embedding",
+                index,
+                embedding,
+            })
+            .collect(),
+        model,
+        usage: Usage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }))
+}

@@ -1,0 +1,45 @@
+//! Routes about the service itself: health, metrics, the OpenAPI document, the web page.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::Json;
+use utoipa::OpenApi;
+
+use crate::api::Health;
+use crate::server::error::ApiError;
+use crate::server::openapi::ApiDoc;
+use crate::server::state::AppState;
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    let snap = state.engine.snapshot();
+    state.metrics.passages.set(snap.len() as i64);
+    state.metrics.documents.set(snap.documents().len() as i64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// The OpenAPI document of every route.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The search page.
+pub async fn page() -> Html<&'static str> {
+    Html(include_str!("../page.html"))
+}
+
+/// Any route not served.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}

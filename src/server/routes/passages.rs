@@ -1,0 +1,39 @@
+//! `/passages/{id}` and `/passages/{id}/related`.
+
+use axum::extract::{Path, State};
+use axum::Json;
+
+use crate::api::{self, Passage, RelatedParams, Results};
+use crate::config::DEFAULT_K;
+use crate::server::error::ApiError;
+use crate::server::extract::ApiQuery;
+use crate::server::openapi::ErrorBodySchema;
+use crate::server::state::AppState;
+
+/// One passage.
+#[utoipa::path(get, path = "/passages/{id}", params(("id" = String, Path, description = "Passage id")),
+    responses((status = 200, body = Passage), (status = 404, body = ErrorBodySchema)))]
+pub async fn get_passage(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Passage>, ApiError> {
+    Ok(Json(Passage::from(&state.engine.passage(&id)?)))
+}
+
+/// Passages related to one passage (nearest by its stored vector).
+#[utoipa::path(get, path = "/passages/{id}/related", params(("id" = String, Path, description = "Passage id"), RelatedParams),
+    responses((status = 200, body = Results), (status = 404, body = ErrorBodySchema)))]
+pub async fn related(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<RelatedParams>,
+) -> Result<Json<Results>, ApiError> {
+    let k = p.k.unwrap_or(DEFAULT_K);
+    let neighbours = p.neighbours.unwrap_or(false);
+    let results = state
+        .blocking(move |e| e.related(&id, k, neighbours))
+        .await?;
+    Ok(Json(Results {
+        results: api::hits(&results),
+    }))
+}

@@ -1,0 +1,66 @@
+//! `/search` (POST and GET) and `/ask`.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::Json;
+
+use crate::api::{self, AskRequest, AskResponse, SearchParams, SearchRequest, SearchResponse};
+use crate::engine;
+use crate::server::error::ApiError;
+use crate::server::extract::{ApiJson, ApiQuery};
+use crate::server::openapi::ErrorBodySchema;
+use crate::server::state::AppState;
+
+async fn run_search(
+    state: AppState,
+    req: Result<engine::SearchRequest, crate::Error>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let req = req?;
+    // Checked here too, so that a bad request costs no permit and no thread hand-off.
+    req.validate()?;
+    let t = Instant::now();
+    let results = state.blocking(move |e| e.search(&req)).await?;
+    Ok(Json(SearchResponse {
+        results: api::hits(&results),
+        took_ms: t.elapsed().as_secs_f64() * 1000.0,
+    }))
+}
+
+/// Top passages for a question.
+#[utoipa::path(post, path = "/search", request_body = SearchRequest,
+    responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBodySchema), (status = 503, body = ErrorBodySchema)))]
+pub async fn search_post(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SearchRequest>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    run_search(state, req.try_into()).await
+}
+
+/// Top passages for a question, from the query string.
+#[utoipa::path(get, path = "/search", params(SearchParams),
+    responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBodySchema)))]
+pub async fn search_get(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    run_search(state, p.try_into()).await
+}
+
+/// Top passages and the sentence that best answers the question.
+#[utoipa::path(post, path = "/ask", request_body = AskRequest,
+    responses((status = 200, body = AskResponse), (status = 400, body = ErrorBodySchema)))]
+pub async fn ask(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<AskRequest>,
+) -> Result<Json<AskResponse>, ApiError> {
+    let req: engine::SearchRequest = req.try_into()?;
+    req.validate()?;
+    let t = Instant::now();
+    let asked = state.blocking(move |e| e.ask(&req)).await?;
+    Ok(Json(AskResponse {
+        answer: asked.answer.as_ref().map(api::Answer::from),
+        passages: api::hits(&asked.hits),
+        took_ms: t.elapsed().as_secs_f64() * 1000.0,
+    }))
+}

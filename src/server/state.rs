@@ -1,0 +1,110 @@
+//! What every request shares: the engine, metrics, the API key, the in-flight bound, and the
+//! low-priority pool that writes run on.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::error::ApiError;
+use super::metrics::Metrics;
+use crate::config::MAX_IN_FLIGHT;
+use crate::engine::Engine;
+
+/// Shared by all requests.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// When set, writes need `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    permits: Arc<Semaphore>,
+    writes: Arc<rayon::ThreadPool>,
+}
+
+impl AppState {
+    /// State over `engine`.
+    pub fn new(engine: Arc<Engine>, metrics: Metrics, api_key: Option<String>) -> Self {
+        AppState {
+            engine,
+            metrics,
+            api_key,
+            permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            writes: Arc::new(write_pool()),
+        }
+    }
+
+    /// Runs CPU work off the async threads, or answers 503 when too much is in flight.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::overloaded())?;
+        let engine = self.engine.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let r = f(&engine);
+            drop(permit);
+            r
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        out.map_err(ApiError::from)
+    }
+
+    /// [`AppState::blocking`] for writes: the work (cleaning, embedding, index rebuild, save)
+    /// runs on the low-priority write pool, so a stream of writes slows searches down as little
+    /// as possible.
+    pub(crate) async fn blocking_write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let pool = self.writes.clone();
+        self.blocking(move |e| pool.install(|| f(e))).await
+    }
+}
+
+/// Nice value of write threads: the scheduler then gives a search thread that wakes up the core
+/// at once (weights 1024 vs 15) and writes still use every idle cycle. Measured with
+/// `scripts/bench-serve.sh` at concurrency 1 under write churn: p50 21.7 ms at nice 0, 20.7 at
+/// 10, 16.9 at 19; SCHED_IDLE was no faster and halved write throughput.
+const WRITE_NICE: i32 = 19;
+
+/// Stack of a write thread. Parsing and cleaning are iterative, so no input needs a deep stack;
+/// this is headroom for the parsers and tantivy, which run on these threads too.
+const WRITE_STACK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Threads for writes. Everything they start inherits their priority: the encoder forks onto the
+/// pool it runs in, and tantivy's indexing threads are spawned by the writing thread.
+fn write_pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name(|i| format!("semsearch-write-{i}"))
+        .stack_size(WRITE_STACK_BYTES)
+        .start_handler(|_| lower_thread_priority(WRITE_NICE))
+        .build()
+        .expect("the write thread pool starts")
+}
+
+/// Lowers the calling thread's CPU priority (Linux keeps a nice value per thread). Failure only
+/// costs search latency under write load, so it is logged and ignored.
+fn lower_thread_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority with PRIO_PROCESS and the caller's thread id changes only this
+        // thread's nice value.
+        let tid = unsafe { libc::gettid() } as libc::id_t;
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } != 0 {
+            tracing::debug!(
+                "cannot lower write thread priority: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
