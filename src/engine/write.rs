@@ -63,7 +63,7 @@ pub fn draft(
                 return Err(IngestError::DuplicateId(id.clone()).into());
             }
         }
-        let doc = ingest::clean(raw);
+        let doc = ingest::clean(raw)?;
         let passages = ingest::split::split(&doc, &fits);
         if passages.is_empty() {
             return Err(IngestError::NoText(raw.label()).into());

@@ -25,6 +25,12 @@ pub enum IngestError {
     /// Two documents with one id in a single ingest.
     #[error("two documents with id {0:?} in one ingest")]
     DuplicateId(String),
+    /// HTML nested deeper than any real page.
+    #[error("HTML nested deeper than {limit} elements")]
+    TooDeep {
+        /// The deepest nesting accepted.
+        limit: usize,
+    },
     /// Nothing left to index.
     #[error("document {0} has no text left after cleaning")]
     NoText(String),
@@ -148,9 +154,9 @@ pub struct Document {
 const FIRST_LINE_TITLE_CHARS: usize = 60;
 
 /// Cleans a raw document: format conversion, then chrome stripping (unless `raw.clean` is off).
-pub fn clean(raw: &RawDocument) -> Document {
+pub fn clean(raw: &RawDocument) -> Result<Document> {
     let blocks = match raw.format {
-        Format::Html => html::blocks(&raw.text),
+        Format::Html => html::blocks(&raw.text)?,
         Format::Text => raw
             .text
             .lines()
@@ -185,11 +191,11 @@ pub fn clean(raw: &RawDocument) -> Document {
         .or(raw.doc.clone())
         .or_else(first_line)
         .unwrap_or_else(|| "untitled".into());
-    Document {
+    Ok(Document {
         title,
         text: cleaned.lines.join("\n"),
         markdown,
-    }
+    })
 }
 
 /// Markdown blocks: paragraphs wrapped over several lines are joined; headings, list items,

@@ -14,7 +14,7 @@ fn raw(text: &str, format: Format) -> RawDocument {
 
 #[test]
 fn corpus_chrome_is_stripped_and_title_kept() {
-    let d = clean(&raw(CORPUS, Format::Text));
+    let d = clean(&raw(CORPUS, Format::Text)).unwrap();
     assert_eq!(
         d.title,
         "中共苏州市委关于制定苏州市国民经济和社会发展第十五个五年规划的建议"
@@ -57,7 +57,7 @@ fn corpus_chrome_is_stripped_and_title_kept() {
 
 #[test]
 fn english_news_page() {
-    let d = clean(&raw(ENGLISH, Format::Text));
+    let d = clean(&raw(ENGLISH, Format::Text)).unwrap();
     assert_eq!(d.title, "City Council Approves New Flood Defence Plan");
     let lines: Vec<&str> = d.text.lines().collect();
     assert_eq!(lines.len(), 3, "{lines:#?}");
@@ -68,7 +68,7 @@ fn english_news_page() {
 
 #[test]
 fn markdown_blog_page() {
-    let d = clean(&raw(MARKDOWN, Format::Markdown));
+    let d = clean(&raw(MARKDOWN, Format::Markdown)).unwrap();
     assert_eq!(d.title, "Building a Search Service in Rust");
     let lines: Vec<&str> = d.text.lines().collect();
     assert_eq!(
@@ -95,7 +95,7 @@ fn html_page() {
         <p>The city council voted on Tuesday to approve a ten-year flood defence plan, officials said.</p>\
         <h2>Costs</h2><p>The plan costs an estimated 120 million pounds, according to the budget.</p>\
         <footer>© 2025 Gazette. All rights reserved.</footer></body></html>";
-    let d = clean(&raw(html, Format::Html));
+    let d = clean(&raw(html, Format::Html)).unwrap();
     assert!(!d.text.contains("var x"));
     assert!(!d.text.contains("Gazette. All"));
     let passages = split(
@@ -186,7 +186,7 @@ fn a_sentence_too_long_alone_is_cut_by_characters() {
 
 #[test]
 fn corpus_passages_fit_and_have_no_chrome() {
-    let d = clean(&raw(CORPUS, Format::Text));
+    let d = clean(&raw(CORPUS, Format::Text)).unwrap();
     let p = split(&d, &|t: &str| t.chars().count() <= 300);
     assert!(p.len() > 60);
     assert!(p.iter().all(|d| d.text.chars().count() <= 300));

@@ -87,6 +87,7 @@ impl From<Error> for ApiError {
                 | IngestError::DocId(_)
                 | IngestError::DuplicateId(_)
                 | IngestError::NoText(_)
+                | IngestError::TooDeep { .. }
                 | IngestError::NotUtf8(_)
                 | IngestError::Json { .. } => ApiError::invalid(e.to_string()),
                 IngestError::Io { .. } => ApiError::internal(chain(&e)),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use semsearch::embed::TextEmbedder;
+use tempfile::TempDir;
 
 /// Folder of a fetched model; panics with the fix when it is missing.
 pub fn model_dir(name: &str) -> PathBuf {
@@ -35,4 +36,24 @@ pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(rel)
+}
+
+/// The tiny random model (same architecture, 28-word vocabulary), in memory: for tests of
+/// shapes, limits and errors that rank nothing.
+pub fn tiny() -> Arc<TextEmbedder> {
+    static TINY: OnceLock<Arc<TextEmbedder>> = OnceLock::new();
+    TINY.get_or_init(|| Arc::new(semsearch::embed::tiny::embedder(2, true)))
+        .clone()
+}
+
+/// The tiny model as a model folder, for the command line (`--model`).
+pub fn tiny_model_dir() -> PathBuf {
+    static DIR: OnceLock<TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        semsearch::embed::tiny::write_model_dir(d.path()).unwrap();
+        d
+    })
+    .path()
+    .to_path_buf()
 }

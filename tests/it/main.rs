@@ -4,4 +4,5 @@
 mod cli;
 mod common;
 mod embed_real;
+mod hostile;
 mod http;
