@@ -2,7 +2,9 @@
 //! (`scripts/fetch-model.sh`, which the README's test command runs first).
 
 mod cli;
+mod cli_flags;
 mod common;
 mod embed_real;
 mod hostile;
 mod http;
+mod http_contract;

@@ -1,0 +1,246 @@
+//! The HTTP contract on the tiny model: shapes, limits, errors and write ordering, none of
+//! which depends on what the model ranks first.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use semsearch::engine::{Engine, Options};
+use semsearch::ingest::{Format, RawDocument};
+use serde_json::json;
+
+use crate::common::tiny;
+use crate::http::{assert_error, call, get, post, state};
+
+/// An in-memory engine over the tiny model holding two short documents.
+fn tiny_engine() -> Arc<Engine> {
+    let engine = Engine::open(tiny(), None, Options::default()).unwrap();
+    engine
+        .ingest(
+            &[
+                RawDocument::new("lake", "the lake tai safe summer", Format::Text),
+                RawDocument::new("plan", "suzhou plan five year", Format::Text),
+            ],
+            &|_| {},
+        )
+        .unwrap();
+    Arc::new(engine)
+}
+
+#[tokio::test]
+async fn bad_input_gets_json_4xx() {
+    let engine = tiny_engine();
+    let s = state(engine.clone(), None);
+    let before = engine.snapshot().len();
+    let long = "问".repeat(3000);
+    let cases: Vec<(Request<Body>, StatusCode)> = vec![
+        (post("/search", "{not json"), StatusCode::BAD_REQUEST),
+        (post("/search", r#"{"query": 42}"#), StatusCode::BAD_REQUEST),
+        (post("/search", r#"{"k": 3}"#), StatusCode::BAD_REQUEST),
+        (
+            post("/search", r#"{"query": "   "}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("/search", format!(r#"{{"query": "{long}"}}"#)),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("/search", r#"{"query": "x", "k": 0}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("/search", r#"{"query": "x", "k": 101}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("/search", r#"{"query": "x", "k": -1}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("/search", r#"{"query": "x", "mode": "magic"}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("/search", vec![b'{', b'"', b'q', 0xff, 0xfe, b'"', b'}']),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post(
+                "/search",
+                vec![b' '; semsearch::config::MAX_BODY_BYTES + 10],
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            Request::post("/search")
+                .body(Body::from(r#"{"query":"x"}"#))
+                .unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (get("/search"), StatusCode::BAD_REQUEST),
+        (get("/search?q=x&k=many"), StatusCode::BAD_REQUEST),
+        (post("/ask", r#"{"question": ""}"#), StatusCode::BAD_REQUEST),
+        (
+            post("/documents", r#"{"text": ""}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("/documents", r#"{"text": "abc", "format": "pdf"}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post(
+                "/documents",
+                r#"{"doc": "a#b", "text": "一段足够长的文字，用来测试非法的文档编号是否会被拒绝。"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("/v1/embeddings", r#"{"input": []}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("/v1/embeddings", r#"{"input": 7}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Request::delete("/documents/nope")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+        ),
+        (get("/no/such/route"), StatusCode::NOT_FOUND),
+    ];
+    for (req, want) in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let (st, body, text) = call(s.clone(), req).await;
+        assert_eq!(st, want, "{what}: {text}");
+        assert_error(st, &body, want);
+    }
+    assert_eq!(
+        engine.snapshot().len(),
+        before,
+        "bad input changed the index"
+    );
+}
+
+#[tokio::test]
+async fn documents_add_list_delete_with_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine =
+        Arc::new(Engine::open(tiny(), Some(&dir.path().join("idx")), Options::default()).unwrap());
+    let s = state(engine.clone(), Some("s3cret"));
+    let body = json!({"doc": "flood", "title": "Flood plan", "text": "The council approved a flood defence plan on Tuesday.\n\nIt will raise embankments along the river.", "format": "text"}).to_string();
+    let (st, b, _) = call(s.clone(), post("/documents", body.clone())).await;
+    assert_error(st, &b, StatusCode::UNAUTHORIZED);
+    let wrong = Request::post("/documents")
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer nope")
+        .body(Body::from(body.clone()))
+        .unwrap();
+    assert_eq!(call(s.clone(), wrong).await.0, StatusCode::UNAUTHORIZED);
+    let ok = Request::post("/documents")
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::from(body))
+        .unwrap();
+    let (st, b, _) = call(s.clone(), ok).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b, json!({"doc": "flood", "passages": 2}));
+    let (st, b, _) = call(s.clone(), get("/documents")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        b,
+        json!({"documents": [{"doc": "flood", "title": "Flood plan", "passages": 2}]})
+    );
+    // Persisted before acknowledged: a second engine on the same folder sees it.
+    let reopened = Engine::open(tiny(), Some(&dir.path().join("idx")), Options::default()).unwrap();
+    assert_eq!(reopened.documents().len(), 1);
+    let (st, _, _) = call(
+        s.clone(),
+        Request::delete("/documents/flood")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let del = Request::delete("/documents/flood")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    let (st, b, _) = call(s.clone(), del).await;
+    assert_eq!(
+        (st, b),
+        (StatusCode::OK, json!({"doc": "flood", "deleted": 2}))
+    );
+    let del = Request::delete("/documents/flood")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(s, del).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn concurrent_posts_with_one_title_keep_both_documents() {
+    let engine = tiny_engine();
+    let s = state(engine.clone(), None);
+    let body = |text: &str| json!({"title": "Same Title", "text": text}).to_string();
+    let (a, b) = tokio::join!(
+        call(s.clone(), post("/documents", body("the lake tai"))),
+        call(s.clone(), post("/documents", body("the river city")))
+    );
+    assert_eq!((a.0, b.0), (StatusCode::CREATED, StatusCode::CREATED));
+    let mut ids = [
+        a.1["doc"].as_str().unwrap().to_string(),
+        b.1["doc"].as_str().unwrap().to_string(),
+    ];
+    ids.sort();
+    assert_eq!(ids, ["same-title", "same-title-2"]);
+    let (_, list, _) = call(s, get("/documents")).await;
+    let docs = list["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 4, "{list}");
+}
+
+#[tokio::test]
+async fn deep_html_is_refused_and_the_server_stays_up() {
+    let engine = tiny_engine();
+    let s = state(engine.clone(), None);
+    let n = 100_000;
+    let html = format!("{}深层的文字。{}", "<div>".repeat(n), "</div>".repeat(n));
+    let body = json!({"doc": "deep", "text": html, "format": "html"}).to_string();
+    assert!(body.len() < semsearch::config::MAX_BODY_BYTES);
+    let (st, b, _) = call(s.clone(), post("/documents", body)).await;
+    assert_error(st, &b, StatusCode::BAD_REQUEST);
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nested deeper"));
+    let (st, _, _) = call(s, get("/healthz")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(engine.documents().len(), 2);
+}
+
+#[tokio::test]
+async fn one_line_notes_are_kept_and_clean_can_be_off() {
+    let s = state(tiny_engine(), None);
+    let cases = [
+        ("今天灯塔看守人数了四十二只海鸥。", None, 1),
+        ("Today the lighthouse keeper counted 42 gulls.", None, 1),
+        // Lines that read as page chrome stay when the sender says the text is clean.
+        (
+            "版权所有 © 2025\n首页 > 新闻\n真正的内容在这里",
+            Some(false),
+            3,
+        ),
+    ];
+    for (text, clean, passages) in cases {
+        let mut body = json!({ "text": text });
+        if let Some(c) = clean {
+            body["clean"] = json!(c);
+        }
+        let (st, b, _) = call(s.clone(), post("/documents", body.to_string())).await;
+        assert_eq!(st, StatusCode::CREATED, "{text}: {b}");
+        assert_eq!(b["passages"], passages, "{text}: {b}");
+    }
+}
