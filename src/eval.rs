@@ -18,7 +18,7 @@ use crate::search::SentenceCache;
 /// progress moves.
 const QUESTION_CHUNK: usize = 64;
 
-/// The eval JSON of the contract.
+/// One line of `semsearch eval` output (ARCHITECTURE.md, "The contract").
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// Retrieval mode.

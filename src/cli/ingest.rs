@@ -22,6 +22,10 @@ pub struct Args {
     /// Keep every line: skip page-chrome stripping (for text known to be clean).
     #[arg(long)]
     no_clean: bool,
+    /// Leave documents whose id the index already holds as they are (no re-embedding), instead
+    /// of replacing them.
+    #[arg(long)]
+    skip_existing: bool,
     #[command(flatten)]
     passages: PassageArgs,
 }
@@ -39,15 +43,26 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         raws.iter_mut().for_each(|r| r.clean = false);
     }
     let embedder = load_embedder(model)?;
-    let drafts = engine::draft(embedder.as_ref(), &options, &raws)?;
+    let mut drafts = engine::draft(embedder.as_ref(), &options, &raws)?;
     let engine = Engine::open(embedder, Some(&args.index), options)?;
+    let mut skipped = 0;
+    if args.skip_existing {
+        let snap = engine.snapshot();
+        let before = drafts.len();
+        drafts.retain(|d| d.doc.as_deref().is_none_or(|id| !snap.has_document(id)));
+        skipped = before - drafts.len();
+    }
     let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
     let pb = bar(total as u64, "embedding");
     let done = engine.ingest_drafts(drafts, &|n| pb.inc(n as u64))?;
     pb.finish_and_clear();
     let snap = engine.snapshot();
+    let skipped = match skipped {
+        0 => String::new(),
+        n => format!(", skipped {n} already indexed"),
+    };
     println!(
-        "ingested {} document(s), {} passage(s) into {} (index now: {} documents, {} passages)",
+        "ingested {} document(s), {} passage(s) into {}{skipped} (index now: {} documents, {} passages)",
         done.len(),
         done.iter().map(|d| d.passages).sum::<usize>(),
         args.index.display(),

@@ -91,6 +91,9 @@ impl Engine {
         drafts: Vec<DocumentDraft>,
         progress: &dyn Fn(usize),
     ) -> Result<Vec<Ingested>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
         let texts: Vec<(&Draft, Option<&str>)> = drafts
             .iter()
             .flat_map(|d| d.passages.iter().map(|p| (p, p.section.as_deref())))

@@ -307,6 +307,13 @@ fn no_clean_keeps_every_line() {
     };
     assert!(count(&[]).contains("1 passage(s)"));
     assert!(count(&["--no-clean"]).contains("3 passage(s)"));
+    // Again into the same index: replaced, or left alone with --skip-existing.
+    assert!(count(&["--no-clean"]).contains("3 passage(s)"));
+    let again = count(&["--skip-existing"]);
+    assert!(
+        again.contains("0 passage(s)") && again.contains("skipped 1"),
+        "{again}"
+    );
 }
 
 /// One HTTP/1.1 request on a fresh connection: status and body.
