@@ -46,6 +46,8 @@ pub const MAX_IN_FLIGHT: usize = 64;
 pub const MAX_EMBED_INPUTS: usize = 256;
 /// Longest `/v1/embeddings` input, in characters (about 200 windows of the model).
 pub const MAX_EMBED_CHARS: usize = 100_000;
-/// A request still running after this long is answered 408: a 4 MiB document embeds in well
-/// under this on two cores only if it is mostly markup; larger work belongs to `semsearch ingest`.
+/// A request still running after this long is answered 408, so a client is never left hanging.
+/// A write that times out still completes and is saved (it was ordered already), just not
+/// acknowledged; a long document embeds for minutes on two cores, and bulk work belongs to
+/// `semsearch ingest`.
 pub const REQUEST_TIMEOUT_SECS: u64 = 120;

@@ -3,32 +3,7 @@
 
 use crate::config::{DEFAULT_K, MAX_K, MAX_QUERY_CHARS};
 use crate::error::{Error, Result};
-
-/// Retrieval mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Dense and lexical rankings fused (the default).
-    Hybrid,
-    /// Vector similarity only.
-    Dense,
-    /// BM25 only.
-    Lexical,
-}
-
-impl Mode {
-    /// Parses `hybrid`, `dense` or `lexical`.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "hybrid" => Ok(Mode::Hybrid),
-            "dense" => Ok(Mode::Dense),
-            "lexical" => Ok(Mode::Lexical),
-            other => Err(Error::invalid(format!(
-                "unknown mode {other:?} (expected hybrid, dense or lexical)"
-            ))),
-        }
-    }
-}
+pub use crate::search::Mode;
 
 /// A question to search (or answer) with its options. Build with [`SearchRequest::new`] and the
 /// setters; the engine validates it before any work is done.

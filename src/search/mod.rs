@@ -8,11 +8,37 @@ pub mod fusion;
 pub mod related;
 
 use crate::config::FUSION_DEPTH;
-use crate::engine::Mode;
+use crate::error::{Error, Result};
 use crate::index::{Filter, Key, Snapshot, StoreError};
 
 pub use answer::SentenceCache;
 use fusion::FusionParams;
+
+/// Retrieval mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Dense and lexical rankings fused (the default).
+    Hybrid,
+    /// Vector similarity only.
+    Dense,
+    /// BM25 only.
+    Lexical,
+}
+
+impl Mode {
+    /// Parses `hybrid`, `dense` or `lexical`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "hybrid" => Ok(Mode::Hybrid),
+            "dense" => Ok(Mode::Dense),
+            "lexical" => Ok(Mode::Lexical),
+            other => Err(Error::invalid(format!(
+                "unknown mode {other:?} (expected hybrid, dense or lexical)"
+            ))),
+        }
+    }
+}
 
 /// A validated question, embedded.
 #[derive(Debug, Clone, Copy)]
