@@ -85,7 +85,7 @@ impl Engine {
     pub fn open(embedder: Arc<dyn Embedder>, dir: Option<&Path>, options: Options) -> Result<Self> {
         let store = match dir {
             Some(d) => LocalStore::open_or_create(d, embedder.id())?,
-            None => LocalStore::in_memory(embedder.id().clone()),
+            None => LocalStore::in_memory(embedder.id().clone())?,
         };
         Ok(Engine::new(embedder, Box::new(store), options))
     }
@@ -124,7 +124,7 @@ impl Engine {
     pub fn passage(&self, id: &str) -> Result<Passage> {
         let snap = self.snapshot();
         snap.find(id)
-            .and_then(|key| snap.passage(key).cloned())
+            .and_then(|key| snap.passage(key))
             .ok_or_else(|| not_found_passage(id))
     }
 

@@ -1,294 +1,769 @@
-//! The single-machine index: passages, their vectors and a lexical index, in memory, as one
-//! immutable value. A write makes a new value (see [`Index::with_documents`]), so a server keeps
-//! answering from the old one until the new one is saved and swapped in ([`super::LocalStore`]).
+//! The single-machine store: segments on disk, a manifest naming them, and a tantivy index, in
+//! one folder.
+//!
+//! ```text
+//! index/<name>/manifest.json     format 2: model, generation, segments and their tombstones
+//!              seg-<id>/         immutable segments (see `segment`)
+//!              lexical/          tantivy, keyed by passage id, commit payload = generation
+//!              wal-<gen>.json    the documents the write of generation <gen> touches
+//! ```
+//!
+//! A write costs what it changes: an add writes one new segment (its passages, vectors and,
+//! only if it is large, graphs) and commits its passages to tantivy; a delete writes nothing but
+//! a tombstone (the document's id, listed against the segment holding it) and a tantivy delete.
+//! Opening maps the segments and reads their document tables; nothing is rebuilt, re-tokenized
+//! or re-embedded. When small segments pile up, they are merged into one (their live documents
+//! only), which drops the tombstones they carried.
+//!
+//! Order of a write, and why a crash at any point loses nothing acknowledged and shows nothing
+//! half-written: (1) the new segment is written and fsynced (a crash leaves an orphan folder,
+//! removed on open); (2) `wal-<gen+1>.json` names the documents the write touches; (3) tantivy
+//! commits with payload `gen+1`; (4) the manifest of generation `gen+1` replaces the old one
+//! atomically: this rename is the commit point; (5) the write is acknowledged. On open, a
+//! tantivy commit one generation ahead of the manifest (a crash between 3 and 4) is repaired
+//! for exactly the documents the WAL names: their tantivy entries are put back to what the
+//! manifest holds.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
-use super::lexical::{LexicalHits, LexicalStore, TantivyStore, Terms};
-use super::store::{Filter, Key, Snapshot, StoredSentence};
-use super::vector::{VectorSet, VectorStore};
+use serde::{Deserialize, Serialize};
+
+use super::lexical::{tokenize, LexicalHits, LexicalIndex, LexicalView};
+use super::segment::files::replace_atomically;
+use super::segment::{self, Segment};
+use super::store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write};
 use super::{DocumentInfo, Passage, PassageVectors, SentenceVector, StoreError};
 use crate::embed::ModelId;
 
-/// Sentence vectors of all passages, searchable, each knowing its passage.
-struct SentenceStore {
-    vectors: VectorSet,
-    /// Passage key of each sentence.
-    owner: Vec<Key>,
-    /// Character span of each sentence in its passage.
-    spans: Vec<(u32, u32)>,
-    /// Each passage's sentences: a range of sentence positions.
-    ranges: Vec<std::ops::Range<usize>>,
+/// Version of the on-disk layout written now.
+pub const FORMAT_VERSION: u32 = 2;
+
+const MANIFEST: &str = "manifest.json";
+
+/// Segments tolerated before the smallest are merged: each adds a search per query.
+const MAX_SEGMENTS: usize = 8;
+/// Most live passages merged in one write's wake: merges run inside the write that triggers
+/// them, so they stay small (larger segments come from bulk ingests and are left as they are).
+const MAX_MERGE_PASSAGES: usize = 200_000;
+
+/// A segment as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SegmentRef {
+    id: u64,
+    /// Documents of this segment that were deleted or replaced since.
+    #[serde(default)]
+    deleted: Vec<String>,
 }
 
-/// Passages with their vectors, searchable.
-pub struct Index {
-    pub(super) model: ModelId,
-    pub(super) generation: u64,
-    passages: Vec<Passage>,
-    by_id: HashMap<String, Key>,
-    vectors: VectorSet,
-    sentences: SentenceStore,
-    lexical: TantivyStore,
+/// The manifest: the commit point of every write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Manifest {
+    format_version: u32,
+    model: ModelId,
+    generation: u64,
+    next_segment: u64,
+    segments: Vec<SegmentRef>,
+    passages: usize,
+    documents: usize,
 }
 
-impl Index {
-    /// An empty index for `model`.
-    pub fn new(model: ModelId) -> Self {
-        Index::from_parts(model, Vec::new(), Vec::new()).expect("an empty index is valid")
-    }
+/// A segment in a snapshot, with what is dead in it.
+#[derive(Clone)]
+struct Live {
+    seg: Arc<Segment>,
+    deleted: Arc<HashSet<String>>,
+    /// Dead local keys, as a bitset.
+    dead: Arc<Vec<u64>>,
+    live: usize,
+}
 
-    /// Builds an index from passages and their vectors (same order).
-    pub fn from_parts(
-        model: ModelId,
-        passages: Vec<Passage>,
-        vectors: Vec<PassageVectors>,
-    ) -> Result<Self, StoreError> {
-        let terms = vec![None; passages.len()];
-        Self::from_parts_with(model, passages, vectors, terms)
-    }
-
-    /// [`Index::from_parts`] with the lexical terms already known for some passages.
-    fn from_parts_with(
-        model: ModelId,
-        passages: Vec<Passage>,
-        vectors: Vec<PassageVectors>,
-        terms: Vec<Option<Terms>>,
-    ) -> Result<Self, StoreError> {
-        if passages.len() != vectors.len() {
-            return Err(StoreError::Invariant(
-                "passages and vectors differ in number".into(),
-            ));
-        }
-        let all = vectors
-            .iter()
-            .flat_map(|v| std::iter::once(&v.passage).chain(v.sentences.iter().map(|s| &s.vector)));
-        if let Some(v) = all.into_iter().find(|v| v.len() != model.dim) {
-            return Err(StoreError::Invariant(format!(
-                "vector of dimension {} in a {}-dimensional index",
-                v.len(),
-                model.dim
-            )));
-        }
-        let mut by_id = HashMap::with_capacity(passages.len());
-        for (key, p) in passages.iter().enumerate() {
-            if by_id.insert(p.id.clone(), key as Key).is_some() {
-                return Err(StoreError::Invariant(format!(
-                    "passage id {:?} twice",
-                    p.id
-                )));
+impl Live {
+    fn new(seg: Arc<Segment>, deleted: HashSet<String>) -> Self {
+        let mut dead = vec![0u64; seg.len().div_ceil(64)];
+        let mut live = seg.len();
+        for d in seg.docs().iter().filter(|d| deleted.contains(&d.doc)) {
+            for k in d.start..d.end {
+                dead[k as usize / 64] |= 1 << (k % 64);
             }
+            live -= (d.end - d.start) as usize;
         }
-        let mut passage_vectors = Vec::with_capacity(vectors.len());
-        let mut sentence_vectors = Vec::new();
-        let (mut owner, mut spans, mut ranges) = (Vec::new(), Vec::new(), Vec::new());
-        for (key, v) in vectors.into_iter().enumerate() {
-            let first = owner.len();
-            for s in v.sentences {
-                if s.start >= s.end {
-                    return Err(StoreError::Invariant("empty sentence span".into()));
+        Live {
+            seg,
+            deleted: Arc::new(deleted),
+            dead: Arc::new(dead),
+            live,
+        }
+    }
+
+    fn is_live(&self, local: u32) -> bool {
+        self.dead
+            .get(local as usize / 64)
+            .is_some_and(|w| w >> (local % 64) & 1 == 0)
+    }
+}
+
+/// One consistent state of the store: what a snapshot reads.
+pub struct State {
+    model: ModelId,
+    generation: u64,
+    next_segment: u64,
+    segments: Vec<Live>,
+    /// Live documents: segment slot and position in its document table.
+    docs: HashMap<String, (usize, usize)>,
+    lexical: LexicalView,
+    passages: usize,
+}
+
+fn key(slot: usize, local: u32) -> Key {
+    ((slot as u64) << 32) | local as u64
+}
+
+fn split(key: Key) -> (usize, u32) {
+    ((key >> 32) as usize, key as u32)
+}
+
+impl State {
+    fn build(
+        model: ModelId,
+        generation: u64,
+        next_segment: u64,
+        segments: Vec<Live>,
+        lexical: LexicalView,
+    ) -> Self {
+        let mut docs = HashMap::new();
+        for (slot, l) in segments.iter().enumerate() {
+            for (i, d) in l.seg.docs().iter().enumerate() {
+                if !l.deleted.contains(&d.doc) {
+                    docs.insert(d.doc.clone(), (slot, i));
                 }
-                owner.push(key as Key);
-                spans.push((s.start, s.end));
-                sentence_vectors.push(s.vector);
             }
-            ranges.push(first..owner.len());
-            passage_vectors.push(v.passage);
         }
-        let lexical = TantivyStore::build_with(
-            passages
-                .iter()
-                .zip(terms)
-                .map(|(p, t)| (p.doc.as_str(), p.text.as_str(), t)),
-        )?;
-        Ok(Index {
+        let passages = segments.iter().map(|l| l.live).sum();
+        State {
             model,
-            generation: 0,
-            passages,
-            by_id,
-            vectors: VectorSet::build(passage_vectors),
-            sentences: SentenceStore {
-                vectors: VectorSet::build(sentence_vectors),
-                owner,
-                spans,
-                ranges,
-            },
+            generation,
+            next_segment,
+            segments,
+            docs,
             lexical,
-        })
-    }
-
-    /// All passages, in key order.
-    pub fn passages(&self) -> &[Passage] {
-        &self.passages
-    }
-
-    /// Passage vectors, in key order.
-    pub(super) fn passage_vectors(&self) -> &[Vec<f32>] {
-        self.vectors.vectors()
-    }
-
-    /// Sentence vectors of all passages, in passage then text order.
-    pub(super) fn sentence_vectors(&self) -> &[Vec<f32>] {
-        self.sentences.vectors.vectors()
-    }
-
-    /// Sentences per passage and their spans, in the same order as [`Index::sentence_vectors`].
-    pub(super) fn sentence_layout(&self) -> (Vec<usize>, Vec<(u32, u32)>) {
-        (
-            self.sentences.ranges.iter().map(|r| r.len()).collect(),
-            self.sentences.spans.clone(),
-        )
-    }
-
-    /// A new index where each given document's passages replace any it had (vectors in the same
-    /// order as passages).
-    pub fn with_documents(
-        &self,
-        docs: Vec<(Vec<Passage>, Vec<PassageVectors>)>,
-    ) -> Result<Index, StoreError> {
-        let replaced: HashSet<&str> = docs
-            .iter()
-            .flat_map(|(ps, _)| ps.iter().map(|p| p.doc.as_str()))
-            .collect();
-        let (mut ps, mut vs, mut ts) = self.kept(|p| !replaced.contains(p.doc.as_str()));
-        for (p, v) in docs {
-            if p.len() != v.len() {
-                return Err(StoreError::Invariant(
-                    "passages and vectors differ in number".into(),
-                ));
-            }
-            ts.extend(p.iter().map(|_| None));
-            ps.extend(p);
-            vs.extend(v);
+            passages,
         }
-        let mut next = Index::from_parts_with(self.model.clone(), ps, vs, ts)?;
-        next.generation = self.generation;
-        Ok(next)
     }
 
-    /// A new index without `doc`, and how many passages went.
-    pub fn without_document(&self, doc: &str) -> Result<(Index, usize), StoreError> {
-        let (ps, vs, ts) = self.kept(|p| p.doc != doc);
-        let removed = self.passages.len() - ps.len();
-        let mut next = Index::from_parts_with(self.model.clone(), ps, vs, ts)?;
-        next.generation = self.generation;
-        Ok((next, removed))
-    }
-
-    /// The passages that `keep`, with their vectors and lexical terms.
-    #[allow(clippy::type_complexity)]
-    fn kept(
-        &self,
-        keep: impl Fn(&Passage) -> bool,
-    ) -> (Vec<Passage>, Vec<PassageVectors>, Vec<Option<Terms>>) {
-        let mut out = (Vec::new(), Vec::new(), Vec::new());
-        for (i, (p, v)) in self.passages.iter().zip(self.vectors.vectors()).enumerate() {
-            if keep(p) {
-                out.0.push(p.clone());
-                out.1.push(PassageVectors {
-                    passage: v.clone(),
-                    sentences: self
-                        .sentences(i as Key)
-                        .into_iter()
-                        .map(|s| SentenceVector {
-                            start: s.start,
-                            end: s.end,
-                            vector: s.vector.to_vec(),
-                        })
-                        .collect(),
-                });
-                out.2.push(self.lexical.terms(i));
-            }
+    fn manifest(&self) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            model: self.model.clone(),
+            generation: self.generation,
+            next_segment: self.next_segment,
+            segments: self
+                .segments
+                .iter()
+                .map(|l| {
+                    let mut deleted: Vec<String> = l.deleted.iter().cloned().collect();
+                    deleted.sort();
+                    SegmentRef {
+                        id: l.seg.id,
+                        deleted,
+                    }
+                })
+                .collect(),
+            passages: self.passages,
+            documents: self.docs.len(),
         }
-        out
     }
 
-    fn accept<'a>(&'a self, filter: Filter<'a>) -> impl Fn(Key) -> bool + 'a {
-        move |key| {
-            self.passages
-                .get(key as usize)
-                .is_some_and(|p| filter.accepts(key, p))
+    fn accept<'a>(&'a self, slot: usize, filter: Filter<'a>) -> impl Fn(u32) -> bool + 'a {
+        let l = &self.segments[slot];
+        move |local| l.is_live(local) && !filter.exclude.contains(&key(slot, local))
+    }
+
+    /// Live passages of one document, with their vectors (for merges and repairs).
+    fn document(&self, doc: &str) -> Result<Option<DocumentWrite>, StoreError> {
+        let Some(&(slot, i)) = self.docs.get(doc) else {
+            return Ok(None);
+        };
+        let seg = &self.segments[slot].seg;
+        let d = &seg.docs()[i];
+        let mut ps = Vec::new();
+        let mut vs = Vec::new();
+        for local in d.start..d.end {
+            ps.push(seg.passage(local)?);
+            vs.push(PassageVectors {
+                passage: seg.passage_vector(local).to_vec(),
+                sentences: seg
+                    .sentences(local)
+                    .map(|(start, end, v)| SentenceVector {
+                        start,
+                        end,
+                        vector: v.to_vec(),
+                    })
+                    .collect(),
+            });
         }
+        Ok(Some((ps, vs)))
+    }
+
+    /// Best-first merge of per-segment hits.
+    fn merge_hits(mut all: Vec<(Key, f32)>, k: usize) -> Vec<(Key, f32)> {
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        all.truncate(k);
+        all
     }
 }
 
-impl Snapshot for Index {
+impl Snapshot for State {
     fn model(&self) -> &ModelId {
         &self.model
     }
 
     fn len(&self) -> usize {
-        self.passages.len()
+        self.passages
     }
 
     fn documents(&self) -> Vec<DocumentInfo> {
-        let mut docs: BTreeMap<&str, DocumentInfo> = BTreeMap::new();
-        for p in &self.passages {
-            docs.entry(&p.doc)
-                .or_insert_with(|| DocumentInfo {
-                    doc: p.doc.clone(),
-                    title: p.title.clone(),
-                    passages: 0,
-                })
-                .passages += 1;
-        }
-        docs.into_values().collect()
+        let mut out: Vec<DocumentInfo> = self
+            .docs
+            .values()
+            .map(|&(slot, i)| {
+                let d = &self.segments[slot].seg.docs()[i];
+                DocumentInfo {
+                    doc: d.doc.clone(),
+                    title: d.title.clone(),
+                    passages: (d.end - d.start) as usize,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.doc.cmp(&b.doc));
+        out
     }
 
     fn has_document(&self, doc: &str) -> bool {
-        self.passages.iter().any(|p| p.doc == doc)
+        self.docs.contains_key(doc)
     }
 
-    fn passage(&self, key: Key) -> Option<&Passage> {
-        self.passages.get(key as usize)
+    fn passage(&self, key: Key) -> Option<Passage> {
+        let (slot, local) = split(key);
+        let l = self.segments.get(slot)?;
+        if (local as usize) >= l.seg.len() || !l.is_live(local) {
+            return None;
+        }
+        match l.seg.passage(local) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::error!("{e}");
+                None
+            }
+        }
     }
 
     fn find(&self, id: &str) -> Option<Key> {
-        self.by_id.get(id).copied()
+        let (doc, n) = id.rsplit_once('#')?;
+        let n: u32 = n.parse().ok()?;
+        let &(slot, i) = self.docs.get(doc)?;
+        let d = &self.segments[slot].seg.docs()[i];
+        let local = d.start + n.checked_sub(1)?;
+        (local < d.end).then(|| key(slot, local))
     }
 
     fn passage_vector(&self, key: Key) -> Option<&[f32]> {
-        self.vectors.vector(key)
+        let (slot, local) = split(key);
+        let l = self.segments.get(slot)?;
+        ((local as usize) < l.seg.len()).then(|| l.seg.passage_vector(local))
     }
 
     fn sentences(&self, key: Key) -> Vec<StoredSentence<'_>> {
-        let range = self
-            .sentences
-            .ranges
-            .get(key as usize)
-            .cloned()
-            .unwrap_or(0..0);
-        range
-            .filter_map(|i| {
-                let (start, end) = self.sentences.spans[i];
-                self.sentences
-                    .vectors
-                    .vector(i as Key)
-                    .map(|vector| StoredSentence { start, end, vector })
-            })
-            .collect()
+        let (slot, local) = split(key);
+        match self.segments.get(slot) {
+            Some(l) if (local as usize) < l.seg.len() => l
+                .seg
+                .sentences(local)
+                .map(|(start, end, vector)| StoredSentence { start, end, vector })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn has_sentences(&self) -> bool {
-        !self.sentences.owner.is_empty()
+        self.segments.iter().any(|l| l.seg.has_sentences())
     }
 
     fn nearest(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
-        self.vectors.search(vector, k, &self.accept(filter))
+        if let Some(doc) = filter.doc {
+            // A document's passages are one range of one segment: scan it, whatever its size.
+            let Some(&(slot, i)) = self.docs.get(doc) else {
+                return Vec::new();
+            };
+            let d = &self.segments[slot].seg.docs()[i];
+            let accept = self.accept(slot, filter);
+            return self.segments[slot]
+                .seg
+                .scan(vector, k, d.start..d.end, &accept)
+                .into_iter()
+                .map(|(local, s)| (key(slot, local), s))
+                .collect();
+        }
+        let mut all = Vec::new();
+        for (slot, l) in self.segments.iter().enumerate() {
+            let accept = self.accept(slot, filter);
+            all.extend(
+                l.seg
+                    .nearest(vector, k, &accept)
+                    .into_iter()
+                    .map(|(local, s)| (key(slot, local), s)),
+            );
+        }
+        State::merge_hits(all, k)
     }
 
     fn nearest_sentences(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
-        let owner = &self.sentences.owner;
-        let accept = self.accept(filter);
-        self.sentences
-            .vectors
-            .search(vector, k, &|s| accept(owner[s as usize]))
-            .into_iter()
-            .map(|(s, score)| (owner[s as usize], score))
-            .collect()
+        if let Some(doc) = filter.doc {
+            let Some(&(slot, i)) = self.docs.get(doc) else {
+                return Vec::new();
+            };
+            let d = &self.segments[slot].seg.docs()[i];
+            let accept = self.accept(slot, filter);
+            return self.segments[slot]
+                .seg
+                .scan_sentences(vector, k, d.start..d.end, &accept)
+                .into_iter()
+                .map(|(local, s)| (key(slot, local), s))
+                .collect();
+        }
+        let mut all = Vec::new();
+        for (slot, l) in self.segments.iter().enumerate() {
+            let accept = self.accept(slot, filter);
+            all.extend(
+                l.seg
+                    .nearest_sentences(vector, k, &accept)
+                    .into_iter()
+                    .map(|(local, s)| (key(slot, local), s)),
+            );
+        }
+        State::merge_hits(all, k)
     }
 
     fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError> {
-        self.lexical.search(query, k, doc)
+        let raw = self.lexical.search(query, k, doc)?;
+        // Ids the manifest does not hold live are skipped: the lexical side may briefly know a
+        // write the manifest does not (repaired on the next open), never the reverse.
+        let hits: Vec<(Key, f32)> = raw
+            .hits
+            .iter()
+            .filter_map(|(pid, s)| self.find(pid).map(|k| (k, *s)))
+            .collect();
+        let language_match = if raw.terms == 0 {
+            0.0
+        } else {
+            raw.known.len() as f32 / raw.terms as f32
+        };
+        let total_idf: f32 = raw.known.iter().map(|k| k.1).sum();
+        let coverage = match hits.first().and_then(|(k, _)| self.passage(*k)) {
+            Some(best) if total_idf > 0.0 => {
+                let have: HashSet<String> = tokenize(&best.text).into_iter().collect();
+                raw.known
+                    .iter()
+                    .filter(|(t, _)| have.contains(t))
+                    .map(|k| k.1)
+                    .sum::<f32>()
+                    / total_idf
+            }
+            _ => 0.0,
+        };
+        Ok(LexicalHits {
+            hits,
+            language_match,
+            coverage,
+        })
+    }
+}
+
+/// The store in one folder (or in a temporary folder, removed on drop, for in-memory use).
+pub struct LocalStore {
+    dir: PathBuf,
+    temporary: bool,
+    pub(super) lexical: LexicalIndex,
+    current: RwLock<Arc<State>>,
+    /// Serializes writes and merges (the engine orders writes; merges run inside them).
+    writing: Mutex<()>,
+}
+
+impl Drop for LocalStore {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// True when `dir` holds an index.
+pub fn exists(dir: &Path) -> bool {
+    dir.join(MANIFEST).is_file()
+}
+
+fn read_manifest(dir: &Path) -> Result<serde_json::Value, StoreError> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+    serde_json::from_slice(&text)
+        .map_err(|e| StoreError::corrupt(dir, format!("corrupt manifest.json: {e}")))
+}
+
+pub(crate) fn check_model(dir: &Path, found: &ModelId, model: &ModelId) -> Result<(), StoreError> {
+    if found == model {
+        return Ok(());
+    }
+    Err(StoreError::ModelMismatch {
+        path: dir.to_path_buf(),
+        message: format!(
+            "built with model {} (dim {}, fingerprint {}), but the loaded model is {} (dim {}, fingerprint {}); \
+             use the same --model, or re-ingest into a new --index",
+            found.name, found.dim, found.fingerprint, model.name, model.dim, model.fingerprint
+        ),
+    })
+}
+
+impl LocalStore {
+    /// The index in `dir`, which must exist and hold vectors of `model`. An index of format 1
+    /// is migrated on this first open (its vectors are kept; nothing is re-embedded).
+    pub fn open(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
+        if !exists(dir) {
+            return Err(StoreError::Missing(dir.to_path_buf()));
+        }
+        let raw = read_manifest(dir)?;
+        match raw.get("format_version").and_then(|v| v.as_u64()) {
+            Some(1) => super::v1::migrate(dir, model)?,
+            Some(2) => {}
+            other => {
+                return Err(StoreError::corrupt(
+                    dir,
+                    format!("format version {other:?} (this build reads 1 and 2)"),
+                ))
+            }
+        }
+        let raw = read_manifest(dir)?;
+        let manifest: Manifest = serde_json::from_value(raw)
+            .map_err(|e| StoreError::corrupt(dir, format!("corrupt manifest.json: {e}")))?;
+        check_model(dir, &manifest.model, model)?;
+        Self::load(dir, manifest, false)
+    }
+
+    /// The index in `dir`, or an empty one created there.
+    pub fn open_or_create(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
+        if exists(dir) {
+            return Self::open(dir, model);
+        }
+        Self::create(dir, model, false)
+    }
+
+    /// An empty index in a temporary folder, removed when the store is dropped.
+    pub fn in_memory(model: ModelId) -> Result<Self, StoreError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "semsearch-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        Self::create(&dir, &model, true)
+    }
+
+    fn create(dir: &Path, model: &ModelId, temporary: bool) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            model: model.clone(),
+            generation: 0,
+            next_segment: 1,
+            segments: Vec::new(),
+            passages: 0,
+            documents: 0,
+        };
+        // The lexical side first: a manifest always names a lexical commit it can trust. A
+        // lexical folder without a manifest is left from a creation that never finished.
+        let lexical_dir = dir.join("lexical");
+        if lexical_dir.exists() {
+            std::fs::remove_dir_all(&lexical_dir).map_err(|e| StoreError::io(&lexical_dir, e))?;
+        }
+        let lexical = LexicalIndex::open_or_create(&lexical_dir)?;
+        lexical.apply(&[], &[], "0")?;
+        replace_atomically(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+        let mut store = Self::load(dir, manifest, temporary)?;
+        store.temporary = temporary;
+        Ok(store)
+    }
+
+    fn load(dir: &Path, manifest: Manifest, temporary: bool) -> Result<Self, StoreError> {
+        let dim = manifest.model.dim;
+        let mut segments = Vec::with_capacity(manifest.segments.len());
+        for r in &manifest.segments {
+            let seg = Segment::open(&segment::dir_of(dir, r.id), dim)?;
+            segments.push(Live::new(
+                Arc::new(seg),
+                r.deleted.iter().cloned().collect(),
+            ));
+        }
+        let lexical = LexicalIndex::open_or_create(&dir.join("lexical"))?;
+        let store = LocalStore {
+            dir: dir.to_path_buf(),
+            temporary,
+            current: RwLock::new(Arc::new(State::build(
+                manifest.model.clone(),
+                manifest.generation,
+                manifest.next_segment,
+                segments,
+                lexical.view(),
+            ))),
+            lexical,
+            writing: Mutex::new(()),
+        };
+        store.recover()?;
+        Ok(store)
+    }
+
+    /// Brings the lexical index in step with the manifest after a crash, and removes what no
+    /// manifest names (segments and WAL entries of unfinished writes).
+    fn recover(&self) -> Result<(), StoreError> {
+        let state = self.state();
+        let g = state.generation;
+        let payload = self.lexical.payload()?;
+        if payload.as_deref() != Some(g.to_string().as_str()) {
+            let wal = self.dir.join(format!("wal-{}.json", g + 1));
+            let ahead = payload.as_deref() == Some((g + 1).to_string().as_str());
+            let docs: Vec<String> = if ahead && wal.is_file() {
+                let text = std::fs::read(&wal).map_err(|e| StoreError::io(&wal, e))?;
+                serde_json::from_slice(&text)
+                    .map_err(|e| StoreError::corrupt(&wal, e.to_string()))?
+            } else {
+                // Unknown divergence (an index migrated from format 1, a lost lexical folder):
+                // rebuild the lexical side from every live passage.
+                tracing::warn!(
+                    "lexical index out of step with the manifest at {}: rebuilding it",
+                    self.dir.display()
+                );
+                let mut passages = Vec::new();
+                for d in state.docs.keys() {
+                    if let Some((ps, _)) = state.document(d)? {
+                        passages.extend(ps);
+                    }
+                }
+                let adds: Vec<&Passage> = passages.iter().collect();
+                self.lexical.rebuild(&adds, &g.to_string())?;
+                Vec::new()
+            };
+            if !docs.is_empty() {
+                let mut passages = Vec::new();
+                for d in &docs {
+                    if let Some((ps, _)) = state.document(d)? {
+                        passages.extend(ps);
+                    }
+                }
+                let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
+                let adds: Vec<&Passage> = passages.iter().collect();
+                self.lexical.apply(&refs, &adds, &g.to_string())?;
+            }
+            self.swap(State::build(
+                state.model.clone(),
+                g,
+                state.next_segment,
+                state.segments.clone(),
+                self.lexical.view(),
+            ));
+        }
+        let named: HashSet<u64> = state.segments.iter().map(|l| l.seg.id).collect();
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let orphan_segment = name
+                    .strip_prefix("seg-")
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .is_some_and(|id| !named.contains(&id));
+                let old_wal = name.starts_with("wal-") || name.ends_with(".tmp");
+                if orphan_segment {
+                    let _ = std::fs::remove_dir_all(e.path());
+                } else if old_wal {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> Arc<State> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn swap(&self, next: State) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+    }
+
+    /// Steps 2-4 of a write (see the module docs): WAL, lexical commit, manifest.
+    fn commit(&self, next: State, touched: &[String], added: &[Passage]) -> Result<(), StoreError> {
+        let g = next.generation;
+        let wal = self.dir.join(format!("wal-{g}.json"));
+        replace_atomically(&wal, &serde_json::to_vec(touched)?)?;
+        let refs: Vec<&str> = touched.iter().map(String::as_str).collect();
+        let adds: Vec<&Passage> = added.iter().collect();
+        self.lexical.apply(&refs, &adds, &g.to_string())?;
+        let next = State {
+            lexical: self.lexical.view(),
+            ..next
+        };
+        replace_atomically(
+            &self.dir.join(MANIFEST),
+            &serde_json::to_vec_pretty(&next.manifest())?,
+        )?;
+        self.swap(next);
+        let _ = std::fs::remove_file(&wal);
+        Ok(())
+    }
+
+    fn upsert(&self, docs: Vec<(Vec<Passage>, Vec<PassageVectors>)>) -> Result<usize, StoreError> {
+        let state = self.state();
+        let count = docs.iter().map(|(p, _)| p.len()).sum();
+        let ids: Vec<String> = docs
+            .iter()
+            .filter_map(|(p, _)| p.first().map(|p| p.doc.clone()))
+            .collect();
+        let id = state.next_segment;
+        segment::write(&self.dir, id, state.model.dim, &docs)?;
+        let seg = Arc::new(Segment::open(
+            &segment::dir_of(&self.dir, id),
+            state.model.dim,
+        )?);
+        let mut segments = tombstoned(&state, &ids);
+        segments.push(Live::new(seg, HashSet::new()));
+        let next = State::build(
+            state.model.clone(),
+            state.generation + 1,
+            id + 1,
+            segments,
+            state.lexical.clone(),
+        );
+        let added: Vec<Passage> = docs.into_iter().flat_map(|(p, _)| p).collect();
+        self.commit(next, &ids, &added)?;
+        Ok(count)
+    }
+
+    fn delete(&self, doc: &str) -> Result<usize, StoreError> {
+        let state = self.state();
+        let removed = state.document(doc)?.map_or(0, |(p, _)| p.len());
+        let ids = vec![doc.to_string()];
+        let next = State::build(
+            state.model.clone(),
+            state.generation + 1,
+            state.next_segment,
+            tombstoned(&state, &ids),
+            state.lexical.clone(),
+        );
+        self.commit(next, &ids, &[])?;
+        Ok(removed)
+    }
+
+    /// Merges the smallest segments when there are too many (see [`MAX_SEGMENTS`]). The merged
+    /// segment holds their live documents only; the lexical index is keyed by passage id and
+    /// does not change, so the generation stays.
+    fn maybe_merge(&self) -> Result<(), StoreError> {
+        let state = self.state();
+        if state.segments.len() <= MAX_SEGMENTS {
+            return Ok(());
+        }
+        let mut order: Vec<usize> = (0..state.segments.len()).collect();
+        order.sort_by_key(|&s| state.segments[s].live);
+        let mut chosen = Vec::new();
+        let mut total = 0;
+        for s in order {
+            let live = state.segments[s].live;
+            if chosen.len() >= 2
+                && (total + live > MAX_MERGE_PASSAGES || chosen.len() > MAX_SEGMENTS / 2)
+            {
+                break;
+            }
+            chosen.push(s);
+            total += live;
+        }
+        if chosen.len() < 2 {
+            return Ok(());
+        }
+        let mut docs = Vec::new();
+        for &s in &chosen {
+            let l = &state.segments[s];
+            for d in l.seg.docs().iter().filter(|d| !l.deleted.contains(&d.doc)) {
+                if let Some(doc) = state.document(&d.doc)? {
+                    docs.push(doc);
+                }
+            }
+        }
+        let id = state.next_segment;
+        let mut segments: Vec<Live> = state
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(s, _)| !chosen.contains(s))
+            .map(|(_, l)| l.clone())
+            .collect();
+        if !docs.is_empty() {
+            segment::write(&self.dir, id, state.model.dim, &docs)?;
+            let seg = Segment::open(&segment::dir_of(&self.dir, id), state.model.dim)?;
+            segments.push(Live::new(Arc::new(seg), HashSet::new()));
+        }
+        let next = State::build(
+            state.model.clone(),
+            state.generation,
+            id + 1,
+            segments,
+            state.lexical.clone(),
+        );
+        replace_atomically(
+            &self.dir.join(MANIFEST),
+            &serde_json::to_vec_pretty(&next.manifest())?,
+        )?;
+        self.swap(next);
+        for &s in &chosen {
+            // Snapshots still reading them keep their mappings; the files go when they do.
+            let _ = std::fs::remove_dir_all(state.segments[s].seg.dir());
+        }
+        Ok(())
+    }
+}
+
+/// The segments of `state` with `docs` tombstoned wherever they are live.
+fn tombstoned(state: &State, docs: &[String]) -> Vec<Live> {
+    let mut segments = state.segments.clone();
+    let mut touched: HashMap<usize, HashSet<String>> = HashMap::new();
+    for d in docs {
+        if let Some(&(slot, _)) = state.docs.get(d) {
+            touched
+                .entry(slot)
+                .or_insert_with(|| (*segments[slot].deleted).clone())
+                .insert(d.clone());
+        }
+    }
+    for (slot, deleted) in touched {
+        segments[slot] = Live::new(segments[slot].seg.clone(), deleted);
+    }
+    segments
+}
+
+impl Store for LocalStore {
+    fn snapshot(&self) -> Arc<dyn Snapshot> {
+        self.state()
+    }
+
+    fn apply(&self, write: Write) -> Result<usize, StoreError> {
+        let _w = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let n = match write {
+            Write::Upsert(docs) => self.upsert(docs)?,
+            Write::Delete(doc) => self.delete(&doc)?,
+        };
+        // The write is durable now; a failed merge loses nothing and is retried next time.
+        if let Err(e) = self.maybe_merge() {
+            tracing::warn!("segment merge failed: {e}");
+        }
+        Ok(n)
     }
 }

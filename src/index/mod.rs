@@ -2,26 +2,26 @@
 //!
 //! - [`store`]: the seam: [`Snapshot`] (a consistent read-only view) and [`Store`] (snapshots
 //!   and durable writes). Search code sees only these traits.
-//! - [`local`]: the single-machine implementation, an [`Index`] value rebuilt per write and
-//!   swapped in whole; [`persist`]: its folder on disk, saved atomically.
-//! - [`vector`]: nearest-neighbour search (an exact scan for small sets, HNSW above);
-//!   [`lexical`]: BM25 over jieba terms (tantivy).
+//! - [`local`]: the single-machine implementation: immutable [`segment`]s (memory-mapped
+//!   passages and vectors, an exact scan for small sets and an HNSW graph above), tombstones,
+//!   merges, and a manifest as the commit point; [`v1`] migrates the format before segments.
+//! - [`lexical`]: BM25 over jieba terms (tantivy, on disk).
 //!
 //! The records here ([`Passage`], [`PassageVectors`]) are the stored form; the wire form of a
 //! passage is `api::Passage`, so either can change without the other.
 
 pub mod lexical;
 pub mod local;
-pub mod persist;
+pub mod segment;
 pub mod store;
-pub mod vector;
+pub mod v1;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use local::Index;
-pub use store::{Filter, Key, LocalStore, Snapshot, Store, StoredSentence, Write};
+pub use local::LocalStore;
+pub use store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write};
 
 /// A stored passage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,15 +7,15 @@
 //! out snapshots and applies writes; writes reach it already ordered by the engine's single
 //! writer, and [`Store::apply`] returns only once the write is durable.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use super::lexical::LexicalHits;
-use super::{DocumentInfo, Index, Passage, PassageVectors, StoreError};
+use super::{DocumentInfo, Passage, PassageVectors, StoreError};
 use crate::embed::ModelId;
 
-/// A passage's key within one snapshot (dense, small, cheap to compare).
-pub type Key = u32;
+/// A passage's key within one snapshot: cheap to compare and hash, meaningless across
+/// snapshots (the local store packs a segment slot and a position).
+pub type Key = u64;
 
 /// Which passages a search may return. Applied during the search (before the top-k cut), so a
 /// filtered search still returns `k` results when there are that many.
@@ -59,8 +59,8 @@ pub trait Snapshot: Send + Sync {
     fn documents(&self) -> Vec<DocumentInfo>;
     /// True when a document with this id exists.
     fn has_document(&self, doc: &str) -> bool;
-    /// Passage by key.
-    fn passage(&self, key: Key) -> Option<&Passage>;
+    /// Passage by key (owned: a store may read it from a file or a database).
+    fn passage(&self, key: Key) -> Option<Passage>;
     /// Key of the passage with this id.
     fn find(&self, id: &str) -> Option<Key>;
     /// Whole-text vector of a passage.
@@ -79,12 +79,15 @@ pub trait Snapshot: Send + Sync {
     fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError>;
 }
 
+/// One document as a store writes it: its passages and their vectors, in the same order.
+pub type DocumentWrite = (Vec<Passage>, Vec<PassageVectors>);
+
 /// A change to the stored passages.
 #[derive(Debug, Clone)]
 pub enum Write {
     /// Documents to add, each replacing a stored document with the same id: its passages and
     /// their vectors, in the same order.
-    Upsert(Vec<(Vec<Passage>, Vec<PassageVectors>)>),
+    Upsert(Vec<DocumentWrite>),
     /// A document to remove.
     Delete(String),
 }
@@ -96,72 +99,4 @@ pub trait Store: Send + Sync {
     /// Applies `write` and returns the number of passages it stored (upsert) or removed
     /// (delete), once it is durable. Callers order writes; readers see the old or new state.
     fn apply(&self, write: Write) -> Result<usize, StoreError>;
-}
-
-/// The single-machine store: an [`Index`] in memory, saved to a folder after each write (or
-/// nowhere, for in-memory indexes such as an evaluation's).
-pub struct LocalStore {
-    dir: Option<PathBuf>,
-    current: RwLock<Arc<Index>>,
-}
-
-impl LocalStore {
-    /// The index in `dir`, which must exist and hold vectors of `model`.
-    pub fn open(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
-        if !Index::exists(dir) {
-            return Err(StoreError::Missing(dir.to_path_buf()));
-        }
-        Ok(Self::over(Some(dir), Index::open(dir, model)?))
-    }
-
-    /// The index in `dir`, or an empty one saved there by the first write.
-    pub fn open_or_create(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
-        let index = if Index::exists(dir) {
-            Index::open(dir, model)?
-        } else {
-            Index::new(model.clone())
-        };
-        Ok(Self::over(Some(dir), index))
-    }
-
-    /// An empty index kept in memory only.
-    pub fn in_memory(model: ModelId) -> Self {
-        Self::over(None, Index::new(model))
-    }
-
-    fn over(dir: Option<&Path>, index: Index) -> Self {
-        LocalStore {
-            dir: dir.map(Path::to_path_buf),
-            current: RwLock::new(Arc::new(index)),
-        }
-    }
-
-    fn current(&self) -> Arc<Index> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-impl Store for LocalStore {
-    fn snapshot(&self) -> Arc<dyn Snapshot> {
-        self.current()
-    }
-
-    fn apply(&self, write: Write) -> Result<usize, StoreError> {
-        let current = self.current();
-        let (mut next, count) = match write {
-            Write::Upsert(docs) => {
-                let n = docs.iter().map(|(p, _)| p.len()).sum();
-                (current.with_documents(docs)?, n)
-            }
-            Write::Delete(doc) => current.without_document(&doc)?,
-        };
-        if let Some(dir) = &self.dir {
-            next.save(dir)?;
-        }
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
-        Ok(count)
-    }
 }

@@ -1,9 +1,9 @@
-//! Index persistence with hand-made vectors: round trip, model mismatch, delete, crash safety.
+//! The local store with hand-made vectors: round trips through segments, graphs, tombstones and
+//! merges against exact search; crash recovery; migration from format 1.
 
 use std::path::Path;
 
-use super::persist::read_manifest;
-use super::vector::EXACT_BELOW;
+use super::segment::EXACT_BELOW;
 use super::*;
 use crate::embed::ModelId;
 use crate::search::dense;
@@ -38,289 +38,242 @@ fn doc(name: &str, n: usize, dim: usize, seed: usize) -> (Vec<Passage>, Vec<Pass
             end: i * 10 + 9,
         })
         .collect();
-    let vs = (0..n).map(|i| unit(seed + i, dim).into()).collect();
+    let vs = (0..n)
+        .map(|i| PassageVectors {
+            passage: unit(seed + i, dim),
+            sentences: (0..2)
+                .map(|j| SentenceVector {
+                    start: j * 4,
+                    end: j * 4 + 4,
+                    vector: unit(1_000_000 + seed + 2 * i + j as usize, dim),
+                })
+                .collect(),
+        })
+        .collect();
     (ps, vs)
 }
 
-fn ids(index: &Index, q: &[f32], k: usize) -> Vec<String> {
-    dense::search(index, q, k, Filter::default())
-        .into_iter()
-        .map(|(key, _)| index.passage(key).unwrap().id.clone())
+fn open(dir: &Path, dim: usize) -> LocalStore {
+    LocalStore::open_or_create(dir, &model(dim)).unwrap()
+}
+
+fn ids(s: &dyn Snapshot, hits: &[(Key, f32)]) -> Vec<String> {
+    hits.iter()
+        .map(|(k, _)| s.passage(*k).unwrap().id)
         .collect()
 }
 
+fn dense_ids(s: &dyn Snapshot, q: &[f32], k: usize) -> Vec<String> {
+    ids(s, &dense::search(s, q, k, Filter::default()))
+}
+
+/// Exact nearest whole-passage vectors among live passages, by brute force over `docs`.
+fn exact(docs: &[(Vec<Passage>, Vec<PassageVectors>)], q: &[f32], k: usize) -> Vec<String> {
+    let mut all: Vec<(String, f32)> = docs
+        .iter()
+        .flat_map(|(ps, vs)| ps.iter().zip(vs))
+        .map(|(p, v)| (p.id.clone(), crate::kernels::dot(q, &v.passage)))
+        .collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    all.into_iter().take(k).map(|a| a.0).collect()
+}
+
 #[test]
-fn round_trip_gives_same_results() {
+fn round_trip_through_a_graph_segment_gives_exact_results() {
     let dir = tempfile::tempdir().unwrap();
-    let mut index = Index::new(model(8))
-        .with_documents(vec![doc("a", 5, 8, 0), doc("b", EXACT_BELOW + 50, 8, 100)])
-        .unwrap();
+    let docs = vec![doc("a", 5, 8, 0), doc("b", EXACT_BELOW + 50, 8, 100)];
+    let store = open(dir.path(), 8);
+    store.apply(Write::Upsert(docs.clone())).unwrap();
     let q = unit(3, 8);
-    let before = ids(&index, &q, 10);
-    index.save(dir.path()).unwrap();
-    let reopened = Index::open(dir.path(), &model(8)).unwrap();
-    assert_eq!(reopened.passages(), index.passages());
-    assert_eq!(ids(&reopened, &q, 10), before);
-    assert_eq!(reopened.documents().len(), 2);
-    assert_eq!(
-        reopened
-            .passage(reopened.find("a#3").unwrap())
-            .unwrap()
-            .clause
-            .as_deref(),
-        Some("3")
+    let before = dense_ids(store.snapshot().as_ref(), &q, 10);
+    drop(store);
+    let store = LocalStore::open(dir.path(), &model(8)).unwrap();
+    let s = store.snapshot();
+    assert_eq!(dense_ids(s.as_ref(), &q, 10), before);
+    assert_eq!(s.len(), EXACT_BELOW + 55);
+    assert_eq!(s.documents().len(), 2);
+    let p = s.passage(s.find("a#3").unwrap()).unwrap();
+    assert_eq!(p.clause.as_deref(), Some("3"));
+    assert!(s.find("a#6").is_none() && s.find("a#0").is_none() && s.find("zz#1").is_none());
+    // The graph finds the exact nearest whole-passage vectors.
+    for i in [7, 900, 4000] {
+        let q = docs[1].1[i].passage.clone();
+        let got = ids(s.as_ref(), &s.nearest(&q, 10, Filter::default()));
+        let want = exact(&docs, &q, 10);
+        assert_eq!(got[0], want[0]);
+        let shared = got.iter().filter(|g| want.contains(g)).count();
+        assert!(shared >= 9, "{got:?} vs {want:?}");
+    }
+    // A document filter scans that document: k results from it alone.
+    let only_a = s.nearest(
+        &q,
+        3,
+        Filter {
+            doc: Some("a"),
+            exclude: &[],
+        },
     );
+    assert_eq!(only_a.len(), 3);
+    assert!(ids(s.as_ref(), &only_a)
+        .iter()
+        .all(|id| id.starts_with("a#")));
 }
 
 #[test]
 fn another_model_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    Index::new(model(8))
-        .with_documents(vec![doc("a", 3, 8, 0)])
-        .unwrap()
-        .save(dir.path())
+    open(dir.path(), 8)
+        .apply(Write::Upsert(vec![doc("a", 2, 8, 0)]))
         .unwrap();
     let other = ModelId {
         name: "other".into(),
-        dim: 8,
-        fingerprint: "g".into(),
+        ..model(8)
     };
-    let err = Index::open(dir.path(), &other)
+    let err = LocalStore::open(dir.path(), &other)
         .err()
-        .expect("must refuse")
+        .unwrap()
         .to_string();
     assert!(err.contains("built with model m"), "{err}");
-    assert!(Index::open(dir.path(), &model(16)).is_err());
+    assert!(LocalStore::open(&dir.path().join("nope"), &model(8)).is_err());
 }
 
 #[test]
-fn delete_removes_a_document_everywhere() {
+fn deletes_and_replacements_are_exact_everywhere_and_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let index = Index::new(model(8))
-        .with_documents(vec![doc("a", 4, 8, 0), doc("b", 4, 8, 50)])
+    let store = open(dir.path(), 8);
+    let big = doc("big", EXACT_BELOW + 10, 8, 500);
+    store
+        .apply(Write::Upsert(vec![doc("a", 3, 8, 0), big.clone()]))
         .unwrap();
-    let (mut without, removed) = index.without_document("a").unwrap();
-    assert_eq!(removed, 4);
-    assert!(ids(&without, &unit(0, 8), 10)
-        .iter()
-        .all(|id| id.starts_with("b#")));
-    without.save(dir.path()).unwrap();
-    let reopened = Index::open(dir.path(), &model(8)).unwrap();
-    assert_eq!(reopened.len(), 4);
-    assert!(!reopened.has_document("a"));
-    let (_, none) = reopened.without_document("zzz").unwrap();
-    assert_eq!(none, 0);
-}
-
-#[test]
-fn re_adding_a_document_replaces_it() {
-    let index = Index::new(model(8))
-        .with_documents(vec![doc("a", 4, 8, 0)])
+    store
+        .apply(Write::Upsert(vec![doc("b", 3, 8, 10)]))
         .unwrap();
-    let index = index.with_documents(vec![doc("a", 2, 8, 9)]).unwrap();
-    assert_eq!(index.len(), 2);
-}
-
-#[test]
-fn interrupted_save_leaves_the_previous_index_readable() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut first = Index::new(model(8))
-        .with_documents(vec![doc("a", 3, 8, 0)])
+    // Replace b, delete half of big's neighbourhood by deleting big itself.
+    store
+        .apply(Write::Upsert(vec![doc("b", 2, 8, 20)]))
         .unwrap();
-    first.save(dir.path()).unwrap();
-    let mut second = first.with_documents(vec![doc("b", 3, 8, 10)]).unwrap();
-    // Fail at each write in turn: vectors, then the manifest.
-    for fail_on in ["vectors.f32", "manifest.json.tmp"] {
-        let err = second.save_with(dir.path(), &mut |p: &Path| {
-            if p.ends_with(fail_on) {
-                Err(std::io::Error::other("disk full (injected)"))
-            } else {
-                Ok(())
-            }
-        });
-        assert!(err.is_err());
-        let reopened = Index::open(dir.path(), &model(8)).unwrap();
-        assert_eq!(reopened.documents().len(), 1, "after failing on {fail_on}");
-        assert_eq!(reopened.passages(), first.passages());
-    }
-    second.save(dir.path()).unwrap();
     assert_eq!(
-        Index::open(dir.path(), &model(8))
-            .unwrap()
-            .documents()
-            .len(),
-        2
+        store.apply(Write::Delete("big".into())).unwrap(),
+        EXACT_BELOW + 10
     );
-}
-
-#[test]
-fn exact_and_graph_search_agree_on_the_nearest() {
-    let small = Index::new(model(8))
-        .with_documents(vec![doc("a", 10, 8, 0)])
-        .unwrap();
-    let big = Index::new(model(8))
-        .with_documents(vec![
-            doc("a", 10, 8, 0),
-            doc("b", EXACT_BELOW + 100, 8, 10_000),
-        ])
-        .unwrap();
-    let q = unit(4, 8);
-    assert_eq!(ids(&small, &q, 1), ["a#5"]);
-    let top = dense::search(&big, &q, 1, Filter::default())[0];
-    assert!(top.1 > 0.9999);
-    let filtered = ids(&big, &q, 5);
-    assert_eq!(filtered.len(), 5);
-    let only_b: Vec<String> = dense::search(
-        &big,
-        &q,
-        5,
-        Filter {
-            doc: Some("b"),
-            exclude: &[],
-        },
-    )
-    .into_iter()
-    .map(|(k, _)| big.passage(k).unwrap().doc.clone())
-    .collect();
-    assert!(only_b.iter().all(|d| d == "b") && only_b.len() == 5);
-}
-
-#[test]
-fn lexical_and_vector_sides_agree_on_live_passages() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut index = Index::new(model(8))
-        .with_documents(vec![doc("a", 3, 8, 0), doc("b", 3, 8, 10)])
-        .unwrap();
-    assert_eq!(index.lexical("passage", 10, None).unwrap().hits.len(), 6);
-    index.save(dir.path()).unwrap();
-    let (mut without, _) = Index::open(dir.path(), &model(8))
-        .unwrap()
-        .without_document("a")
-        .unwrap();
-    without.save(dir.path()).unwrap();
-    let reopened = Index::open(dir.path(), &model(8)).unwrap();
-    let lexical: Vec<String> = reopened
-        .lexical("passage", 10, None)
-        .unwrap()
-        .hits
-        .iter()
-        .map(|(k, _)| reopened.passage(*k).unwrap().doc.clone())
-        .collect();
-    let dense: Vec<String> = dense::search(&reopened, &unit(0, 8), 10, Filter::default())
-        .iter()
-        .map(|(k, _)| reopened.passage(*k).unwrap().doc.clone())
-        .collect();
-    assert_eq!(lexical, ["b", "b", "b"]);
-    assert_eq!(dense, ["b", "b", "b"]);
-    assert!(reopened
-        .lexical("a", 10, Some("a"))
-        .unwrap()
-        .hits
-        .is_empty());
-}
-
-/// `doc` whose passages each carry two sentence vectors (seeded apart from the passage's).
-/// Tests that rank by them use 64 dimensions, where random unit vectors are nearly orthogonal.
-fn doc_with_sentences(
-    name: &str,
-    n: usize,
-    dim: usize,
-    seed: usize,
-) -> (Vec<Passage>, Vec<PassageVectors>) {
-    let (ps, mut vs) = doc(name, n, dim, seed);
-    for (i, v) in vs.iter_mut().enumerate() {
-        v.sentences = (0..2)
-            .map(|j| SentenceVector {
-                start: j * 4,
-                end: j * 4 + 4,
-                vector: unit(10_000 + seed + 2 * i + j as usize, dim),
-            })
-            .collect();
+    for s in [store.snapshot(), open(dir.path(), 8).snapshot()] {
+        assert_eq!(s.len(), 5);
+        let docs: Vec<String> = s.documents().into_iter().map(|d| d.doc).collect();
+        assert_eq!(docs, ["a", "b"]);
+        // Dense, through big's graph: never a tombstoned passage, still k results.
+        let q = big.1[3].passage.clone();
+        let hits = s.nearest(&q, 5, Filter::default());
+        assert_eq!(hits.len(), 5);
+        assert!(ids(s.as_ref(), &hits)
+            .iter()
+            .all(|id| !id.starts_with("big#")));
+        let sent = s.nearest_sentences(&q, 5, Filter::default());
+        assert!(sent.iter().all(|(k, _)| s.passage(*k).is_some()));
+        // Lexical: the replaced and deleted passages are gone.
+        let lex: Vec<String> = ids(s.as_ref(), &s.lexical("passage", 100, None).unwrap().hits);
+        assert_eq!(lex.len(), 5, "{lex:?}");
+        assert!(s.find("b#3").is_none() && s.find("big#1").is_none());
+        assert!(s.lexical("big", 10, Some("big")).unwrap().hits.is_empty());
     }
-    (ps, vs)
 }
 
 #[test]
-fn a_passage_is_found_by_its_best_sentence() {
-    let index = Index::new(model(64))
-        .with_documents(vec![doc_with_sentences("a", 6, 64, 0)])
-        .unwrap();
-    // The query is exactly the second sentence of a#4: its score is the mean of 1 and the
-    // passage's own cosine, above any passage whose whole vector merely resembles the query.
-    let q = index.sentences(3)[1].vector.to_vec();
-    let top = dense::search(&index, &q, 3, Filter::default());
-    assert_eq!(index.passage(top[0].0).unwrap().id, "a#4");
-    let whole = crate::kernels::dot(&q, index.passage_vector(3).unwrap());
-    assert!((top[0].1 - (1.0 + whole) / 2.0).abs() < 1e-5);
-    // Related passages use whole-text vectors only.
-    let nearest = index.nearest(index.passage_vector(2).unwrap(), 1, Filter::default());
-    assert_eq!(nearest[0], (2, nearest[0].1));
-    assert!(nearest[0].1 > 0.9999);
-}
-
-#[test]
-fn sentence_vectors_survive_save_delete_and_reopen() {
+fn small_segments_merge_without_losing_or_reviving_anything() {
     let dir = tempfile::tempdir().unwrap();
-    let mut index = Index::new(model(64))
-        .with_documents(vec![
-            doc_with_sentences("a", 3, 64, 0),
-            doc_with_sentences("b", EXACT_BELOW / 2 + 10, 64, 100),
-        ])
-        .unwrap();
-    index.save(dir.path()).unwrap();
-    let reopened = Index::open(dir.path(), &model(64)).unwrap();
-    let (without, _) = reopened.without_document("a").unwrap();
-    let key = without.find("b#7").unwrap();
-    let okey = index.find("b#7").unwrap();
-    let got: Vec<(u32, u32, Vec<f32>)> = without
-        .sentences(key)
-        .iter()
-        .map(|s| (s.start, s.end, s.vector.to_vec()))
-        .collect();
-    let want: Vec<(u32, u32, Vec<f32>)> = index
-        .sentences(okey)
-        .iter()
-        .map(|s| (s.start, s.end, s.vector.to_vec()))
-        .collect();
-    assert_eq!(got.len(), 2);
-    assert_eq!(got, want);
-    // The graph over 600 sentences finds an exact sentence match.
-    let q = want[1].2.clone();
-    assert_eq!(
-        without
-            .passage(dense::search(&without, &q, 1, Filter::default())[0].0)
-            .unwrap()
-            .id,
-        "b#7"
-    );
+    let store = open(dir.path(), 8);
+    let mut live = Vec::new();
+    for i in 0..20 {
+        let d = doc(&format!("d{i}"), 3, 8, 100 * i);
+        store.apply(Write::Upsert(vec![d.clone()])).unwrap();
+        live.push(d);
+        if i % 5 == 4 {
+            let gone = format!("d{}", i - 2);
+            store.apply(Write::Delete(gone.clone())).unwrap();
+            live.retain(|d| d.0[0].doc != gone);
+        }
+    }
+    let segments = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("seg-"))
+        .count();
+    assert!(segments <= 8, "{segments} segments");
+    for s in [store.snapshot(), open(dir.path(), 8).snapshot()] {
+        assert_eq!(s.len(), live.len() * 3);
+        for i in [0, 17, 40] {
+            let q = unit(i, 8);
+            assert_eq!(
+                ids(s.as_ref(), &s.nearest(&q, 5, Filter::default())),
+                exact(&live, &q, 5)
+            );
+        }
+        assert_eq!(
+            s.lexical("passage", 100, None).unwrap().hits.len(),
+            live.len() * 3
+        );
+    }
 }
 
 #[test]
-fn an_index_without_sentence_files_still_opens_and_a_broken_one_is_refused() {
+fn a_crash_between_lexical_commit_and_manifest_is_repaired_on_open() {
     let dir = tempfile::tempdir().unwrap();
-    let mut index = Index::new(model(8))
-        .with_documents(vec![doc_with_sentences("a", 4, 8, 0)])
-        .unwrap();
-    index.save(dir.path()).unwrap();
-    let gen = dir.path().join(format!(
-        "gen-{}",
-        read_manifest(dir.path()).unwrap().generation
-    ));
+    let store = open(dir.path(), 8);
+    store.apply(Write::Upsert(vec![doc("a", 2, 8, 0)])).unwrap();
+    // What a crash after step 3 of a delete of "a" and an add of "x" leaves: the WAL names
+    // them, tantivy committed them with the next generation, the manifest never changed.
+    let manifest = std::fs::read(dir.path().join("manifest.json")).unwrap();
+    std::fs::write(dir.path().join("wal-2.json"), br#"["a","x"]"#).unwrap();
+    let x = doc("x", 1, 8, 9).0;
+    store.lexical.apply(&["a"], &[&x[0]], "2").unwrap();
+    drop(store);
+    std::fs::write(dir.path().join("manifest.json"), manifest).unwrap();
+    std::fs::create_dir_all(dir.path().join("seg-77")).unwrap();
+    let s = open(dir.path(), 8).snapshot();
+    let lex: Vec<String> = ids(s.as_ref(), &s.lexical("passage", 10, None).unwrap().hits);
+    assert_eq!(lex.len(), 2, "{lex:?}");
+    assert!(s.lexical("x", 10, None).unwrap().hits.is_empty());
+    assert!(!dir.path().join("seg-77").exists() && !dir.path().join("wal-2.json").exists());
+}
+
+#[test]
+fn a_format_1_index_is_migrated_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = dir.path().join("gen-3");
+    std::fs::create_dir_all(&gen).unwrap();
+    let (ps, vs) = doc("old", 4, 8, 0);
+    let mut jsonl = String::new();
+    for p in &ps {
+        jsonl.push_str(&serde_json::to_string(p).unwrap());
+        jsonl.push('\n');
+    }
+    std::fs::write(gen.join("passages.jsonl"), jsonl).unwrap();
+    let bytes = |rows: Vec<&Vec<f32>>| -> Vec<u8> {
+        rows.iter()
+            .flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
+            .collect()
+    };
     std::fs::write(
-        gen.join("sentences.json"),
-        r#"{"counts":[2,2,2],"spans":[]}"#,
+        gen.join("vectors.f32"),
+        bytes(vs.iter().map(|v| &v.passage).collect()),
     )
     .unwrap();
-    let err = Index::open(dir.path(), &model(8))
-        .err()
-        .expect("must refuse")
-        .to_string();
-    assert!(err.contains("sentences.json"), "{err}");
-    // An index saved before sentence vectors existed: passage vectors alone.
-    std::fs::remove_file(gen.join("sentences.json")).unwrap();
-    std::fs::remove_file(gen.join("sentences.f32")).unwrap();
-    let old = Index::open(dir.path(), &model(8)).unwrap();
-    assert!(old.sentences(0).is_empty());
-    let q = unit(2, 8);
-    assert_eq!(ids(&old, &q, 1), ["a#3"]);
+    let layout = serde_json::json!({"counts": [2, 2, 2, 2], "spans": [[0,4],[4,8],[0,4],[4,8],[0,4],[4,8],[0,4],[4,8]]});
+    std::fs::write(gen.join("sentences.json"), layout.to_string()).unwrap();
+    let sentences: Vec<&Vec<f32>> = vs
+        .iter()
+        .flat_map(|v| v.sentences.iter().map(|s| &s.vector))
+        .collect();
+    std::fs::write(gen.join("sentences.f32"), bytes(sentences)).unwrap();
+    let manifest = serde_json::json!({"format_version": 1, "model": model(8), "generation": 3, "passages": 4, "documents": 1});
+    std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
+
+    let s = LocalStore::open(dir.path(), &model(8)).unwrap().snapshot();
+    assert_eq!(s.len(), 4);
+    assert_eq!(s.sentences(s.find("old#2").unwrap()).len(), 2);
+    assert_eq!(dense_ids(s.as_ref(), &vs[1].passage, 1), ["old#2"]);
+    assert_eq!(s.lexical("passage", 10, None).unwrap().hits.len(), 4);
+    assert!(!gen.exists());
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(v["format_version"], 2);
 }

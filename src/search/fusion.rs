@@ -94,9 +94,9 @@ pub fn script_agreement(query: &str, passages: &[&str]) -> f32 {
 
 /// Weighted reciprocal rank fusion of ranked key lists; one entry per key, best first (ties
 /// keep the order in which keys were first seen).
-pub fn rrf(lists: &[(&[u32], f32)], k: f32) -> Vec<(u32, f32)> {
-    let mut scores: Vec<(u32, f32)> = Vec::new();
-    let mut at: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+pub fn rrf<K: Copy + Eq + std::hash::Hash>(lists: &[(&[K], f32)], k: f32) -> Vec<(K, f32)> {
+    let mut scores: Vec<(K, f32)> = Vec::new();
+    let mut at: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
     for (list, weight) in lists {
         for (rank, key) in list.iter().enumerate() {
             let add = weight / (k + rank as f32 + 1.0);
@@ -180,7 +180,7 @@ mod tests {
         // Dense ranks the answer 11th among near-equal scores; a weak lexical list (weight 0.05)
         // ranks it first.
         let dense: Vec<u32> = (1..=12).collect();
-        let lexical = [11, 1, 5];
+        let lexical: [u32; 3] = [11, 1, 5];
         let p = FusionParams::default();
         let flat: Vec<f32> = (0..12).map(|i| 0.91 - i as f32 * 7e-4).collect();
         let top5 = |wd: f32| -> Vec<u32> {

@@ -79,11 +79,12 @@ pub fn retrieve(
             let dense_scores: Vec<f32> = dense_hits.iter().map(|h| h.1).collect();
             let lexical = snap.lexical(q.text, depth, q.doc)?;
             let lex_keys: Vec<Key> = lexical.hits.iter().map(|h| h.0).collect();
-            let top_texts: Vec<&str> = dense
+            let top: Vec<String> = dense
                 .iter()
                 .take(AGREEMENT_PASSAGES)
-                .filter_map(|k| snap.passage(*k).map(|p| p.text.as_str()))
+                .filter_map(|k| snap.passage(*k).map(|p| p.text))
                 .collect();
+            let top_texts: Vec<&str> = top.iter().map(String::as_str).collect();
             let agreement = fusion::script_agreement(q.text, &top_texts);
             let w = fusion.lexical_weight_for(lexical.language_match, lexical.coverage, agreement);
             let wd = fusion.dense_weight_for(&dense_scores);

@@ -75,7 +75,7 @@ fn ingest_then_search_json() {
     let all = std::fs::read_dir(&index)
         .unwrap()
         .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("gen-"))
+        .find(|e| e.file_name().to_string_lossy().starts_with("seg-"))
         .unwrap();
     let stored = std::fs::read_to_string(all.path().join("passages.jsonl")).unwrap();
     for chrome in [

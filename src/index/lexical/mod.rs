@@ -1,34 +1,25 @@
 //! Lexical (BM25) search: tantivy over terms from a Chinese-aware tokenizer ([`tokenizer`]),
 //! behind a small trait like the vector store.
 //!
-//! Like the HNSW graph, the tantivy index is derived data: it is built in RAM from the stored
-//! passages whenever an [`super::Index`] value is made, so it can never drift out of step with
-//! the vectors on add, delete or reopen.
+//! The tantivy index lives beside the vector segments and commits with each write; see
+//! [`super::local`] for how the two stay in step across crashes.
 
 pub mod tantivy;
 pub mod tokenizer;
 
-pub use self::tantivy::TantivyStore;
-pub use tokenizer::{tokenize, JiebaTokenizer, PassageTerms, Terms};
-
-use super::StoreError;
+pub use self::tantivy::{LexicalIndex, LexicalView, RawHits};
+pub use tokenizer::{tokenize, JiebaTokenizer};
 
 /// Lexical matches and how much the lexical side knows about the query.
 #[derive(Debug, Clone, Default)]
 pub struct LexicalHits {
     /// `(key, bm25)` best first.
-    pub hits: Vec<(u32, f32)>,
+    pub hits: Vec<(crate::index::Key, f32)>,
     /// Share of the query's distinct terms that occur anywhere in the index: low when the
     /// question is in another language than the passages.
     pub language_match: f32,
     /// IDF-weighted share of those known terms that the best hit contains (0 when no hit).
     pub coverage: f32,
-}
-
-/// Text search over passages keyed by dense `u32` ids.
-pub trait LexicalStore: Send + Sync {
-    /// Up to `k` hits for `query`, restricted to document `doc` when given.
-    fn search(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError>;
 }
 
 #[cfg(test)]
@@ -63,23 +54,49 @@ mod tests {
         }
     }
 
+    fn passage(doc: &str, n: usize, text: &str) -> crate::index::Passage {
+        crate::index::Passage {
+            id: format!("{doc}#{n}"),
+            doc: doc.into(),
+            title: "t".into(),
+            section: None,
+            clause: None,
+            text: text.into(),
+            start: 0,
+            end: text.chars().count(),
+        }
+    }
+
     #[test]
-    fn bm25_ranks_and_filters() {
-        let docs = [
-            ("a", "坚持和发展新时代枫桥经验"),
-            ("a", "太湖苏州辖区连续18年安全度夏"),
-            ("b", "枫桥经验在全国推广"),
+    fn bm25_ranks_filters_and_deletes() {
+        let ps = [
+            passage("a", 1, "坚持和发展新时代枫桥经验"),
+            passage("a", 2, "太湖苏州辖区连续18年安全度夏"),
+            passage("b", 1, "枫桥经验在全国推广"),
         ];
-        let s = TantivyStore::build(docs.iter().copied()).unwrap();
-        let r = s.search("枫桥经验", 10, None).unwrap();
+        let lex = LexicalIndex::in_ram().unwrap();
+        lex.apply(&[], &ps.iter().collect::<Vec<_>>(), "1").unwrap();
+        assert_eq!(lex.payload().unwrap().as_deref(), Some("1"));
+        let v = lex.view();
+        let r = v.search("枫桥经验", 10, None).unwrap();
         assert_eq!(r.hits.len(), 2);
-        assert!(r.coverage > 0.99 && r.language_match > 0.99);
-        let r = s.search("枫桥经验", 10, Some("b")).unwrap();
-        assert_eq!(r.hits.iter().map(|h| h.0).collect::<Vec<_>>(), [2]);
-        let r = s
+        assert_eq!(r.known.len(), r.terms);
+        let r = v.search("枫桥经验", 10, Some("b")).unwrap();
+        assert_eq!(
+            r.hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(),
+            ["b#1"]
+        );
+        let r = v
             .search("How many years has Lake Tai been safe", 10, None)
             .unwrap();
-        assert!(r.hits.is_empty() && r.coverage == 0.0 && r.language_match == 0.0);
-        assert!(s.search("", 10, None).unwrap().hits.is_empty());
+        assert!(r.hits.is_empty() && r.known.is_empty());
+        assert!(v.search("", 10, None).unwrap().hits.is_empty());
+        // Deleting a document by id; the old view still sees it.
+        lex.apply(&["a"], &[], "2").unwrap();
+        assert_eq!(
+            lex.view().search("枫桥经验", 10, None).unwrap().hits.len(),
+            1
+        );
+        assert_eq!(v.search("枫桥经验", 10, None).unwrap().hits.len(), 2);
     }
 }

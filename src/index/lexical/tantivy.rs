@@ -1,155 +1,237 @@
-//! BM25 over an in-RAM tantivy index of pre-tokenized passages.
+//! BM25 over a tantivy index of pre-tokenized passages, keyed by passage id (not by position),
+//! so that merging vector segments never touches it. On disk it lives in `lexical/` of the
+//! index folder (memory-mapped, tantivy's own segments, deletes and merges); an in-memory index
+//! uses RAM. Each commit carries the store generation it belongs to as its payload, so that
+//! opening can tell whether the lexical side is in step with the manifest.
 
-use rayon::prelude::*;
+use std::path::Path;
+use std::sync::Mutex;
+
 use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
-    STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
 };
-use tantivy::{Index as TantivyIndex, IndexReader, TantivyDocument, Term};
+use tantivy::{Index as TantivyIndex, IndexReader, IndexWriter, TantivyDocument, Term};
 
-use super::tokenizer::{pre_tokenized, tokenize, JiebaTokenizer, PassageTerms, Terms};
-use super::{LexicalHits, LexicalStore};
-use crate::index::StoreError;
+use super::tokenizer::{pre_tokenized, tokenize, JiebaTokenizer};
+use crate::index::{Passage, StoreError};
 use crate::text::idf;
 
-/// BM25 over an in-RAM tantivy index.
-pub struct TantivyStore {
-    reader: IndexReader,
-    key: Field,
+/// Indexing memory of the writer: tantivy's minimum is 15 MB; a write adds few passages, and a
+/// bulk load commits in batches, so more only costs resident memory.
+const WRITER_BUDGET: usize = 50_000_000;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    pid: Field,
     doc: Field,
     text: Field,
-    terms: Vec<Terms>,
 }
 
-impl TantivyStore {
-    /// Indexes `(doc id, text)` pairs; the key of each is its position.
-    pub fn build<'a>(
-        passages: impl Iterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, StoreError> {
-        Self::build_with(passages.map(|(d, t)| (d, t, None)))
+/// The lexical index of a store.
+pub struct LexicalIndex {
+    index: TantivyIndex,
+    reader: IndexReader,
+    writer: Mutex<Option<IndexWriter>>,
+    fields: Fields,
+}
+
+/// A point-in-time view for searching: what one snapshot of the store sees.
+#[derive(Clone)]
+pub struct LexicalView {
+    searcher: tantivy::Searcher,
+    fields: Fields,
+}
+
+/// Raw lexical matches: passage ids with BM25, and the query terms the index knows with their
+/// IDF (for the evidence fusion weighs the list by).
+#[derive(Debug, Clone, Default)]
+pub struct RawHits {
+    /// `(passage id, bm25)`, best first.
+    pub hits: Vec<(String, f32)>,
+    /// Distinct query terms.
+    pub terms: usize,
+    /// Known query terms and their IDF.
+    pub known: Vec<(String, f32)>,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut sb = Schema::builder();
+    let pid = sb.add_text_field("pid", STRING | STORED);
+    let doc = sb.add_text_field("doc", STRING);
+    let opts = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("jieba")
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let text = sb.add_text_field("text", opts);
+    (sb.build(), Fields { pid, doc, text })
+}
+
+impl LexicalIndex {
+    /// Opens (or creates) the index in `dir`.
+    pub fn open_or_create(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let (schema, _) = schema();
+        let mmap = MmapDirectory::open(dir).map_err(|e| StoreError::corrupt(dir, e.to_string()))?;
+        let index = TantivyIndex::open_or_create(mmap, schema)?;
+        Self::over(index)
     }
 
-    /// [`TantivyStore::build`] reusing the terms already known for some passages (from
-    /// [`TantivyStore::terms`] of an earlier store); the others are tokenized, in parallel.
-    pub fn build_with<'a>(
-        passages: impl Iterator<Item = (&'a str, &'a str, Option<Terms>)>,
-    ) -> Result<Self, StoreError> {
-        let passages: Vec<_> = passages.collect();
-        let terms: Vec<Terms> = passages
-            .par_iter()
-            .map(|(_, t, known)| known.clone().unwrap_or_else(|| PassageTerms::of(t)))
-            .collect();
-        let mut sb = Schema::builder();
-        let key = sb.add_u64_field("key", INDEXED | STORED | FAST);
-        let doc = sb.add_text_field("doc", STRING);
-        let opts = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer("jieba")
-                .set_index_option(IndexRecordOption::WithFreqs),
-        );
-        let text = sb.add_text_field("text", opts);
-        let index = TantivyIndex::create_in_ram(sb.build());
+    /// An empty index in RAM.
+    pub fn in_ram() -> Result<Self, StoreError> {
+        Self::over(TantivyIndex::create_in_ram(schema().0))
+    }
+
+    fn over(index: TantivyIndex) -> Result<Self, StoreError> {
         index.tokenizers().register("jieba", JiebaTokenizer);
-        // tantivy's arena is touched page by page on every build: its 15 MB minimum is plenty for
-        // small indexes and keeps a write's page faults down; big ones get room for fewer segments.
-        let budget = if passages.len() < 10_000 {
-            15_000_000
-        } else {
-            100_000_000
+        let s = index.schema();
+        let field = |name: &str| {
+            s.get_field(name)
+                .map_err(|_| StoreError::Invariant(format!("lexical index lacks field {name}")))
         };
-        let mut writer = index.writer_with_num_threads(1, budget)?;
-        for (i, ((d, _, _), t)) in passages.iter().zip(&terms).enumerate() {
-            let mut td = TantivyDocument::default();
-            td.add_u64(key, i as u64);
-            td.add_text(doc, d);
-            td.add_pre_tokenized_text(text, pre_tokenized(&t.list));
-            writer.add_document(td)?;
-        }
-        writer.commit()?;
-        let reader = index.reader()?;
-        Ok(TantivyStore {
+        let fields = Fields {
+            pid: field("pid")?,
+            doc: field("doc")?,
+            text: field("text")?,
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(LexicalIndex {
+            index,
             reader,
-            key,
-            doc,
-            text,
-            terms,
+            writer: Mutex::new(None),
+            fields,
         })
     }
-}
 
-impl TantivyStore {
-    /// Terms of the passage with key `key`.
-    pub fn terms(&self, key: usize) -> Option<Terms> {
-        self.terms.get(key).cloned()
+    /// The payload of the last commit (the store generation it belongs to).
+    pub fn payload(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.index.load_metas()?.payload)
+    }
+
+    /// Number of passages indexed.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// True when nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every passage of `remove` documents, adds `add` passages (tokenized here), and
+    /// commits with `payload`; the next [`LexicalIndex::view`] sees the result.
+    pub fn apply(
+        &self,
+        remove: &[&str],
+        add: &[&Passage],
+        payload: &str,
+    ) -> Result<(), StoreError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET)?);
+        }
+        let writer = guard.as_mut().expect("created above");
+        let f = self.fields;
+        for d in remove {
+            writer.delete_term(Term::from_field_text(f.doc, d));
+        }
+        for p in add {
+            let mut td = TantivyDocument::default();
+            td.add_text(f.pid, &p.id);
+            td.add_text(f.doc, &p.doc);
+            td.add_pre_tokenized_text(f.text, pre_tokenized(&tokenize(&p.text)));
+            writer.add_document(td)?;
+        }
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(payload);
+        commit.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Replaces everything with `add` and commits with `payload`.
+    pub fn rebuild(&self, add: &[&Passage], payload: &str) -> Result<(), StoreError> {
+        {
+            let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.is_none() {
+                *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET)?);
+            }
+            guard
+                .as_mut()
+                .expect("created above")
+                .delete_all_documents()?;
+        }
+        self.apply(&[], add, payload)
+    }
+
+    /// A view of the last commit.
+    pub fn view(&self) -> LexicalView {
+        LexicalView {
+            searcher: self.reader.searcher(),
+            fields: self.fields,
+        }
     }
 }
 
-impl LexicalStore for TantivyStore {
-    fn search(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError> {
+impl LexicalView {
+    /// Up to `k` hits for `query`, restricted to document `doc` when given.
+    pub fn search(&self, query: &str, k: usize, doc: Option<&str>) -> Result<RawHits, StoreError> {
         let mut q_terms = tokenize(query);
         q_terms.sort();
         q_terms.dedup();
-        if q_terms.is_empty() || k == 0 || self.terms.is_empty() {
-            return Ok(LexicalHits::default());
+        let f = self.fields;
+        let n = self.searcher.num_docs() as f32;
+        if q_terms.is_empty() || k == 0 || n == 0.0 {
+            return Ok(RawHits {
+                terms: q_terms.len(),
+                ..RawHits::default()
+            });
         }
         let should: Vec<(Occur, Box<dyn Query>)> = q_terms
             .iter()
             .map(|t| {
                 let tq = TermQuery::new(
-                    Term::from_field_text(self.text, t),
+                    Term::from_field_text(f.text, t),
                     IndexRecordOption::WithFreqs,
                 );
                 (Occur::Should, Box::new(tq) as Box<dyn Query>)
             })
             .collect();
-        let mut query: Box<dyn Query> = Box::new(BooleanQuery::new(should));
+        let mut q: Box<dyn Query> = Box::new(BooleanQuery::new(should));
         if let Some(d) = doc {
-            let filter =
-                TermQuery::new(Term::from_field_text(self.doc, d), IndexRecordOption::Basic);
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, query),
+            let filter = TermQuery::new(Term::from_field_text(f.doc, d), IndexRecordOption::Basic);
+            q = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, q),
                 (Occur::Must, Box::new(filter)),
             ]));
         }
-        let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(k))?;
+        let top = self.searcher.search(&q, &TopDocs::with_limit(k))?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            let stored: TantivyDocument = searcher.doc(addr)?;
-            let key = stored
-                .get_first(self.key)
-                .and_then(|v| v.as_u64())
-                .ok_or_else(|| StoreError::Invariant("tantivy document without its key".into()))?;
-            hits.push((key as u32, score));
+            let stored: TantivyDocument = self.searcher.doc(addr)?;
+            let pid = stored
+                .get_first(f.pid)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| StoreError::Invariant("lexical entry without its id".into()))?;
+            hits.push((pid.to_string(), score));
         }
-        let n = searcher.num_docs() as f32;
-        let mut known: Vec<(&String, f32)> = Vec::new();
+        let mut known = Vec::new();
         for t in &q_terms {
-            let df = searcher.doc_freq(&Term::from_field_text(self.text, t))? as f32;
+            let df = self.searcher.doc_freq(&Term::from_field_text(f.text, t))? as f32;
             if df > 0.0 {
-                known.push((t, idf(n, df)));
+                known.push((t.clone(), idf(n, df)));
             }
         }
-        let language_match = known.len() as f32 / q_terms.len() as f32;
-        let total_idf: f32 = known.iter().map(|k| k.1).sum();
-        let coverage = match hits.first() {
-            Some((key, _)) if total_idf > 0.0 => {
-                let have = &self.terms[*key as usize].set;
-                known
-                    .iter()
-                    .filter(|(t, _)| have.contains(*t))
-                    .map(|k| k.1)
-                    .sum::<f32>()
-                    / total_idf
-            }
-            _ => 0.0,
-        };
-        Ok(LexicalHits {
+        Ok(RawHits {
             hits,
-            language_match,
-            coverage,
+            terms: q_terms.len(),
+            known,
         })
     }
 }

@@ -3,7 +3,6 @@
 //! number with its percent sign as one extra token (4.2% as well as 4.2). English and mixed text
 //! go through the same path: jieba passes Latin words through whole.
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
@@ -75,26 +74,6 @@ impl TokenStream for JiebaStream {
     }
     fn token_mut(&mut self) -> &mut Token {
         &mut self.tokens[self.next - 1]
-    }
-}
-
-/// A passage's terms as [`tokenize`] makes them, shared between successive index values: a
-/// write re-tokenizes only the passages it adds (jieba was most of a small write's cost).
-#[derive(Debug)]
-pub struct PassageTerms {
-    pub(crate) list: Vec<String>,
-    pub(crate) set: HashSet<String>,
-}
-
-/// Shared [`PassageTerms`].
-pub type Terms = std::sync::Arc<PassageTerms>;
-
-impl PassageTerms {
-    /// Tokenizes `text`.
-    pub fn of(text: &str) -> Terms {
-        let list = tokenize(text);
-        let set = list.iter().cloned().collect();
-        std::sync::Arc::new(PassageTerms { list, set })
     }
 }
 

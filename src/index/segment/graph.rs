@@ -1,0 +1,263 @@
+//! An HNSW graph in a file of our own: built with hnsw_rs (parallel insertion), exported once,
+//! then memory-mapped on open and searched by the code here.
+//!
+//! Why not hnsw_rs's own dump and reload: its reload deserializes every edge into its in-memory
+//! structures (open time grows with the graph), and a reloaded graph borrows its loader. Here the
+//! bottom layer, which holds nearly all edges, is read in place from the mapping (CSR: offsets,
+//! then neighbour ids); the upper layers (about 1/24 of the nodes) are read into a map.
+//!
+//! Searching here also puts the filter inside the walk: rejected nodes (deleted passages, other
+//! documents) are traversed but never returned, so a search returns `k` live results when there
+//! are that many; and vectors are read from the segment's mapped file.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::path::Path;
+
+use hnsw_rs::anndists::dist::Distance;
+use hnsw_rs::prelude::Hnsw;
+
+use super::files::{write_array, Mapped};
+use crate::index::StoreError;
+use crate::kernels::dot;
+
+/// Neighbours kept per node: within the 16-64 hnsw_rs advises; more raises recall per step and
+/// memory per vector. The tests check the graph against the exact scan.
+const MAX_NEIGHBOURS: usize = 24;
+/// Candidates considered while inserting: hnsw_rs's usual value; build time grows with it,
+/// graph quality saturates around it.
+const EF_CONSTRUCTION: usize = 200;
+/// Most layers: hnsw_rs's own cap; ln(n) layers are used below it.
+const MAX_LAYERS: usize = 16;
+/// Least candidates kept while searching, and per result asked: a wide beam keeps recall when
+/// the filter rejects part of what the walk meets.
+const EF_SEARCH_MIN: usize = 96;
+const EF_SEARCH_PER_RESULT: usize = 4;
+
+const MAGIC: u32 = u32::from_le_bytes(*b"SSG1");
+
+/// `1 - dot` for normalised vectors, clamped at 0: hnsw_rs's own `DistDot` asserts that the
+/// distance is non-negative and panics when rounding makes a vector's dot with itself exceed 1.
+#[derive(Default, Clone, Copy)]
+pub struct CosineDistance;
+
+impl Distance<f32> for CosineDistance {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        (1.0 - dot(a, b)).max(0.0)
+    }
+}
+
+/// A searchable graph over vectors keyed by position.
+pub struct Graph {
+    file: Mapped<u32>,
+    n: usize,
+    entry: u32,
+    max_level: usize,
+    /// Where the bottom layer's offsets and neighbour ids start in `file`.
+    l0_offsets: usize,
+    l0_neighbours: usize,
+    /// Upper-layer neighbours: node -> layer 1.. -> ids.
+    upper: HashMap<u32, Vec<Vec<u32>>>,
+}
+
+/// Builds the graph of `vectors` with hnsw_rs and writes it to `path`.
+pub fn build(vectors: &[f32], dim: usize, path: &Path) -> Result<(), StoreError> {
+    let n = vectors.len() / dim;
+    let layers = MAX_LAYERS.min((n as f32).ln().trunc() as usize).max(1);
+    let hnsw = Hnsw::<f32, CosineDistance>::new(
+        MAX_NEIGHBOURS,
+        n,
+        layers,
+        EF_CONSTRUCTION,
+        CosineDistance,
+    );
+    let data: Vec<(&[f32], usize)> = vectors.chunks_exact(dim).zip(0..).collect();
+    hnsw.parallel_insert_slice(&data);
+    let mut levels = vec![0u8; n];
+    let mut neighbours: Vec<Vec<Vec<u32>>> = vec![Vec::new(); n];
+    for point in hnsw.get_point_indexation() {
+        let id = point.get_origin_id();
+        levels[id] = point.get_point_id().0;
+        neighbours[id] = point
+            .get_neighborhood_id()
+            .into_iter()
+            .map(|layer| layer.into_iter().map(|nb| nb.d_id as u32).collect())
+            .collect();
+    }
+    let max_level = levels.iter().copied().max().unwrap_or(0);
+    let entry = levels.iter().position(|&l| l == max_level).unwrap_or(0) as u32;
+    let mut out = vec![MAGIC, n as u32, entry, max_level as u32];
+    let mut offset = 0u32;
+    out.push(0);
+    for nb in &neighbours {
+        offset += nb.first().map_or(0, |l| l.len() as u32);
+        out.push(offset);
+    }
+    for nb in &neighbours {
+        out.extend(nb.first().into_iter().flatten());
+    }
+    let upper: Vec<usize> = (0..n).filter(|&i| levels[i] > 0).collect();
+    out.push(upper.len() as u32);
+    for i in upper {
+        out.push(i as u32);
+        out.push(levels[i] as u32);
+        for l in 1..=levels[i] as usize {
+            let layer = neighbours[i].get(l).map_or(&[][..], |v| v.as_slice());
+            out.push(layer.len() as u32);
+            out.extend_from_slice(layer);
+        }
+    }
+    write_array(path, &out)
+}
+
+impl Graph {
+    /// Maps the graph file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let file = Mapped::<u32>::open(path)?;
+        let bad = |what: &str| StoreError::corrupt(path, format!("graph file: {what}"));
+        let s = file.as_slice();
+        if s.len() < 5 || s[0] != MAGIC {
+            return Err(bad("bad header"));
+        }
+        let (n, entry, max_level) = (s[1] as usize, s[2], s[3] as usize);
+        let l0_offsets = 4;
+        let l0_neighbours = l0_offsets + n + 1;
+        let edges = *s.get(l0_offsets + n).ok_or_else(|| bad("truncated"))? as usize;
+        let mut at = l0_neighbours + edges;
+        let mut next = || -> Result<u32, StoreError> {
+            let v = *s.get(at).ok_or_else(|| bad("truncated"))?;
+            at += 1;
+            Ok(v)
+        };
+        let mut upper = HashMap::new();
+        for _ in 0..next()? {
+            let node = next()?;
+            let level = next()? as usize;
+            let mut layers = Vec::with_capacity(level);
+            for _ in 0..level {
+                let count = next()? as usize;
+                let ids = (0..count).map(|_| next()).collect::<Result<Vec<_>, _>>()?;
+                layers.push(ids);
+            }
+            upper.insert(node, layers);
+        }
+        if entry as usize >= n.max(1) {
+            return Err(bad("entry point out of range"));
+        }
+        Ok(Graph {
+            file,
+            n,
+            entry,
+            max_level,
+            l0_offsets,
+            l0_neighbours,
+            upper,
+        })
+    }
+
+    fn neighbours(&self, node: u32, layer: usize) -> &[u32] {
+        if layer == 0 {
+            let s = self.file.as_slice();
+            let (a, b) = (
+                s[self.l0_offsets + node as usize] as usize,
+                s[self.l0_offsets + node as usize + 1] as usize,
+            );
+            &s[self.l0_neighbours + a..self.l0_neighbours + b]
+        } else {
+            self.upper
+                .get(&node)
+                .and_then(|l| l.get(layer - 1))
+                .map_or(&[], |v| v.as_slice())
+        }
+    }
+
+    /// Up to `k` `(key, cosine)` pairs, best first, among keys `keep` accepts; `vector(key)`
+    /// gives a node's vector.
+    pub fn search<'v>(
+        &self,
+        query: &[f32],
+        k: usize,
+        vector: &dyn Fn(u32) -> &'v [f32],
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
+        if self.n == 0 || k == 0 {
+            return Vec::new();
+        }
+        let score = |id: u32| dot(query, vector(id));
+        let mut ep = self.entry;
+        let mut best = score(ep);
+        for layer in (1..=self.max_level).rev() {
+            loop {
+                let mut moved = false;
+                for &nb in self.neighbours(ep, layer) {
+                    let s = score(nb);
+                    if s > best {
+                        (ep, best) = (nb, s);
+                        moved = true;
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+        }
+        let ef = (k * EF_SEARCH_PER_RESULT).max(EF_SEARCH_MIN);
+        let mut visited = vec![0u64; self.n.div_ceil(64)];
+        let mut seen = |id: u32| {
+            let (w, b) = (id as usize / 64, id as usize % 64);
+            let was = visited[w] >> b & 1 == 1;
+            visited[w] |= 1 << b;
+            was
+        };
+        seen(ep);
+        // Candidates: best first. Results: worst first, at most ef, accepted nodes only.
+        let mut candidates = BinaryHeap::from([Scored(best, ep)]);
+        let mut results: BinaryHeap<std::cmp::Reverse<Scored>> = BinaryHeap::new();
+        if keep(ep) {
+            results.push(std::cmp::Reverse(Scored(best, ep)));
+        }
+        while let Some(Scored(s, node)) = candidates.pop() {
+            if results.len() >= ef && results.peek().is_some_and(|w| s < w.0 .0) {
+                break;
+            }
+            for &nb in self.neighbours(node, 0) {
+                if seen(nb) {
+                    continue;
+                }
+                let sn = score(nb);
+                let worst = results.peek().map_or(f32::NEG_INFINITY, |w| w.0 .0);
+                if results.len() < ef || sn > worst {
+                    candidates.push(Scored(sn, nb));
+                    if keep(nb) {
+                        results.push(std::cmp::Reverse(Scored(sn, nb)));
+                        if results.len() > ef {
+                            results.pop();
+                        }
+                    }
+                }
+            }
+        }
+        let mut out: Vec<(u32, f32)> = results.into_iter().map(|r| (r.0 .1, r.0 .0)).collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out.truncate(k);
+        out
+    }
+}
+
+/// A node with its score, ordered by score.
+#[derive(Clone, Copy, PartialEq)]
+struct Scored(f32, u32);
+
+impl Eq for Scored {}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
+    }
+}

@@ -1,0 +1,380 @@
+//! A segment: an immutable batch of documents with their passages, vectors, sentence vectors
+//! and, when large enough to need them, HNSW graphs, in one folder `seg-<id>/`. A write adds a
+//! segment; nothing in a segment ever changes afterwards, so it is memory-mapped, shared by every
+//! snapshot that lists it, and deleted only when no manifest names it.
+//!
+//! Files (all little-endian, see [`files`]):
+//! - `segment.json`: counts, and the documents with their passage ranges;
+//! - `passages.jsonl` + `passages.off` (u64 byte offsets, one more than passages);
+//! - `vectors.f32`: one vector per passage;
+//! - `sentences.first` (u32, first sentence of each passage, one more than passages),
+//!   `sentences.spans` (u32 start, end in characters), `sentences.f32`;
+//! - `vectors.graph`, `sentences.graph`: graphs (see [`graph`]) of sets of at least
+//!   [`EXACT_BELOW`] vectors; smaller sets are scanned.
+
+pub mod files;
+pub mod graph;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use self::files::{sync_dir, write_array, write_bytes, Mapped};
+use self::graph::Graph;
+use super::{Passage, PassageVectors, StoreError};
+use crate::kernels::dot;
+
+/// Below this many vectors a set is scanned: perfect recall, well under a millisecond for 4096
+/// vectors of 384 floats, and no graph to build for the small segments most writes make.
+pub const EXACT_BELOW: usize = 4096;
+
+/// A document in a segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocEntry {
+    /// Document id.
+    pub doc: String,
+    /// Title.
+    pub title: String,
+    /// Its passages: local keys `start..end`.
+    pub start: u32,
+    /// End of the range (exclusive).
+    pub end: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    id: u64,
+    dim: usize,
+    passages: usize,
+    sentences: usize,
+    docs: Vec<DocEntry>,
+}
+
+/// A vector set: mapped vectors and, when large, a graph.
+struct Vectors {
+    data: Mapped<f32>,
+    dim: usize,
+    graph: Option<Graph>,
+}
+
+impl Vectors {
+    fn open(dir: &Path, name: &str, dim: usize, n: usize) -> Result<Self, StoreError> {
+        let data = Mapped::<f32>::open(&dir.join(format!("{name}.f32")))?;
+        if data.len() != n * dim {
+            return Err(StoreError::corrupt(
+                dir,
+                format!("{name}.f32 holds the wrong count"),
+            ));
+        }
+        let path = dir.join(format!("{name}.graph"));
+        let graph = if n >= EXACT_BELOW {
+            Some(Graph::open(&path)?)
+        } else {
+            None
+        };
+        Ok(Vectors { data, dim, graph })
+    }
+
+    fn get(&self, i: u32) -> &[f32] {
+        let d = self.dim;
+        &self.data.as_slice()[i as usize * d..(i as usize + 1) * d]
+    }
+
+    fn len(&self) -> usize {
+        self.data.len() / self.dim.max(1)
+    }
+
+    /// Up to `k` `(local id, cosine)` among ids `keep` accepts, best first.
+    fn search(&self, q: &[f32], k: usize, keep: &dyn Fn(u32) -> bool) -> Vec<(u32, f32)> {
+        match &self.graph {
+            Some(g) => g.search(q, k, &|i| self.get(i), keep),
+            None => self.scan(q, k, 0..self.len() as u32, keep),
+        }
+    }
+
+    /// Exact search over `range`.
+    fn scan(
+        &self,
+        q: &[f32],
+        k: usize,
+        range: std::ops::Range<u32>,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
+        let mut all: Vec<(u32, f32)> = range
+            .filter(|&i| keep(i))
+            .map(|i| (i, dot(q, self.get(i))))
+            .collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        all.truncate(k);
+        all
+    }
+}
+
+/// An open segment.
+pub struct Segment {
+    /// Its id (its folder is `seg-<id>`).
+    pub id: u64,
+    dir: PathBuf,
+    records: Mapped<u8>,
+    offsets: Mapped<u64>,
+    passages: Vectors,
+    first_sentence: Mapped<u32>,
+    spans: Mapped<u32>,
+    sentences: Vectors,
+    /// Owning passage of each sentence.
+    owner: Vec<u32>,
+    docs: Vec<DocEntry>,
+    by_doc: HashMap<String, usize>,
+}
+
+/// The folder of segment `id` under an index folder.
+pub fn dir_of(index: &Path, id: u64) -> PathBuf {
+    index.join(format!("seg-{id}"))
+}
+
+/// Writes documents (passages and their vectors, in order) as segment `id` under `index`, with
+/// graphs where needed, fsynced; returns its folder.
+pub fn write(
+    index: &Path,
+    id: u64,
+    dim: usize,
+    docs: &[(Vec<Passage>, Vec<PassageVectors>)],
+) -> Result<PathBuf, StoreError> {
+    let dir = dir_of(index, id);
+    if dir.exists() {
+        // Left by a write that crashed before its manifest named it.
+        std::fs::remove_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    let mut records = Vec::new();
+    let mut offsets = vec![0u64];
+    let mut vectors = Vec::new();
+    let mut first = vec![0u32];
+    let mut spans = Vec::new();
+    let mut sentence_vectors = Vec::new();
+    let mut entries = Vec::new();
+    let mut n = 0u32;
+    for (passages, vs) in docs {
+        if passages.len() != vs.len() || passages.is_empty() {
+            return Err(StoreError::Invariant(
+                "a document's passages and vectors differ in number".into(),
+            ));
+        }
+        entries.push(DocEntry {
+            doc: passages[0].doc.clone(),
+            title: passages[0].title.clone(),
+            start: n,
+            end: n + passages.len() as u32,
+        });
+        for (p, v) in passages.iter().zip(vs) {
+            serde_json::to_writer(&mut records, p)?;
+            records.push(b'\n');
+            offsets.push(records.len() as u64);
+            if v.passage.len() != dim {
+                return Err(StoreError::Invariant(format!(
+                    "vector of dimension {} in a {dim}-dimensional index",
+                    v.passage.len()
+                )));
+            }
+            vectors.extend_from_slice(&v.passage);
+            for s in &v.sentences {
+                if s.start >= s.end || s.vector.len() != dim {
+                    return Err(StoreError::Invariant("bad sentence vector".into()));
+                }
+                spans.extend([s.start, s.end]);
+                sentence_vectors.extend_from_slice(&s.vector);
+            }
+            first.push((spans.len() / 2) as u32);
+            n += 1;
+        }
+    }
+    write_bytes(&dir.join("passages.jsonl"), &records)?;
+    write_array(&dir.join("passages.off"), &offsets)?;
+    write_array(&dir.join("vectors.f32"), &vectors)?;
+    write_array(&dir.join("sentences.first"), &first)?;
+    write_array(&dir.join("sentences.spans"), &spans)?;
+    write_array(&dir.join("sentences.f32"), &sentence_vectors)?;
+    let sentences = spans.len() / 2;
+    if n as usize >= EXACT_BELOW {
+        graph::build(&vectors, dim, &dir.join("vectors.graph"))?;
+    }
+    if sentences >= EXACT_BELOW {
+        graph::build(&sentence_vectors, dim, &dir.join("sentences.graph"))?;
+    }
+    let meta = Meta {
+        id,
+        dim,
+        passages: n as usize,
+        sentences,
+        docs: entries,
+    };
+    write_bytes(&dir.join("segment.json"), &serde_json::to_vec(&meta)?)?;
+    sync_dir(&dir)?;
+    Ok(dir)
+}
+
+impl Segment {
+    /// Opens the segment in `dir` (maps its files; reads only its document table and the
+    /// graphs' upper layers).
+    pub fn open(dir: &Path, dim: usize) -> Result<Self, StoreError> {
+        let path = dir.join("segment.json");
+        let text = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+        let meta: Meta = serde_json::from_slice(&text)
+            .map_err(|e| StoreError::corrupt(&path, format!("segment.json: {e}")))?;
+        if meta.dim != dim {
+            return Err(StoreError::corrupt(dir, "segment of another dimension"));
+        }
+        let offsets = Mapped::<u64>::open(&dir.join("passages.off"))?;
+        let records = Mapped::<u8>::open(&dir.join("passages.jsonl"))?;
+        let first_sentence = Mapped::<u32>::open(&dir.join("sentences.first"))?;
+        let spans = Mapped::<u32>::open(&dir.join("sentences.spans"))?;
+        let n = meta.passages;
+        if offsets.len() != n + 1
+            || offsets.as_slice().last().copied() != Some(records.len() as u64)
+            || first_sentence.len() != n + 1
+            || spans.len() != 2 * meta.sentences
+        {
+            return Err(StoreError::corrupt(dir, "segment tables do not match"));
+        }
+        let passages = Vectors::open(dir, "vectors", dim, n)?;
+        let sentences = Vectors::open(dir, "sentences", dim, meta.sentences)?;
+        let mut owner = vec![0u32; meta.sentences];
+        for (p, w) in first_sentence.as_slice().windows(2).enumerate() {
+            for o in owner.iter_mut().take(w[1] as usize).skip(w[0] as usize) {
+                *o = p as u32;
+            }
+        }
+        let by_doc = meta
+            .docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.doc.clone(), i))
+            .collect();
+        Ok(Segment {
+            id: meta.id,
+            dir: dir.to_path_buf(),
+            records,
+            offsets,
+            passages,
+            first_sentence,
+            spans,
+            sentences,
+            owner,
+            docs: meta.docs,
+            by_doc,
+        })
+    }
+
+    /// Its folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of passages (live or not).
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// True when it holds no passage.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Its documents.
+    pub fn docs(&self) -> &[DocEntry] {
+        &self.docs
+    }
+
+    /// A document by id.
+    pub fn doc(&self, id: &str) -> Option<&DocEntry> {
+        self.by_doc.get(id).map(|&i| &self.docs[i])
+    }
+
+    /// The document holding passage `local`.
+    pub fn doc_of(&self, local: u32) -> Option<&DocEntry> {
+        let i = self.docs.partition_point(|d| d.end <= local);
+        self.docs.get(i).filter(|d| d.start <= local)
+    }
+
+    /// Passage `local`.
+    pub fn passage(&self, local: u32) -> Result<Passage, StoreError> {
+        let o = self.offsets.as_slice();
+        let (a, b) = (o[local as usize] as usize, o[local as usize + 1] as usize);
+        serde_json::from_slice(&self.records.as_slice()[a..b])
+            .map_err(|e| StoreError::corrupt(&self.dir, format!("passages.jsonl: {e}")))
+    }
+
+    /// Whole-text vector of passage `local`.
+    pub fn passage_vector(&self, local: u32) -> &[f32] {
+        self.passages.get(local)
+    }
+
+    /// Sentences of passage `local`: `(start, end, vector)`.
+    pub fn sentences(&self, local: u32) -> impl Iterator<Item = (u32, u32, &[f32])> {
+        let f = self.first_sentence.as_slice();
+        let spans = self.spans.as_slice();
+        (f[local as usize]..f[local as usize + 1]).map(move |s| {
+            (
+                spans[2 * s as usize],
+                spans[2 * s as usize + 1],
+                self.sentences.get(s),
+            )
+        })
+    }
+
+    /// True when any passage has sentence vectors.
+    pub fn has_sentences(&self) -> bool {
+        self.sentences.len() > 0
+    }
+
+    /// Nearest passages among those `keep` accepts: `(local, cosine)`, best first.
+    pub fn nearest(&self, q: &[f32], k: usize, keep: &dyn Fn(u32) -> bool) -> Vec<(u32, f32)> {
+        self.passages.search(q, k, keep)
+    }
+
+    /// Nearest passages within `range` only, by scanning it (a small document's passages: a
+    /// graph walk with such a selective filter would visit most of the graph).
+    pub fn scan(
+        &self,
+        q: &[f32],
+        k: usize,
+        range: std::ops::Range<u32>,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
+        self.passages.scan(q, k, range, keep)
+    }
+
+    /// Nearest sentences whose passage `keep` accepts: `(local passage, cosine)`, best first.
+    pub fn nearest_sentences(
+        &self,
+        q: &[f32],
+        k: usize,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
+        let owner = &self.owner;
+        self.sentences
+            .search(q, k, &|s| keep(owner[s as usize]))
+            .into_iter()
+            .map(|(s, score)| (owner[s as usize], score))
+            .collect()
+    }
+
+    /// Nearest sentences of passages within `range` (exact).
+    pub fn scan_sentences(
+        &self,
+        q: &[f32],
+        k: usize,
+        range: std::ops::Range<u32>,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
+        let f = self.first_sentence.as_slice();
+        let (a, b) = (f[range.start as usize], f[range.end as usize]);
+        let owner = &self.owner;
+        self.sentences
+            .scan(q, k, a..b, &|s| keep(owner[s as usize]))
+            .into_iter()
+            .map(|(s, score)| (owner[s as usize], score))
+            .collect()
+    }
+}
