@@ -58,6 +58,7 @@ def text_of(doc, version, lines):
 
 # doc -> (version, lines) acknowledged; None = acknowledged delete.
 acked = {}
+acks = [0]  # acknowledged writes in all
 inflight = {}  # doc -> (version, lines) or None, sent but not answered
 lock = threading.Lock()
 
@@ -90,6 +91,7 @@ def writer(base, stop):
             if not ok:
                 sys.exit(f"soak: write answered {st} {body}")
             acked[doc] = op
+            acks[0] += 1
 
 
 def state_of(base, docs, doc):
@@ -133,15 +135,23 @@ while kills < KILLS:
     stop = threading.Event()
     w = threading.Thread(target=writer, args=(base, stop), daemon=True)
     w.start()
-    time.sleep(rng.uniform(0.05, 1.5))
+    # Kill at a random moment after the round's first acknowledged write (a restarted server's
+    # first write also opens the lexical writer), so that kills land inside later writes.
+    before = acks[0]
+    deadline = time.time() + 120
+    while acks[0] == before and w.is_alive() and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(rng.uniform(0.0, 1.0))
     server.send_signal(signal.SIGKILL)
     server.wait()
     stop.set()
     w.join(timeout=70)
     kills += 1
-    print(f"kill {kills}/{KILLS}: {sum(1 for v in acked.values() if v)} documents acknowledged present", flush=True)
+    print(f"kill {kills}/{KILLS}: {acks[0]} writes acknowledged so far, "
+          f"{sum(1 for v in acked.values() if v)} documents present", flush=True)
 server, base = start()
 check(base)
 server.send_signal(signal.SIGKILL)
 server.wait()
-print(f"soak ok: {KILLS} kills in {time.time() - t0:.0f} s, every acknowledged write intact after each restart")
+print(f"soak ok: {KILLS} kills, {acks[0]} acknowledged writes in {time.time() - t0:.0f} s; "
+      "every acknowledged write intact after each restart")

@@ -14,4 +14,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --release --locked
 fi
+# Crash safety with real processes: SIGKILLs of a serving process under a writer (short run).
+KILLS="${SOAK_KILLS:-10}" scripts/soak-crash.sh
 scripts/test-e2e.sh
