@@ -10,10 +10,14 @@ use semsearch::engine::{self, Engine, Options};
 use super::args::{load_embedder, PassageArgs};
 use super::output::bar;
 
+/// Passages embedded between commits: about a minute of embedding on two cores, so an
+/// interrupted ingest loses at most that.
+const COMMIT_PASSAGES: usize = 512;
+
 /// Flags of `ingest`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files to ingest.
+    /// Files or folders (read recursively) to ingest.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Index folder.
@@ -54,17 +58,35 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     }
     let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
     let pb = bar(total as u64, "embedding");
-    let done = engine.ingest_drafts(drafts, &|n| pb.inc(n as u64))?;
+    let mut done = Vec::new();
+    // Committed batch by batch: an interrupted run keeps what it committed, and the next run
+    // skips those documents (same passages) without embedding them again.
+    let mut batch = Vec::new();
+    let mut batch_passages = 0;
+    let mut drafts = drafts.into_iter().peekable();
+    while let Some(d) = drafts.next() {
+        batch_passages += d.passages.len();
+        batch.push(d);
+        if batch_passages >= COMMIT_PASSAGES || drafts.peek().is_none() {
+            done.extend(engine.ingest_drafts(std::mem::take(&mut batch), &|n| pb.inc(n as u64))?);
+            batch_passages = 0;
+        }
+    }
     pb.finish_and_clear();
     let snap = engine.snapshot();
-    let skipped = match skipped {
-        0 => String::new(),
-        n => format!(", skipped {n} already indexed"),
-    };
+    let unchanged = done.iter().filter(|d| d.unchanged).count();
+    let written: Vec<_> = done.iter().filter(|d| !d.unchanged).collect();
+    let mut notes = String::new();
+    if skipped > 0 {
+        notes.push_str(&format!(", skipped {skipped} already indexed"));
+    }
+    if unchanged > 0 {
+        notes.push_str(&format!(", {unchanged} unchanged"));
+    }
     println!(
-        "ingested {} document(s), {} passage(s) into {}{skipped} (index now: {} documents, {} passages)",
-        done.len(),
-        done.iter().map(|d| d.passages).sum::<usize>(),
+        "ingested {} document(s), {} passage(s) into {}{notes} (index now: {} documents, {} passages)",
+        written.len(),
+        written.iter().map(|d| d.passages).sum::<usize>(),
         args.index.display(),
         snap.documents().len(),
         snap.len()

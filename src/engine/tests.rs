@@ -159,6 +159,36 @@ fn documents_without_id_never_replace_each_other() {
 }
 
 #[test]
+fn unchanged_documents_are_not_embedded_again() {
+    let (counting, engine) = counting_engine();
+    let docs = [
+        note(Some("a"), None, "the lake\nthe city"),
+        note(Some("b"), None, "the river"),
+    ];
+    engine.ingest(&docs[..1], &|_| {}).unwrap();
+    // An interrupted run committed "a"; the rerun embeds only "b".
+    counting.1.store(0, Ordering::SeqCst);
+    let done = engine.ingest(&docs, &|_| {}).unwrap();
+    assert_eq!(
+        done.iter().map(|d| d.unchanged).collect::<Vec<_>>(),
+        [true, false]
+    );
+    assert_eq!(counting.1.load(Ordering::SeqCst), 1);
+    counting.1.store(0, Ordering::SeqCst);
+    assert!(engine
+        .ingest(&docs, &|_| {})
+        .unwrap()
+        .iter()
+        .all(|d| d.unchanged));
+    assert_eq!(counting.1.load(Ordering::SeqCst), 0);
+    // A changed document is embedded and replaces the old one.
+    let changed = note(Some("b"), None, "the river\nthe plan");
+    let done = engine.ingest(&[changed], &|_| {}).unwrap();
+    assert!(!done[0].unchanged);
+    assert_eq!(engine.documents()[1].passages, 2);
+}
+
+#[test]
 fn a_given_id_replaces_and_delete_is_exact() {
     let (_, engine) = counting_engine();
     engine

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use super::{Engine, Options};
 use crate::embed::{Embedder, TextKind};
 use crate::error::{Error, Result};
-use crate::index::{Passage, PassageVectors, SentenceVector, Snapshot, Write};
+use crate::index::{content_hash, Passage, PassageVectors, SentenceVector, Snapshot, Write};
 use crate::ingest::{self, split::Draft, IngestError, RawDocument};
 
 /// Passages embedded per call: the embedder packs them and their sentences into as few forward
@@ -38,6 +38,26 @@ pub struct Ingested {
     pub doc: String,
     /// Passages stored.
     pub passages: usize,
+    /// True when the document was stored already with these passages, and left alone.
+    pub unchanged: bool,
+}
+
+/// The stored records of a drafted document under id `id`.
+fn records(id: &str, d: &DocumentDraft) -> Vec<Passage> {
+    d.passages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Passage {
+            id: format!("{id}#{}", i + 1),
+            doc: id.to_string(),
+            title: d.title.clone(),
+            section: p.section.clone(),
+            clause: p.clause.clone(),
+            text: p.text.clone(),
+            start: p.start,
+            end: p.end,
+        })
+        .collect()
 }
 
 /// Cleans and splits documents, refusing bad input (an unusable id, a document with no text,
@@ -85,16 +105,38 @@ impl Engine {
         self.ingest_drafts(drafts, progress)
     }
 
-    /// Embeds and writes drafted documents (see [`Engine::ingest`]).
+    /// Embeds and writes drafted documents (see [`Engine::ingest`]). A document whose id is
+    /// stored with exactly these passages is left alone (nothing embedded or written), so a
+    /// re-run of an interrupted ingest costs only what was not committed.
     pub fn ingest_drafts(
         &self,
         drafts: Vec<DocumentDraft>,
         progress: &dyn Fn(usize),
     ) -> Result<Vec<Ingested>> {
-        if drafts.is_empty() {
-            return Ok(Vec::new());
+        let snap = self.snapshot();
+        let mut done: Vec<Option<Ingested>> = Vec::with_capacity(drafts.len());
+        let mut todo = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            let unchanged = d.doc.as_deref().is_some_and(|id| {
+                snap.document_hash(id)
+                    .is_some_and(|h| h == content_hash(&records(id, &d)))
+            });
+            if unchanged {
+                done.push(Some(Ingested {
+                    doc: d.doc.clone().unwrap_or_default(),
+                    passages: d.passages.len(),
+                    unchanged: true,
+                }));
+                progress(d.passages.len());
+            } else {
+                done.push(None);
+                todo.push(d);
+            }
         }
-        let texts: Vec<(&Draft, Option<&str>)> = drafts
+        if todo.is_empty() {
+            return Ok(done.into_iter().flatten().collect());
+        }
+        let texts: Vec<(&Draft, Option<&str>)> = todo
             .iter()
             .flat_map(|d| d.passages.iter().map(|p| (p, p.section.as_deref())))
             .collect();
@@ -107,38 +149,30 @@ impl Engine {
         let snap = self.snapshot();
         let mut taken: HashSet<String> = HashSet::new();
         let mut vectors = vectors.into_iter();
-        let mut docs = Vec::with_capacity(drafts.len());
-        let mut done = Vec::with_capacity(drafts.len());
-        for d in drafts {
-            let id = match d.doc {
-                Some(id) => id,
+        let mut docs = Vec::with_capacity(todo.len());
+        let mut written = Vec::with_capacity(todo.len());
+        for d in todo {
+            let id = match &d.doc {
+                Some(id) => id.clone(),
                 None => unused_id(&d.title, snap.as_ref(), &taken),
             };
             taken.insert(id.clone());
-            let n = d.passages.len();
-            let passages: Vec<Passage> = d
-                .passages
-                .into_iter()
-                .enumerate()
-                .map(|(i, p)| Passage {
-                    id: format!("{id}#{}", i + 1),
-                    doc: id.clone(),
-                    title: d.title.clone(),
-                    section: p.section,
-                    clause: p.clause,
-                    text: p.text,
-                    start: p.start,
-                    end: p.end,
-                })
-                .collect();
-            docs.push((passages, vectors.by_ref().take(n).collect()));
-            done.push(Ingested {
+            let passages = records(&id, &d);
+            written.push(Ingested {
                 doc: id,
-                passages: n,
+                passages: passages.len(),
+                unchanged: false,
             });
+            let n = passages.len();
+            docs.push((passages, vectors.by_ref().take(n).collect()));
         }
         self.store.apply(Write::Upsert(docs))?;
-        Ok(done)
+        let mut written = written.into_iter();
+        Ok(done
+            .into_iter()
+            .map(|d| d.or_else(|| written.next()))
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default())
     }
 
     /// Deletes a document; returns how many passages went.

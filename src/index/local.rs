@@ -244,6 +244,11 @@ impl Snapshot for State {
         self.docs.contains_key(doc)
     }
 
+    fn document_hash(&self, doc: &str) -> Option<String> {
+        let &(slot, i) = self.docs.get(doc)?;
+        Some(self.segments[slot].seg.docs()[i].hash.clone())
+    }
+
     fn passage(&self, key: Key) -> Option<Passage> {
         let (slot, local) = split(key);
         let l = self.segments.get(slot)?;

@@ -75,6 +75,19 @@ impl From<Vec<f32>> for PassageVectors {
     }
 }
 
+/// A fingerprint of a document's stored passages (ids, metadata, text, offsets): equal
+/// fingerprints mean re-ingesting the document would store exactly what is there.
+pub fn content_hash(passages: &[Passage]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in passages {
+        // serde_json of a record is unambiguous (quoted, escaped), so fields cannot run together.
+        h.update(serde_json::to_vec(p).unwrap_or_default());
+        h.update(b"\n");
+    }
+    format!("{:x}", h.finalize())[..32].to_string()
+}
+
 /// A document summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentInfo {

@@ -59,6 +59,8 @@ pub trait Snapshot: Send + Sync {
     fn documents(&self) -> Vec<DocumentInfo>;
     /// True when a document with this id exists.
     fn has_document(&self, doc: &str) -> bool;
+    /// [`super::content_hash`] of a stored document's passages.
+    fn document_hash(&self, doc: &str) -> Option<String>;
     /// Passage by key (owned: a store may read it from a file or a database).
     fn passage(&self, key: Key) -> Option<Passage>;
     /// Key of the passage with this id.

@@ -251,20 +251,66 @@ struct JsonDoc {
     clean: Option<bool>,
 }
 
-/// Reads a file into raw documents: `.txt`, `.md`, `.html`, `.json` (one object or an array),
-/// `.jsonl` (one object per line), each object with a `text` field and optional `doc`, `title`,
-/// `format` and `clean`. A document without an id takes the file's stem (and its position, for
-/// JSON), so ingesting the same file again replaces it.
+/// Extensions read from folders; any other file in a folder is skipped.
+const KNOWN: &[&str] = &[
+    "txt", "text", "md", "markdown", "html", "htm", "json", "jsonl", "ndjson",
+];
+
+/// Reads a file, or every file with a known extension in a folder and its subfolders (in name
+/// order), into raw documents. A file in a folder takes its path below the folder as its id,
+/// with `/` as `.` and without the extension (`laws/tax.md` is `laws.tax`).
 pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
+    if !path.is_dir() {
+        return read_file(path, None);
+    }
+    let mut files = Vec::new();
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| IngestError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| KNOWN.contains(&x.to_string_lossy().to_ascii_lowercase().as_str()))
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(path).unwrap_or(&f).with_extension("");
+        let id = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(".");
+        out.extend(read_file(&f, Some(id))?);
+    }
+    Ok(out)
+}
+
+/// Reads one file: `.txt`, `.md`, `.html`, `.json` (one object or an array), `.jsonl` (one
+/// object per line), each object with a `text` field and optional `doc`, `title`, `format` and
+/// `clean`. A document without an id takes `id` (the file's stem by default, and its position,
+/// for JSON), so ingesting the same file again replaces it.
+fn read_file(path: &Path, id: Option<String>) -> Result<Vec<RawDocument>> {
     let bytes = std::fs::read(path).map_err(|e| IngestError::Io {
         path: path.to_path_buf(),
         source: e,
     })?;
     let text = String::from_utf8(bytes).map_err(|_| IngestError::NotUtf8(path.to_path_buf()))?;
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "document".into());
+    let stem = id.unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "document".into())
+    });
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())

@@ -307,13 +307,47 @@ fn no_clean_keeps_every_line() {
     };
     assert!(count(&[]).contains("1 passage(s)"));
     assert!(count(&["--no-clean"]).contains("3 passage(s)"));
-    // Again into the same index: replaced, or left alone with --skip-existing.
-    assert!(count(&["--no-clean"]).contains("3 passage(s)"));
+    // Again into the same index: the same passages are left alone (nothing embedded), and with
+    // --skip-existing the document is not even compared.
+    let again = count(&["--no-clean"]);
+    assert!(
+        again.contains("0 passage(s)") && again.contains("1 unchanged"),
+        "{again}"
+    );
     let again = count(&["--skip-existing"]);
     assert!(
         again.contains("0 passage(s)") && again.contains("skipped 1"),
         "{again}"
     );
+}
+
+#[test]
+fn folders_are_read_recursively_with_path_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir_all(lib.join("laws")).unwrap();
+    std::fs::write(
+        lib.join("laws/tax.md"),
+        "# Tax\n\nThe lake tax is five a year.\n",
+    )
+    .unwrap();
+    std::fs::write(lib.join("notes.txt"), "The river plan is safe.\n").unwrap();
+    std::fs::write(lib.join("image.png"), [0u8, 1, 2]).unwrap();
+    let index = dir.path().join("idx");
+    let out = ok(semsearch()
+        .args(["ingest", "--index"])
+        .arg(&index)
+        .arg(&lib)
+        .output()
+        .unwrap());
+    assert!(out.contains("ingested 2 document(s)"), "{out}");
+    let out = ok(semsearch()
+        .args(["search", "--json", "--mode", "lexical", "--index"])
+        .arg(&index)
+        .arg("tax")
+        .output()
+        .unwrap());
+    assert!(out.contains("\"doc\":\"laws.tax\""), "{out}");
 }
 
 /// One HTTP/1.1 request on a fresh connection: status and body.

@@ -40,6 +40,9 @@ pub struct DocEntry {
     pub start: u32,
     /// End of the range (exclusive).
     pub end: u32,
+    /// [`crate::index::content_hash`] of its passages.
+    #[serde(default)]
+    pub hash: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -166,6 +169,7 @@ pub fn write(
             title: passages[0].title.clone(),
             start: n,
             end: n + passages.len() as u32,
+            hash: crate::index::content_hash(passages),
         });
         for (p, v) in passages.iter().zip(vs) {
             serde_json::to_writer(&mut records, p)?;
