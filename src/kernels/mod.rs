@@ -89,6 +89,27 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// Quantizes a vector to int8 with one scale: `x ≈ q * scale`, `scale = max|x| / 127`.
+pub fn quantize_i8(v: &[f32], out: &mut Vec<i8>) -> f32 {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    out.extend(
+        v.iter()
+            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8),
+    );
+    scale
+}
+
+/// Dot product of two int8 vectors, accumulated in i32 (exact: 384 products of at most 127²
+/// stay far below i32's range). Written as a plain widening loop, which compilers turn into
+/// multiply-add SIMD on x86-64.
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| x as i16 as i32 * y as i16 as i32)
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +121,24 @@ mod tests {
         let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!((dot(&a, &b) - plain).abs() < 1e-5);
         assert_eq!(dot(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn int8_dot_approximates_the_float_dot() {
+        let a: Vec<f32> = (0..384).map(|i| (i as f32 * 0.37).sin() / 14.0).collect();
+        let b: Vec<f32> = (0..384).map(|i| (i as f32 * 0.11).cos() / 14.0).collect();
+        let (mut qa, mut qb) = (Vec::new(), Vec::new());
+        let (sa, sb) = (quantize_i8(&a, &mut qa), quantize_i8(&b, &mut qb));
+        let approx = dot_i8(&qa, &qb) as f32 * sa * sb;
+        assert!(
+            (approx - dot(&a, &b)).abs() < 0.01,
+            "{approx} vs {}",
+            dot(&a, &b)
+        );
+        assert_eq!(dot_i8(&[127, -127], &[127, 127]), 0);
+        let mut z = Vec::new();
+        assert_eq!(quantize_i8(&[0.0; 4], &mut z), 1.0);
+        assert_eq!(z, [0; 4]);
     }
 
     #[test]

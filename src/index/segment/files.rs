@@ -24,6 +24,7 @@ pub struct Mapped<T> {
 /// Element types a file may hold: plain numbers, any bit pattern valid.
 pub trait Plain: Copy + 'static {}
 impl Plain for u8 {}
+impl Plain for i8 {}
 impl Plain for f32 {}
 impl Plain for u32 {}
 impl Plain for u64 {}

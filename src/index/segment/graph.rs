@@ -171,19 +171,18 @@ impl Graph {
         }
     }
 
-    /// Up to `k` `(key, cosine)` pairs, best first, among keys `keep` accepts; `vector(key)`
-    /// gives a node's vector.
-    pub fn search<'v>(
+    /// The `ef` best `(key, score)` pairs the walk found among keys `keep` accepts, best
+    /// first, for a beam of `ef` ([`Graph::beam`]); `score(key)` is the similarity of a node
+    /// to the query (the int8 estimate, rescored by the caller).
+    pub fn search(
         &self,
-        query: &[f32],
-        k: usize,
-        vector: &dyn Fn(u32) -> &'v [f32],
+        ef: usize,
+        score: &dyn Fn(u32) -> f32,
         keep: &dyn Fn(u32) -> bool,
     ) -> Vec<(u32, f32)> {
-        if self.n == 0 || k == 0 {
+        if self.n == 0 || ef == 0 {
             return Vec::new();
         }
-        let score = |id: u32| dot(query, vector(id));
         let mut ep = self.entry;
         let mut best = score(ep);
         for layer in (1..=self.max_level).rev() {
@@ -201,7 +200,6 @@ impl Graph {
                 }
             }
         }
-        let ef = (k * EF_SEARCH_PER_RESULT).max(EF_SEARCH_MIN);
         let mut visited = vec![0u64; self.n.div_ceil(64)];
         let mut seen = |id: u32| {
             let (w, b) = (id as usize / 64, id as usize % 64);
@@ -239,8 +237,12 @@ impl Graph {
         }
         let mut out: Vec<(u32, f32)> = results.into_iter().map(|r| (r.0 .1, r.0 .0)).collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        out.truncate(k);
         out
+    }
+
+    /// The beam for `k` results.
+    pub fn beam(k: usize) -> usize {
+        (k * EF_SEARCH_PER_RESULT).max(EF_SEARCH_MIN)
     }
 }
 

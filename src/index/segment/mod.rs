@@ -10,7 +10,8 @@
 //! - `sentences.first` (u32, first sentence of each passage, one more than passages),
 //!   `sentences.spans` (u32 start, end in characters), `sentences.f32`;
 //! - `vectors.graph`, `sentences.graph`: graphs (see [`graph`]) of sets of at least
-//!   [`EXACT_BELOW`] vectors; smaller sets are scanned.
+//!   [`EXACT_BELOW`] vectors, walked on int8 copies (`*.i8`, one scale per vector in `*.scale`)
+//!   and rescored with the f32 vectors; smaller sets are scanned.
 
 pub mod files;
 pub mod graph;
@@ -54,11 +55,17 @@ struct Meta {
     docs: Vec<DocEntry>,
 }
 
-/// A vector set: mapped vectors and, when large, a graph.
+/// A vector set: mapped vectors and, when large, a graph walked on int8 copies of them.
+///
+/// What stays resident: the graph walk reads the int8 vectors (a quarter of the f32 size) and
+/// the graph; the f32 vectors are read only to rescore the beam's candidates and by exact scans
+/// of small sets, so at a million passages most of the f32 file can stay on disk.
 struct Vectors {
     data: Mapped<f32>,
     dim: usize,
     graph: Option<Graph>,
+    /// Int8 vectors and their scales (graph sets only).
+    int8: Option<(Mapped<i8>, Mapped<f32>)>,
 }
 
 impl Vectors {
@@ -71,12 +78,25 @@ impl Vectors {
             ));
         }
         let path = dir.join(format!("{name}.graph"));
-        let graph = if n >= EXACT_BELOW {
-            Some(Graph::open(&path)?)
+        let (graph, int8) = if n >= EXACT_BELOW {
+            let q = Mapped::<i8>::open(&dir.join(format!("{name}.i8")))?;
+            let s = Mapped::<f32>::open(&dir.join(format!("{name}.scale")))?;
+            if q.len() != n * dim || s.len() != n {
+                return Err(StoreError::corrupt(
+                    dir,
+                    format!("{name}.i8 holds the wrong count"),
+                ));
+            }
+            (Some(Graph::open(&path)?), Some((q, s)))
         } else {
-            None
+            (None, None)
         };
-        Ok(Vectors { data, dim, graph })
+        Ok(Vectors {
+            data,
+            dim,
+            graph,
+            int8,
+        })
     }
 
     fn get(&self, i: u32) -> &[f32] {
@@ -90,10 +110,25 @@ impl Vectors {
 
     /// Up to `k` `(local id, cosine)` among ids `keep` accepts, best first.
     fn search(&self, q: &[f32], k: usize, keep: &dyn Fn(u32) -> bool) -> Vec<(u32, f32)> {
-        match &self.graph {
-            Some(g) => g.search(q, k, &|i| self.get(i), keep),
-            None => self.scan(q, k, 0..self.len() as u32, keep),
-        }
+        let (Some(g), Some((vq, vs))) = (&self.graph, &self.int8) else {
+            return self.scan(q, k, 0..self.len() as u32, keep);
+        };
+        let mut qq = Vec::with_capacity(self.dim);
+        let qs = crate::kernels::quantize_i8(q, &mut qq);
+        let (vq, vs, d) = (vq.as_slice(), vs.as_slice(), self.dim);
+        let approx = |i: u32| {
+            let i = i as usize;
+            crate::kernels::dot_i8(&qq, &vq[i * d..(i + 1) * d]) as f32 * qs * vs[i]
+        };
+        // The beam's candidates, rescored exactly: int8 only chooses whom to look at.
+        let mut found: Vec<(u32, f32)> = g
+            .search(Graph::beam(k), &approx, keep)
+            .into_iter()
+            .map(|(i, _)| (i, dot(q, self.get(i))))
+            .collect();
+        found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        found.truncate(k);
+        found
     }
 
     /// Exact search over `range`.
@@ -200,11 +235,17 @@ pub fn write(
     write_array(&dir.join("sentences.spans"), &spans)?;
     write_array(&dir.join("sentences.f32"), &sentence_vectors)?;
     let sentences = spans.len() / 2;
-    if n as usize >= EXACT_BELOW {
-        graph::build(&vectors, dim, &dir.join("vectors.graph"))?;
-    }
-    if sentences >= EXACT_BELOW {
-        graph::build(&sentence_vectors, dim, &dir.join("sentences.graph"))?;
+    for (name, set) in [("vectors", &vectors), ("sentences", &sentence_vectors)] {
+        if set.len() / dim >= EXACT_BELOW {
+            graph::build(set, dim, &dir.join(format!("{name}.graph")))?;
+            let mut q = Vec::with_capacity(set.len());
+            let scales: Vec<f32> = set
+                .chunks_exact(dim)
+                .map(|v| crate::kernels::quantize_i8(v, &mut q))
+                .collect();
+            write_array(&dir.join(format!("{name}.i8")), &q)?;
+            write_array(&dir.join(format!("{name}.scale")), &scales)?;
+        }
     }
     let meta = Meta {
         id,
