@@ -173,6 +173,27 @@ fn main() -> anyhow::Result<()> {
         (p50, p99, recall / queries.len() as f64)
     };
     let (p50, p99, recall) = measure(&store, &|_| true, None);
+    let snap = store.snapshot();
+    let t = Instant::now();
+    for q in &queries {
+        snap.nearest(q, 10, Filter::default());
+    }
+    let qps = queries.len() as f64 / t.elapsed().as_secs_f64();
+    drop(snap);
+    if let Ok(dir) = std::env::var("BENCH_EXPORT") {
+        // The same vectors and queries for the anchor (scripts/bench-index.sh runs hnswlib).
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir)?;
+        let flat = |vs: &mut dyn Iterator<Item = &Vec<f32>>| -> Vec<u8> {
+            vs.flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
+                .collect()
+        };
+        std::fs::write(
+            dir.join("vectors.f32"),
+            flat(&mut vectors.iter().map(|v| &v.1)),
+        )?;
+        std::fs::write(dir.join("queries.f32"), flat(&mut queries.iter()))?;
+    }
     let (fp50, _, frecall) = measure(&store, &|_| true, Some("d7"));
     let deleted: Vec<String> = (0..docs)
         .filter(|d| d % 5 == 0)
@@ -194,7 +215,7 @@ fn main() -> anyhow::Result<()> {
             "passages": n, "sentences_per_passage": sentences, "random_pair_cosine": pair_cos,
             "build_s": build_s, "open_s": open_s,
             "add_20_passages_ms": add_ms, "delete_one_ms": delete_ms,
-            "search_p50_ms": p50, "search_p99_ms": p99, "recall@10": recall,
+            "search_p50_ms": p50, "search_p99_ms": p99, "recall@10": recall, "queries_per_s": qps,
             "filtered_p50_ms": fp50, "filtered_recall@10": frecall,
             "delete_20pct_s": delete_20pct_s, "deleted20_p50_ms": dp50, "deleted20_recall@10": drecall,
         })

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # The local store at size: synthetic clustered vectors written through the store's own write
 # path, then open time, one add and one delete, dense search p50/p99 and recall@10 against exact
-# search (unfiltered, one-document filter, 20% deleted). SIZES="10000 100000" and SENTENCES=5
-# pick the runs; each prints one JSON line, with the CPU named first.
+# search (unfiltered, one-document filter, 20% deleted); then the anchor, hnswlib (PyPI, in a
+# scratch virtualenv) on the same vectors and queries: its queries/s where its recall@10 first
+# reaches ours. SIZES="10000 100000" and SENTENCES=5 pick the runs; the CPU is named first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
 
 build --example bench_index
 lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print "cpu: " $2}'
+venv="${SEMSEARCH_CACHE:-$HOME/.cache/semsearch}/venv-hnswlib"
+if ! "$venv/bin/python" -c "import hnswlib, numpy" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check hnswlib numpy
+fi
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for n in ${SIZES:-10000 100000}; do
-  /usr/bin/time -f '{"peak_rss_mb": %M}' target/release/examples/bench_index "$n" "${SENTENCES:-5}" 2>&1 \
-    | awk '/peak_rss_mb/ { rss = $2 + 0; printf "{\"peak_rss_mb\": %d}\n", rss / 1024; next } { print }'
+  out=$(BENCH_EXPORT="$work" /usr/bin/time -f 'peak_rss_kb %M' target/release/examples/bench_index "$n" "${SENTENCES:-5}" 2>"$work/time")
+  echo "$out"
+  awk '/peak_rss_kb/ { printf "{\"peak_rss_mb\": %d}\n", $2 / 1024 }' "$work/time"
+  recall=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["recall@10"])')
+  qps=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queries_per_s"])')
+  "$venv/bin/python" scripts/bench-index-anchor.py "$work" "$recall" "$qps"
 done
