@@ -121,6 +121,7 @@ fn main() -> anyhow::Result<()> {
             d += batch.len();
             store.apply(Write::Upsert(batch))?;
         }
+        store.settle();
     }
     let build_s = t.elapsed().as_secs_f64();
     let t = Instant::now();

@@ -387,15 +387,22 @@ impl Snapshot for State {
 
 /// The store in one folder (or in a temporary folder, removed on drop, for in-memory use).
 pub struct LocalStore {
+    pub(super) inner: Arc<Inner>,
+}
+
+/// What the store and its merge thread share.
+pub(super) struct Inner {
     dir: PathBuf,
     temporary: bool,
     pub(super) lexical: LexicalIndex,
     current: RwLock<Arc<State>>,
-    /// Serializes writes and merges (the engine orders writes; merges run inside them).
+    /// Serializes commits: writes (ordered by the engine) and the swap at the end of a merge.
     writing: Mutex<()>,
+    /// True while a merge thread runs.
+    merging: std::sync::atomic::AtomicBool,
 }
 
-impl Drop for LocalStore {
+impl Drop for Inner {
     fn drop(&mut self) {
         if self.temporary {
             let _ = std::fs::remove_dir_all(&self.dir);
@@ -430,6 +437,37 @@ pub(crate) fn check_model(dir: &Path, found: &ModelId, model: &ModelId) -> Resul
 }
 
 impl LocalStore {
+    /// The index in `dir`, which must exist and hold vectors of `model`. An index of format 1
+    /// is migrated on this first open (its vectors are kept; nothing is re-embedded).
+    pub fn open(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
+        Ok(LocalStore {
+            inner: Arc::new(Inner::open(dir, model)?),
+        })
+    }
+
+    /// The index in `dir`, or an empty one created there.
+    pub fn open_or_create(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
+        Ok(LocalStore {
+            inner: Arc::new(Inner::open_or_create(dir, model)?),
+        })
+    }
+
+    /// An empty index in a temporary folder, removed when the store is dropped.
+    pub fn in_memory(model: ModelId) -> Result<Self, StoreError> {
+        Ok(LocalStore {
+            inner: Arc::new(Inner::in_memory(model)?),
+        })
+    }
+
+    /// Waits for a running merge to finish (tests and benchmarks measure settled states).
+    pub fn settle(&self) {
+        while self.inner.merging.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+impl Inner {
     /// The index in `dir`, which must exist and hold vectors of `model`. An index of format 1
     /// is migrated on this first open (its vectors are kept; nothing is re-embedded).
     pub fn open(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
@@ -510,7 +548,7 @@ impl LocalStore {
             ));
         }
         let lexical = LexicalIndex::open_or_create(&dir.join("lexical"))?;
-        let store = LocalStore {
+        let store = Inner {
             dir: dir.to_path_buf(),
             temporary,
             current: RwLock::new(Arc::new(State::build(
@@ -522,6 +560,7 @@ impl LocalStore {
             ))),
             lexical,
             writing: Mutex::new(()),
+            merging: std::sync::atomic::AtomicBool::new(false),
         };
         store.recover()?;
         Ok(store)
@@ -669,20 +708,34 @@ impl LocalStore {
         Ok(removed)
     }
 
-    /// Merges the smallest segments when there are too many (see [`MAX_SEGMENTS`]). The merged
-    /// segment holds their live documents only; the lexical index is keyed by passage id and
-    /// does not change, so the generation stays.
-    fn maybe_merge(&self) -> Result<(), StoreError> {
-        let state = self.state();
-        if state.segments.len() <= MAX_SEGMENTS {
-            return Ok(());
-        }
-        let mut order: Vec<usize> = (0..state.segments.len()).collect();
-        order.sort_by_key(|&s| state.segments[s].live);
+    /// Merges the smallest segments into one (their live documents only), off the write path:
+    /// the new segment is built from a snapshot without holding the commit lock, then swapped
+    /// in under it, carrying as tombstones the documents deleted or replaced meanwhile. The
+    /// lexical index is keyed by passage id and does not change, so the generation stays.
+    fn merge(&self) -> Result<bool, StoreError> {
+        let (snap, id) = {
+            let _w = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+            let snap = self.state();
+            if snap.segments.len() <= MAX_SEGMENTS {
+                return Ok(false);
+            }
+            // Reserve the new segment's id before letting writes go on.
+            let id = snap.next_segment;
+            self.swap(State::build(
+                snap.model.clone(),
+                snap.generation,
+                id + 1,
+                snap.segments.clone(),
+                snap.lexical.clone(),
+            ));
+            (snap, id)
+        };
+        let mut order: Vec<usize> = (0..snap.segments.len()).collect();
+        order.sort_by_key(|&s| snap.segments[s].live);
         let mut chosen = Vec::new();
         let mut total = 0;
         for s in order {
-            let live = state.segments[s].live;
+            let live = snap.segments[s].live;
             if chosen.len() >= 2
                 && (total + live > MAX_MERGE_PASSAGES || chosen.len() > MAX_SEGMENTS / 2)
             {
@@ -692,36 +745,56 @@ impl LocalStore {
             total += live;
         }
         if chosen.len() < 2 {
-            return Ok(());
+            return Ok(false);
         }
         let mut docs = Vec::new();
         for &s in &chosen {
-            let l = &state.segments[s];
+            let l = &snap.segments[s];
             for d in l.seg.docs().iter().filter(|d| !l.deleted.contains(&d.doc)) {
-                if let Some(doc) = state.document(&d.doc)? {
+                if let Some(doc) = snap.document(&d.doc)? {
                     docs.push(doc);
                 }
             }
         }
-        let id = state.next_segment;
-        let mut segments: Vec<Live> = state
+        let dim = snap.model.dim;
+        let merged = if docs.is_empty() {
+            None
+        } else {
+            segment::write(&self.dir, id, dim, &docs)?;
+            Some(Arc::new(Segment::open(
+                &segment::dir_of(&self.dir, id),
+                dim,
+            )?))
+        };
+        let chosen_ids: Vec<u64> = chosen.iter().map(|&s| snap.segments[s].seg.id).collect();
+        let _w = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.state();
+        // Documents of the chosen segments deleted or replaced since the snapshot.
+        let mut dead = HashSet::new();
+        for &s in &chosen {
+            let before = &snap.segments[s];
+            let Some(after) = now.segments.iter().find(|l| l.seg.id == before.seg.id) else {
+                // Another merge took it: give up, the next write retries.
+                let _ = std::fs::remove_dir_all(segment::dir_of(&self.dir, id));
+                return Ok(false);
+            };
+            dead.extend(after.deleted.difference(&before.deleted).cloned());
+        }
+        let mut segments: Vec<Live> = now
             .segments
             .iter()
-            .enumerate()
-            .filter(|(s, _)| !chosen.contains(s))
-            .map(|(_, l)| l.clone())
+            .filter(|l| !chosen_ids.contains(&l.seg.id))
+            .cloned()
             .collect();
-        if !docs.is_empty() {
-            segment::write(&self.dir, id, state.model.dim, &docs)?;
-            let seg = Segment::open(&segment::dir_of(&self.dir, id), state.model.dim)?;
-            segments.push(Live::new(Arc::new(seg), HashSet::new()));
+        if let Some(seg) = merged {
+            segments.push(Live::new(seg, dead));
         }
         let next = State::build(
-            state.model.clone(),
-            state.generation,
-            id + 1,
+            now.model.clone(),
+            now.generation,
+            now.next_segment.max(id + 1),
             segments,
-            state.lexical.clone(),
+            now.lexical.clone(),
         );
         replace_atomically(
             &self.dir.join(MANIFEST),
@@ -730,9 +803,9 @@ impl LocalStore {
         self.swap(next);
         for &s in &chosen {
             // Snapshots still reading them keep their mappings; the files go when they do.
-            let _ = std::fs::remove_dir_all(state.segments[s].seg.dir());
+            let _ = std::fs::remove_dir_all(snap.segments[s].seg.dir());
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -756,18 +829,56 @@ fn tombstoned(state: &State, docs: &[String]) -> Vec<Live> {
 
 impl Store for LocalStore {
     fn snapshot(&self) -> Arc<dyn Snapshot> {
-        self.state()
+        self.inner.state()
     }
 
     fn apply(&self, write: Write) -> Result<usize, StoreError> {
-        let _w = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let n = match write {
-            Write::Upsert(docs) => self.upsert(docs)?,
-            Write::Delete(doc) => self.delete(&doc)?,
+        let inner = &self.inner;
+        let n = {
+            let _w = inner.writing.lock().unwrap_or_else(|e| e.into_inner());
+            match write {
+                Write::Upsert(docs) => inner.upsert(docs)?,
+                Write::Delete(doc) => inner.delete(&doc)?,
+            }
         };
-        // The write is durable now; a failed merge loses nothing and is retried next time.
-        if let Err(e) = self.maybe_merge() {
-            tracing::warn!("segment merge failed: {e}");
+        // The write is durable now. Too many segments: merge in the background (one merge at a
+        // time); a failed merge loses nothing and is retried after the next write. The thread
+        // inherits the caller's priority, which for the server is the low write priority.
+        use std::sync::atomic::Ordering;
+        if inner.state().segments.len() > MAX_SEGMENTS
+            && !inner.merging.swap(true, Ordering::SeqCst)
+        {
+            let inner = inner.clone();
+            let spawned = std::thread::Builder::new()
+                .name("semsearch-merge".into())
+                .spawn(move || {
+                    // Writes that land during a merge add segments: merge until few enough, and
+                    // look again after letting go, for a write that came in between.
+                    loop {
+                        let mut failed = false;
+                        loop {
+                            match inner.merge() {
+                                Ok(true) => continue,
+                                Ok(false) => break,
+                                Err(e) => {
+                                    tracing::warn!("segment merge failed: {e}");
+                                    failed = true;
+                                    break;
+                                }
+                            }
+                        }
+                        inner.merging.store(false, Ordering::SeqCst);
+                        if failed
+                            || inner.state().segments.len() <= MAX_SEGMENTS
+                            || inner.merging.swap(true, Ordering::SeqCst)
+                        {
+                            break;
+                        }
+                    }
+                });
+            if spawned.is_err() {
+                self.inner.merging.store(false, Ordering::SeqCst);
+            }
         }
         Ok(n)
     }

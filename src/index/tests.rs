@@ -192,6 +192,7 @@ fn small_segments_merge_without_losing_or_reviving_anything() {
             live.retain(|d| d.0[0].doc != gone);
         }
     }
+    store.settle();
     let segments = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
@@ -224,7 +225,7 @@ fn a_crash_between_lexical_commit_and_manifest_is_repaired_on_open() {
     let manifest = std::fs::read(dir.path().join("manifest.json")).unwrap();
     std::fs::write(dir.path().join("wal-2.json"), br#"["a","x"]"#).unwrap();
     let x = doc("x", 1, 8, 9).0;
-    store.lexical.apply(&["a"], &[&x[0]], "2").unwrap();
+    store.inner.lexical.apply(&["a"], &[&x[0]], "2").unwrap();
     drop(store);
     std::fs::write(dir.path().join("manifest.json"), manifest).unwrap();
     std::fs::create_dir_all(dir.path().join("seg-77")).unwrap();
