@@ -12,8 +12,8 @@
 //! only if it is large, graphs) and commits its passages to tantivy; a delete writes nothing but
 //! a tombstone (the document's id, listed against the segment holding it) and a tantivy delete.
 //! Opening maps the segments and reads their document tables; nothing is rebuilt, re-tokenized
-//! or re-embedded. When small segments pile up, they are merged into one (their live documents
-//! only), which drops the tombstones they carried.
+//! or re-embedded. When small segments pile up, a background thread merges them into one (their
+//! live documents only), which drops the tombstones they carried.
 //!
 //! Order of a write, and why a crash at any point loses nothing acknowledged and shows nothing
 //! half-written: (1) the new segment is written and fsynced (a crash leaves an orphan folder,
