@@ -44,8 +44,9 @@ const MANIFEST: &str = "manifest.json";
 
 /// Segments tolerated before the smallest are merged: each adds a search per query.
 const MAX_SEGMENTS: usize = 8;
-/// Most live passages merged in one write's wake: merges run inside the write that triggers
-/// them, so they stay small (larger segments come from bulk ingests and are left as they are).
+/// Most live passages merged at once: a merge rebuilds the graphs of what it merges (minutes at
+/// this size on two cores), so larger segments, which come from bulk ingests, are left as they
+/// are.
 const MAX_MERGE_PASSAGES: usize = 200_000;
 
 /// A segment as the manifest lists it.
