@@ -17,6 +17,7 @@ use semsearch::index::{Filter, LocalStore, Passage, PassageVectors, SentenceVect
 
 const DIM: usize = 384;
 const PER_DOC: usize = 20;
+/// Documents per write (BENCH_BATCH_DOCS overrides): 250 documents are 5,000 passages.
 const BATCH_DOCS: usize = 250;
 
 fn unit(v: &mut [f32]) {
@@ -107,8 +108,12 @@ fn main() -> anyhow::Result<()> {
     {
         let store = LocalStore::open_or_create(&dir, &model)?;
         let mut d = 0;
+        let per_write = std::env::var("BENCH_BATCH_DOCS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(BATCH_DOCS);
         while d < docs {
-            let batch: Vec<_> = (d..(d + BATCH_DOCS).min(docs))
+            let batch: Vec<_> = (d..(d + per_write).min(docs))
                 .map(|i| gen.doc(i, sentences))
                 .collect();
             for (ps, vs) in &batch {
