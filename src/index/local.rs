@@ -209,6 +209,41 @@ impl State {
         Ok(Some((ps, vs)))
     }
 
+    /// Runs a per-segment search where `filter` allows and merges the hits, best first. A
+    /// document's passages are one range of one segment: only that range is searched.
+    #[allow(clippy::type_complexity)]
+    fn each_segment(
+        &self,
+        k: usize,
+        filter: Filter<'_>,
+        search: &dyn Fn(
+            &Segment,
+            Option<std::ops::Range<u32>>,
+            &dyn Fn(u32) -> bool,
+        ) -> Vec<(u32, f32)>,
+    ) -> Vec<(Key, f32)> {
+        let slots: Vec<(usize, Option<std::ops::Range<u32>>)> = match filter.doc {
+            Some(doc) => match self.docs.get(doc) {
+                Some(&(slot, i)) => {
+                    let d = &self.segments[slot].seg.docs()[i];
+                    vec![(slot, Some(d.start..d.end))]
+                }
+                None => Vec::new(),
+            },
+            None => (0..self.segments.len()).map(|s| (s, None)).collect(),
+        };
+        let mut all = Vec::new();
+        for (slot, range) in slots {
+            let accept = self.accept(slot, filter);
+            all.extend(
+                search(&self.segments[slot].seg, range, &accept)
+                    .into_iter()
+                    .map(|(local, s)| (key(slot, local), s)),
+            );
+        }
+        State::merge_hits(all, k)
+    }
+
     /// Best-first merge of per-segment hits.
     fn merge_hits(mut all: Vec<(Key, f32)>, k: usize) -> Vec<(Key, f32)> {
         all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -299,58 +334,15 @@ impl Snapshot for State {
     }
 
     fn nearest(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
-        if let Some(doc) = filter.doc {
-            // A document's passages are one range of one segment: scan it, whatever its size.
-            let Some(&(slot, i)) = self.docs.get(doc) else {
-                return Vec::new();
-            };
-            let d = &self.segments[slot].seg.docs()[i];
-            let accept = self.accept(slot, filter);
-            return self.segments[slot]
-                .seg
-                .scan(vector, k, d.start..d.end, &accept)
-                .into_iter()
-                .map(|(local, s)| (key(slot, local), s))
-                .collect();
-        }
-        let mut all = Vec::new();
-        for (slot, l) in self.segments.iter().enumerate() {
-            let accept = self.accept(slot, filter);
-            all.extend(
-                l.seg
-                    .nearest(vector, k, &accept)
-                    .into_iter()
-                    .map(|(local, s)| (key(slot, local), s)),
-            );
-        }
-        State::merge_hits(all, k)
+        self.each_segment(k, filter, &|seg, range, keep| {
+            seg.nearest(vector, k, range, keep)
+        })
     }
 
     fn nearest_sentences(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
-        if let Some(doc) = filter.doc {
-            let Some(&(slot, i)) = self.docs.get(doc) else {
-                return Vec::new();
-            };
-            let d = &self.segments[slot].seg.docs()[i];
-            let accept = self.accept(slot, filter);
-            return self.segments[slot]
-                .seg
-                .scan_sentences(vector, k, d.start..d.end, &accept)
-                .into_iter()
-                .map(|(local, s)| (key(slot, local), s))
-                .collect();
-        }
-        let mut all = Vec::new();
-        for (slot, l) in self.segments.iter().enumerate() {
-            let accept = self.accept(slot, filter);
-            all.extend(
-                l.seg
-                    .nearest_sentences(vector, k, &accept)
-                    .into_iter()
-                    .map(|(local, s)| (key(slot, local), s)),
-            );
-        }
-        State::merge_hits(all, k)
+        self.each_segment(k, filter, &|seg, range, keep| {
+            seg.nearest_sentences(vector, k, range, keep)
+        })
     }
 
     fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError> {

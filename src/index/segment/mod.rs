@@ -373,51 +373,42 @@ impl Segment {
         self.sentences.len() > 0
     }
 
-    /// Nearest passages among those `keep` accepts: `(local, cosine)`, best first.
-    pub fn nearest(&self, q: &[f32], k: usize, keep: &dyn Fn(u32) -> bool) -> Vec<(u32, f32)> {
-        self.passages.search(q, k, keep)
-    }
-
-    /// Nearest passages within `range` only, by scanning it (a small document's passages: a
-    /// graph walk with such a selective filter would visit most of the graph).
-    pub fn scan(
+    /// Nearest passages among those `keep` accepts: `(local, cosine)`, best first. With a
+    /// `range` (one document's passages) the range is scanned: a graph walk with so selective a
+    /// filter would visit most of the graph.
+    pub fn nearest(
         &self,
         q: &[f32],
         k: usize,
-        range: std::ops::Range<u32>,
+        range: Option<std::ops::Range<u32>>,
         keep: &dyn Fn(u32) -> bool,
     ) -> Vec<(u32, f32)> {
-        self.passages.scan(q, k, range, keep)
+        match range {
+            Some(r) => self.passages.scan(q, k, r, keep),
+            None => self.passages.search(q, k, keep),
+        }
     }
 
-    /// Nearest sentences whose passage `keep` accepts: `(local passage, cosine)`, best first.
+    /// Nearest sentences whose passage `keep` accepts (within `range`, scanned, when given):
+    /// `(local passage, cosine)`, best first.
     pub fn nearest_sentences(
         &self,
         q: &[f32],
         k: usize,
+        range: Option<std::ops::Range<u32>>,
         keep: &dyn Fn(u32) -> bool,
     ) -> Vec<(u32, f32)> {
         let owner = &self.owner;
-        self.sentences
-            .search(q, k, &|s| keep(owner[s as usize]))
-            .into_iter()
-            .map(|(s, score)| (owner[s as usize], score))
-            .collect()
-    }
-
-    /// Nearest sentences of passages within `range` (exact).
-    pub fn scan_sentences(
-        &self,
-        q: &[f32],
-        k: usize,
-        range: std::ops::Range<u32>,
-        keep: &dyn Fn(u32) -> bool,
-    ) -> Vec<(u32, f32)> {
-        let f = self.first_sentence.as_slice();
-        let (a, b) = (f[range.start as usize], f[range.end as usize]);
-        let owner = &self.owner;
-        self.sentences
-            .scan(q, k, a..b, &|s| keep(owner[s as usize]))
+        let keep_sentence = |s: u32| keep(owner[s as usize]);
+        let found = match range {
+            Some(r) => {
+                let f = self.first_sentence.as_slice();
+                let sentences = f[r.start as usize]..f[r.end as usize];
+                self.sentences.scan(q, k, sentences, &keep_sentence)
+            }
+            None => self.sentences.search(q, k, &keep_sentence),
+        };
+        found
             .into_iter()
             .map(|(s, score)| (owner[s as usize], score))
             .collect()
