@@ -5,42 +5,184 @@
 //! document filter, and with 20% of documents deleted. Prints one JSON object.
 //!
 //! Vectors are shaped like text embeddings, not uniform noise (on which recall means nothing):
-//! a direction all of them share (sentence embeddings are anisotropic), one of 256 topic
-//! centres, and per-vector noise; a random pair has cosine about 0.55, a pair of one topic about
-//! 0.75, close to the e5 corpus vectors' own histogram (0.7-0.9).
+//! real multilingual-e5 vectors of CMRC sentences and questions are the seeds (see [`Gen`]), and
+//! the output reports the cosine histogram of real and synthetic pairs side by side. Memory is
+//! reported as anonymous (heap) and file-backed (mapped index files) resident sizes.
 
 use std::time::Instant;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use semsearch::embed::ModelId;
+use std::path::{Path, PathBuf};
+
+use semsearch::embed::{Embedder, ModelId, TextEmbedder, TextKind};
 use semsearch::index::{Filter, LocalStore, Passage, PassageVectors, SentenceVector, Store, Write};
+use semsearch::kernels::dot;
 
 const DIM: usize = 384;
 const PER_DOC: usize = 20;
 /// Documents per write (BENCH_BATCH_DOCS overrides): 250 documents are 5,000 passages.
 const BATCH_DOCS: usize = 250;
 
+/// Real e5 vectors to shape the synthetic ones after: sentences of the CMRC trial paragraphs
+/// (as passages) and its questions (as queries), embedded once with the real model and cached.
+struct Seeds {
+    passages: Vec<Vec<f32>>,
+    queries: Vec<Vec<f32>>,
+}
+
+const SEED_PASSAGES: usize = 1200;
+const SEED_QUERIES: usize = 300;
+
+impl Seeds {
+    fn load(model_dir: &Path) -> anyhow::Result<Seeds> {
+        let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+            "tests/fixtures/eval/cmrc2018_trial.json",
+        )?)?;
+        let mut sentences = Vec::new();
+        let mut questions = Vec::new();
+        for p in data["data"].as_array().into_iter().flatten() {
+            for para in p["paragraphs"].as_array().into_iter().flatten() {
+                let context = para["context"].as_str().unwrap_or_default();
+                sentences.extend(
+                    context
+                        .split_inclusive(['。', '！', '？'])
+                        .map(str::trim)
+                        .filter(|s| s.chars().count() >= 8)
+                        .map(String::from),
+                );
+                for qa in para["qas"].as_array().into_iter().flatten() {
+                    questions.extend(qa["question"].as_str().map(String::from));
+                }
+            }
+        }
+        // Spread over the whole set, not its first articles.
+        let pick = |v: &[String], n: usize| -> Vec<String> {
+            let step = (v.len() / n).max(1);
+            v.iter().step_by(step).take(n).cloned().collect()
+        };
+        let (sentences, questions) = (
+            pick(&sentences, SEED_PASSAGES),
+            pick(&questions, SEED_QUERIES),
+        );
+        let name = model_dir.file_name().unwrap_or_default().to_string_lossy();
+        let cache = std::env::var("SEMSEARCH_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/semsearch")
+            })
+            .join(format!(
+                "bench-seeds-{name}-{}-{}.json",
+                sentences.len(),
+                questions.len()
+            ));
+        if let Ok(text) = std::fs::read(&cache) {
+            if let Ok((passages, queries)) = serde_json::from_slice(&text) {
+                return Ok(Seeds { passages, queries });
+            }
+        }
+        let embedder = TextEmbedder::load(model_dir)?;
+        eprintln!(
+            "embedding {} seed sentences and {} seed questions with {} (cached in {})",
+            sentences.len(),
+            questions.len(),
+            embedder.id().name,
+            cache.display()
+        );
+        let embed = |texts: &[String], kind| -> anyhow::Result<Vec<Vec<f32>>> {
+            let mut out = Vec::new();
+            for chunk in texts.chunks(32) {
+                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                out.extend(embedder.embed(&refs, kind)?);
+            }
+            Ok(out)
+        };
+        let seeds = Seeds {
+            passages: embed(&sentences, TextKind::Passage)?,
+            queries: embed(&questions, TextKind::Query)?,
+        };
+        if let Some(parent) = cache.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(
+            &cache,
+            serde_json::to_vec(&(&seeds.passages, &seeds.queries))?,
+        )?;
+        Ok(seeds)
+    }
+}
+
 fn unit(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
     v.iter_mut().for_each(|x| *x /= n);
 }
 
+/// A standard normal draw (Box-Muller).
+fn normal(rng: &mut StdRng) -> f32 {
+    let (u, v): (f32, f32) = (rng.gen::<f32>().max(1e-12), rng.gen());
+    (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+}
+
+/// Rank of the perturbation: directions along which real passages differ.
+const RANK: usize = 24;
+/// How far along the way to a second seed a vector may lie.
+const MIX: f32 = 0.5;
+/// Spread along each perturbation direction (passages, queries).
+const SPREAD: f32 = 0.045;
+const QUERY_SPREAD: f32 = 0.03;
+
+/// Embedding-like vectors: a real passage vector moved part of the way towards another one
+/// (so that vectors fill the regions between real ones rather than clumping on them), plus a
+/// low-rank perturbation along differences of real vectors; queries are real question vectors
+/// with a smaller perturbation.
 struct Gen {
     rng: StdRng,
-    mean: Vec<f32>,
-    centres: Vec<Vec<f32>>,
+    seeds: Seeds,
+    basis: Vec<Vec<f32>>,
 }
 
 impl Gen {
-    fn vector(&mut self) -> Vec<f32> {
-        let c = self.rng.gen_range(0..self.centres.len());
-        let mut v: Vec<f32> = self.centres[c]
-            .iter()
-            .zip(&self.mean)
-            .map(|(x, m)| m + 0.6 * x + 0.12 * (self.rng.gen::<f32>() - 0.5))
-            .collect();
+    fn new(seeds: Seeds, mut rng: StdRng) -> Gen {
+        let mut basis: Vec<Vec<f32>> = Vec::new();
+        while basis.len() < RANK {
+            let n = seeds.passages.len();
+            let (a, b) = (
+                &seeds.passages[rng.gen_range(0..n)],
+                &seeds.passages[rng.gen_range(0..n)],
+            );
+            let mut d: Vec<f32> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+            for e in &basis {
+                let p = dot(&d, e);
+                d.iter_mut().zip(e).for_each(|(x, y)| *x -= p * y);
+            }
+            if d.iter().map(|x| x * x).sum::<f32>() > 1e-4 {
+                unit(&mut d);
+                basis.push(d);
+            }
+        }
+        Gen { rng, seeds, basis }
+    }
+
+    fn perturb(&mut self, mut v: Vec<f32>, spread: f32) -> Vec<f32> {
+        for e in &self.basis {
+            let z = spread * normal(&mut self.rng);
+            v.iter_mut().zip(e).for_each(|(x, y)| *x += z * y);
+        }
         unit(&mut v);
         v
+    }
+
+    fn vector(&mut self) -> Vec<f32> {
+        let n = self.seeds.passages.len();
+        let (a, b) = (self.rng.gen_range(0..n), self.rng.gen_range(0..n));
+        let t = MIX * self.rng.gen::<f32>();
+        let (a, b) = (&self.seeds.passages[a], &self.seeds.passages[b]);
+        let v = a.iter().zip(b).map(|(x, y)| x + t * (y - x)).collect();
+        self.perturb(v, SPREAD)
+    }
+
+    fn query(&mut self) -> Vec<f32> {
+        let q = self.seeds.queries[self.rng.gen_range(0..self.seeds.queries.len())].clone();
+        self.perturb(q, QUERY_SPREAD)
     }
 
     fn doc(&mut self, d: usize, sentences: usize) -> (Vec<Passage>, Vec<PassageVectors>) {
@@ -72,8 +214,29 @@ impl Gen {
     }
 }
 
-fn gen_mean(rng: &mut StdRng) -> f32 {
-    rng.gen::<f32>() - 0.5
+/// p10, p50 and p90 of the cosines of 2,000 pseudo-random pairs.
+fn pair_cosines(v: &[&[f32]]) -> [f32; 3] {
+    let mut c: Vec<f32> = (0..2000)
+        .map(|i| dot(v[(i * 7919) % v.len()], v[(i * 104_729 + 1) % v.len()]))
+        .collect();
+    c.sort_by(f32::total_cmp);
+    [c[200], c[1000], c[1800]]
+}
+
+/// Resident memory now, in MB: anonymous (heap: held whatever the OS does) and file-backed
+/// (mapped index files: pages the kernel may drop and read again).
+fn rss() -> serde_json::Value {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+            / 1024
+    };
+    serde_json::json!({"anonymous": field("RssAnon:"), "file": field("RssFile:")})
 }
 
 fn percentile(v: &mut [f64], p: usize) -> f64 {
@@ -85,124 +248,131 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let sentences: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
-    let dir = std::env::temp_dir().join(format!("semsearch-bench-index-{}", std::process::id()));
+    let model_dir =
+        std::env::var("BENCH_MODEL").unwrap_or_else(|_| "models/multilingual-e5-small".into());
+    // Loaded (and embedded, the first time) before anything is measured; `bench_index 0` only
+    // does this, so that a model loaded for it does not count in the figures of the next run.
+    let seeds = Seeds::load(Path::new(&model_dir))?;
+    if n == 0 {
+        return Ok(());
+    }
+    let work = std::env::temp_dir().join(format!("semsearch-bench-index-{}", std::process::id()));
+    let dir = work.join("index");
     let model = ModelId {
         name: "bench".into(),
         dim: DIM,
         fingerprint: "synthetic".into(),
     };
-    let mut rng = StdRng::seed_from_u64(1);
-    let centres = (0..256)
-        .map(|_| {
-            let mut c: Vec<f32> = (0..DIM).map(|_| rng.gen::<f32>() - 0.5).collect();
-            unit(&mut c);
-            c
-        })
-        .collect();
-    let mut mean: Vec<f32> = (0..DIM).map(|_| gen_mean(&mut rng)).collect();
-    unit(&mut mean);
-    let mut gen = Gen { rng, mean, centres };
+    let real_pairs = pair_cosines(&seeds.passages.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let real_top1 = mean_top1(&seeds.queries, seeds.passages.iter().map(Vec::as_slice));
+    let mut gen = Gen::new(seeds, StdRng::seed_from_u64(1));
     let docs = n / PER_DOC;
-    let mut vectors: Vec<(String, Vec<f32>)> = Vec::new();
-    let t = Instant::now();
-    {
-        let store = LocalStore::open_or_create(&dir, &model)?;
-        let mut d = 0;
-        let per_write = std::env::var("BENCH_BATCH_DOCS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(BATCH_DOCS);
-        while d < docs {
-            let batch: Vec<_> = (d..(d + per_write).min(docs))
-                .map(|i| gen.doc(i, sentences))
-                .collect();
-            for (ps, vs) in &batch {
-                vectors.extend(
-                    ps.iter()
-                        .zip(vs)
-                        .map(|(p, v)| (p.id.clone(), v.passage.clone())),
-                );
-            }
-            d += batch.len();
-            store.apply(Write::Upsert(batch))?;
+    // Drawn before the build, so that a kept index (BENCH_KEEP) is measured with the same ones.
+    let queries: Vec<Vec<f32>> = (0..200).map(|_| gen.query()).collect();
+    let extra = [gen.doc(docs, sentences), gen.doc(docs + 1, sentences)];
+    // A built index is kept in BENCH_KEEP (one per size) and copied from there on the next run,
+    // to compare search code on one index without building it again.
+    let kept = std::env::var("BENCH_KEEP")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join(format!("index-{n}-{sentences}")));
+    let export = std::env::var("BENCH_EXPORT")
+        .map(PathBuf::from)
+        .unwrap_or(work.clone());
+    std::fs::create_dir_all(&export)?;
+    let as_bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let mut build_s = None;
+    match kept.as_ref().filter(|k| k.join("vectors.f32").is_file()) {
+        Some(k) => {
+            copy_dir(&k.join("index"), &dir)?;
+            std::fs::copy(k.join("vectors.f32"), export.join("vectors.f32"))?;
         }
-        store.settle();
+        None => {
+            // Passage vectors in write order (passage i is `d{i / 20}#{i % 20 + 1}`), kept for
+            // exact search in a file, so that they do not count in the store's memory.
+            let mut vectors: Vec<f32> = Vec::with_capacity(docs * PER_DOC * DIM);
+            let t = Instant::now();
+            {
+                let store = LocalStore::open_or_create(&dir, &model)?;
+                let mut d = 0;
+                let per_write = std::env::var("BENCH_BATCH_DOCS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(BATCH_DOCS);
+                while d < docs {
+                    let batch: Vec<_> = (d..(d + per_write).min(docs))
+                        .map(|i| gen.doc(i, sentences))
+                        .collect();
+                    for (_, vs) in &batch {
+                        vs.iter()
+                            .for_each(|v| vectors.extend_from_slice(&v.passage));
+                    }
+                    d += batch.len();
+                    store.apply(Write::Upsert(batch))?;
+                }
+                store.settle();
+            }
+            build_s = Some(t.elapsed().as_secs_f64());
+            std::fs::write(export.join("vectors.f32"), as_bytes(&vectors))?;
+            if let Some(k) = &kept {
+                copy_dir(&dir, &k.join("index"))?;
+                std::fs::copy(export.join("vectors.f32"), k.join("vectors.f32"))?;
+            }
+        }
     }
-    let build_s = t.elapsed().as_secs_f64();
+    // The same queries for the anchor (scripts/bench-index.sh runs hnswlib).
+    std::fs::write(export.join("queries.f32"), as_bytes(&queries.concat()))?;
+    let segments = std::fs::read(dir.join("manifest.json"))
+        .ok()
+        .and_then(|m| serde_json::from_slice::<serde_json::Value>(&m).ok())
+        .map(|m| m["segments"].as_array().map_or(0, Vec::len));
+
+    let rss_before_open = rss();
     let t = Instant::now();
     let store = LocalStore::open(&dir, &model)?;
     let open_s = t.elapsed().as_secs_f64();
-    let extra = gen.doc(docs, sentences);
+    let rss_open = rss();
+    // The first write of a process also loads jieba's dictionary (on a thread started at open,
+    // which a write this soon still waits for): reported apart from a write's own cost.
+    let [first, second] = extra;
     let t = Instant::now();
-    store.apply(Write::Upsert(vec![extra]))?;
+    store.apply(Write::Upsert(vec![first]))?;
+    let first_add_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    store.apply(Write::Upsert(vec![second]))?;
     let add_ms = t.elapsed().as_secs_f64() * 1000.0;
     let t = Instant::now();
     store.apply(Write::Delete(format!("d{docs}")))?;
     let delete_ms = t.elapsed().as_secs_f64() * 1000.0;
-
-    let queries: Vec<Vec<f32>> = (0..200).map(|_| gen.vector()).collect();
-    let pair_cos = (0..1000)
-        .map(|i| {
-            let (a, b) = (
-                &vectors[(i * 7919) % vectors.len()].1,
-                &vectors[(i * 104_729 + 1) % vectors.len()].1,
-            );
-            semsearch::kernels::dot(a, b) as f64
-        })
-        .sum::<f64>()
-        / 1000.0;
-    let measure = |store: &LocalStore, live: &dyn Fn(&str) -> bool, doc: Option<&str>| {
+    store.apply(Write::Delete(format!("d{}", docs + 1)))?;
+    let timed = |filter: Filter<'_>| {
         let snap = store.snapshot();
         let mut times = Vec::new();
-        let mut recall = 0.0;
+        let mut found = Vec::new();
         for q in &queries {
             let t = Instant::now();
-            let got = snap.nearest(q, 10, Filter { doc, exclude: &[] });
+            let got = snap.nearest(q, 10, filter);
             times.push(t.elapsed().as_secs_f64() * 1000.0);
-            let mut exact: Vec<(f32, &str)> = vectors
-                .iter()
-                .filter(|(id, _)| live(id) && doc.is_none_or(|d| id.starts_with(&format!("{d}#"))))
-                .map(|(id, v)| (semsearch::kernels::dot(q, v), id.as_str()))
-                .collect();
-            exact.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let want: Vec<&str> = exact.iter().take(10).map(|e| e.1).collect();
-            let got: Vec<String> = got
-                .iter()
-                .filter_map(|(k, _)| snap.passage(*k))
-                .map(|p| p.id)
-                .collect();
-            let hit = got.iter().filter(|g| want.contains(&g.as_str())).count();
-            recall += hit as f64 / want.len().max(1) as f64;
+            found.push(
+                got.iter()
+                    .filter_map(|(k, _)| snap.passage(*k))
+                    .map(|p| p.id)
+                    .collect(),
+            );
         }
+        let total: f64 = times.iter().sum();
         let p50 = percentile(&mut times, 50);
         let p99 = percentile(&mut times, 99);
-        (p50, p99, recall / queries.len() as f64)
+        (p50, p99, queries.len() as f64 * 1000.0 / total, found)
     };
-    let (p50, p99, recall) = measure(&store, &|_| true, None);
-    let snap = store.snapshot();
-    let t = Instant::now();
-    for q in &queries {
-        snap.nearest(q, 10, Filter::default());
-    }
-    let qps = queries.len() as f64 / t.elapsed().as_secs_f64();
-    drop(snap);
-    if let Ok(dir) = std::env::var("BENCH_EXPORT") {
-        // The same vectors and queries for the anchor (scripts/bench-index.sh runs hnswlib).
-        let dir = std::path::Path::new(&dir);
-        std::fs::create_dir_all(dir)?;
-        let flat = |vs: &mut dyn Iterator<Item = &Vec<f32>>| -> Vec<u8> {
-            vs.flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
-                .collect()
-        };
-        std::fs::write(
-            dir.join("vectors.f32"),
-            flat(&mut vectors.iter().map(|v| &v.1)),
-        )?;
-        std::fs::write(dir.join("queries.f32"), flat(&mut queries.iter()))?;
-    }
-    let (fp50, _, frecall) = measure(&store, &|_| true, Some("d7"));
+    let (p50, p99, qps, found) = timed(Filter::default());
+    let (fp50, _, _, ffound) = timed(Filter {
+        doc: Some("d7"),
+        exclude: &[],
+    });
+    let rss_search = rss();
     let deleted: Vec<String> = (0..docs)
-        .filter(|d| d % 5 == 0)
+        .filter(|d| d.is_multiple_of(5))
         .map(|d| format!("d{d}"))
         .collect();
     let t = Instant::now();
@@ -210,21 +380,75 @@ fn main() -> anyhow::Result<()> {
         store.apply(Write::Delete(d.clone()))?;
     }
     let delete_20pct_s = t.elapsed().as_secs_f64();
-    let gone: std::collections::HashSet<&str> = deleted.iter().map(String::as_str).collect();
-    let live = |id: &str| !gone.contains(id.split('#').next().unwrap_or(""));
-    let (dp50, _, drecall) = measure(&store, &live, None);
+    store.settle();
+    let (dp50, _, _, dfound) = timed(Filter::default());
     drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
+
+    let vectors: Vec<f32> = std::fs::read(export.join("vectors.f32"))?
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let synthetic_pairs = pair_cosines(&vectors.chunks_exact(DIM).collect::<Vec<_>>());
+    let synthetic_top1 = mean_top1(&queries, vectors.chunks_exact(DIM));
+    let recall = |found: &[Vec<String>], keep: &dyn Fn(usize) -> bool| {
+        let mut total = 0.0;
+        for (q, got) in queries.iter().zip(found) {
+            let mut exact: Vec<(f32, usize)> = vectors
+                .chunks_exact(DIM)
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(i, v)| (dot(q, v), i))
+                .collect();
+            exact.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let want: Vec<String> = exact
+                .iter()
+                .take(10)
+                .map(|&(_, i)| format!("d{}#{}", i / PER_DOC, i % PER_DOC + 1))
+                .collect();
+            let hit = got.iter().filter(|g| want.contains(g)).count();
+            total += hit as f64 / want.len().max(1) as f64;
+        }
+        total / queries.len() as f64
+    };
+    let all = recall(&found, &|_| true);
+    let filtered = recall(&ffound, &|i| i / PER_DOC == 7);
+    let after_delete = recall(&dfound, &|i| !(i / PER_DOC).is_multiple_of(5));
+    let _ = std::fs::remove_dir_all(&work);
     println!(
         "{}",
         serde_json::json!({
-            "passages": n, "sentences_per_passage": sentences, "random_pair_cosine": pair_cos,
-            "build_s": build_s, "open_s": open_s,
-            "add_20_passages_ms": add_ms, "delete_one_ms": delete_ms,
-            "search_p50_ms": p50, "search_p99_ms": p99, "recall@10": recall, "queries_per_s": qps,
-            "filtered_p50_ms": fp50, "filtered_recall@10": frecall,
-            "delete_20pct_s": delete_20pct_s, "deleted20_p50_ms": dp50, "deleted20_recall@10": drecall,
+            "passages": n, "sentences_per_passage": sentences,
+            "pair_cosine_p10_p50_p90": {"real": real_pairs, "synthetic": synthetic_pairs},
+            "query_top1_cosine": {"real": real_top1, "synthetic": synthetic_top1},
+            "rss_mb": {"before_open": rss_before_open, "after_open": rss_open,
+                       "after_searches": rss_search},
+            "build_s": build_s, "segments": segments, "open_s": open_s,
+            "first_add_after_open_ms": first_add_ms, "add_20_passages_ms": add_ms, "delete_one_ms": delete_ms,
+            "search_p50_ms": p50, "search_p99_ms": p99, "recall@10": all, "queries_per_s": qps,
+            "filtered_p50_ms": fp50, "filtered_recall@10": filtered,
+            "delete_20pct_s": delete_20pct_s, "deleted20_p50_ms": dp50,
+            "deleted20_recall@10": after_delete,
         })
     );
     Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Mean over queries of the cosine of their nearest vector.
+fn mean_top1<'a>(queries: &[Vec<f32>], vectors: impl Iterator<Item = &'a [f32]> + Clone) -> f32 {
+    let best = |q: &[f32]| vectors.clone().map(|v| dot(q, v)).fold(-1.0f32, f32::max);
+    queries.iter().map(|q| best(q)).sum::<f32>() / queries.len() as f32
 }

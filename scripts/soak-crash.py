@@ -4,6 +4,9 @@ that the index opens, that every acknowledged write is fully there (all its pass
 the document list, by lexical search and by dense search) and every acknowledged delete fully
 gone, and that a write in flight at the kill is either wholly there or wholly absent.
 
+Where each kill landed is read from the server's phase events (`semsearch::phase` at debug:
+embed, save and merge, each a start/end pair) and counted at the end.
+
 usage: soak-crash.py BIN MODEL_DIR WORK_DIR KILLS
 """
 import json, os, random, signal, socket, subprocess, sys, threading, time, urllib.request, urllib.error
@@ -32,12 +35,16 @@ def call(base, method, path, body=None, timeout=60):
         return e.code, json.loads(e.read() or b"null")
 
 
+LOG = os.path.join(WORK, "serve.log")
+
+
 def start():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = open(os.path.join(WORK, "serve.log"), "ab")
+    log = open(LOG, "wb")  # one server's log: read after its kill
+    env = dict(os.environ, RUST_LOG="warn,semsearch::phase=debug", NO_COLOR="1")
     p = subprocess.Popen([BIN, "--model", MODEL, "serve", "--index", INDEX, "--addr", f"127.0.0.1:{port}"],
-                         stdout=log, stderr=log)
+                         stdout=log, stderr=log, env=env)
     for _ in range(600):
         try:
             if call(base, "GET", "/healthz", timeout=2)[0] == 200:
@@ -45,7 +52,7 @@ def start():
         except OSError:
             pass
         if p.poll() is not None:
-            sys.exit(f"soak: the server exited at start (code {p.returncode}); see {WORK}/serve.log")
+            sys.exit(f"soak: the server exited at start (code {p.returncode}); see {LOG}")
         time.sleep(0.05)
     sys.exit("soak: the server did not become healthy")
 
@@ -73,7 +80,9 @@ def writer(base, stop):
         if present and rng.random() < 0.3:
             op = None
         else:
-            op = (version, rng.randint(1, 4))
+            # Mostly small documents; now and then a large one, whose embedding takes long
+            # enough for kills to land in it.
+            op = (version, rng.randint(40, 90) if rng.random() < 0.15 else rng.randint(1, 4))
         with lock:
             inflight[doc] = op
         try:
@@ -100,14 +109,14 @@ def state_of(base, docs, doc):
     if n is None:
         return None
     versions = set()
-    st, dense = call(base, "POST", "/search", {"query": "lake plan", "mode": "dense", "k": 20,
+    st, dense = call(base, "POST", "/search", {"query": "lake plan", "mode": "dense", "k": 100,
                                                "filter": {"doc": f"d{doc}"}})
     for r in dense["results"]:
         versions.add(r["text"].split()[0])
     if len(versions) != 1 or len(dense["results"]) != n:
         raise AssertionError(f"d{doc}: {n} passages listed, dense finds {len(dense['results'])} of versions {versions}")
     tok = versions.pop()
-    st, lex = call(base, "GET", f"/search?q={tok}&mode=lexical&k=20&doc=d{doc}")
+    st, lex = call(base, "GET", f"/search?q={tok}&mode=lexical&k=100&doc=d{doc}")
     if len(lex["results"]) != n:
         raise AssertionError(f"d{doc}: {n} passages listed, lexical finds {len(lex['results'])}")
     return (int(tok.split("v")[1]), n)
@@ -126,7 +135,21 @@ def check(base):
     inflight.clear()
 
 
+def phases_open():
+    """Phases started and not ended in the killed server's log."""
+    open_ = {}
+    with open(LOG, errors="replace") as f:
+        for line in f:
+            for phase in ("embed", "save", "merge"):
+                if f"{phase} start" in line:
+                    open_[phase] = open_.get(phase, 0) + 1
+                elif f"{phase} end" in line:
+                    open_[phase] = max(open_.get(phase, 0) - 1, 0)
+    return sorted(p for p, n in open_.items() if n > 0)
+
+
 os.makedirs(WORK, exist_ok=True)
+landed = {"embed": 0, "save": 0, "merge": 0, "idle": 0}
 kills = 0
 t0 = time.time()
 while kills < KILLS:
@@ -147,11 +170,15 @@ while kills < KILLS:
     stop.set()
     w.join(timeout=70)
     kills += 1
-    print(f"kill {kills}/{KILLS}: {acks[0]} writes acknowledged so far, "
-          f"{sum(1 for v in acked.values() if v)} documents present", flush=True)
+    where = phases_open()
+    for p in where or ["idle"]:
+        landed[p] += 1
+    print(f"kill {kills}/{KILLS} during {'+'.join(where) or 'idle'}: {acks[0]} writes acknowledged "
+          f"so far, {sum(1 for v in acked.values() if v)} documents present", flush=True)
 server, base = start()
 check(base)
 server.send_signal(signal.SIGKILL)
 server.wait()
 print(f"soak ok: {KILLS} kills, {acks[0]} acknowledged writes in {time.time() - t0:.0f} s; "
-      "every acknowledged write intact after each restart")
+      "every acknowledged write intact after each restart; kills landed during: "
+      + ", ".join(f"{p} {n}" for p, n in landed.items()))

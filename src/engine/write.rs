@@ -214,7 +214,11 @@ impl Engine {
             }
         }
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        // Phase events (start/end pairs, target `semsearch::phase`) let the crash soak tell
+        // where each kill landed.
+        tracing::debug!(target: "semsearch::phase", texts = refs.len(), "embed start");
         let vectors = self.embedder.embed(&refs, TextKind::Passage)?;
+        tracing::debug!(target: "semsearch::phase", "embed end");
         let mut out: Vec<PassageVectors> = vectors[..chunk.len()]
             .iter()
             .cloned()

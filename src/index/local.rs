@@ -211,6 +211,12 @@ impl State {
 
     /// Runs a per-segment search where `filter` allows and merges the hits, best first. A
     /// document's passages are one range of one segment: only that range is searched.
+    ///
+    /// Each segment is walked with its full beam. Measured and rejected: passing the k-th best
+    /// score of the segments already searched as a floor below which a walk stops (as Lucene
+    /// shares a minimum competitive similarity across segments): at 100k passages in two
+    /// segments it gained 9% queries/s and cost recall@10 0.985 -> 0.917, since a walk must
+    /// cross weaker nodes to reach strong ones.
     #[allow(clippy::type_complexity)]
     fn each_segment(
         &self,
@@ -533,6 +539,7 @@ impl Inner {
     }
 
     fn load(dir: &Path, manifest: Manifest, temporary: bool) -> Result<Self, StoreError> {
+        super::lexical::tokenizer::warm_up();
         let dim = manifest.model.dim;
         let mut segments = Vec::with_capacity(manifest.segments.len());
         for r in &manifest.segments {
@@ -743,8 +750,16 @@ impl Inner {
         if chosen.len() < 2 {
             return Ok(false);
         }
+        tracing::debug!(target: "semsearch::phase", segments = chosen.len(), passages = total, "merge start");
+        let merged = self.merge_chosen(&snap, id, &chosen);
+        tracing::debug!(target: "semsearch::phase", "merge end");
+        merged
+    }
+
+    /// The rest of [`Inner::merge`], once segments are chosen.
+    fn merge_chosen(&self, snap: &State, id: u64, chosen: &[usize]) -> Result<bool, StoreError> {
         let mut docs = Vec::new();
-        for &s in &chosen {
+        for &s in chosen {
             let l = &snap.segments[s];
             for d in l.seg.docs().iter().filter(|d| !l.deleted.contains(&d.doc)) {
                 if let Some(doc) = snap.document(&d.doc)? {
@@ -767,7 +782,7 @@ impl Inner {
         let now = self.state();
         // Documents of the chosen segments deleted or replaced since the snapshot.
         let mut dead = HashSet::new();
-        for &s in &chosen {
+        for &s in chosen {
             let before = &snap.segments[s];
             let Some(after) = now.segments.iter().find(|l| l.seg.id == before.seg.id) else {
                 // Another merge took it: give up, the next write retries.
@@ -797,7 +812,7 @@ impl Inner {
             &serde_json::to_vec_pretty(&next.manifest())?,
         )?;
         self.swap(next);
-        for &s in &chosen {
+        for &s in chosen {
             // Snapshots still reading them keep their mappings; the files go when they do.
             let _ = std::fs::remove_dir_all(snap.segments[s].seg.dir());
         }
@@ -832,10 +847,13 @@ impl Store for LocalStore {
         let inner = &self.inner;
         let n = {
             let _w = inner.writing.lock().unwrap_or_else(|e| e.into_inner());
-            match write {
+            tracing::debug!(target: "semsearch::phase", "save start");
+            let n = match write {
                 Write::Upsert(docs) => inner.upsert(docs)?,
                 Write::Delete(doc) => inner.delete(&doc)?,
-            }
+            };
+            tracing::debug!(target: "semsearch::phase", "save end");
+            n
         };
         // The write is durable now. Too many segments: merge in the background (one merge at a
         // time); a failed merge loses nothing and is retried after the next write. The thread

@@ -278,3 +278,35 @@ fn a_format_1_index_is_migrated_on_open() {
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(v["format_version"], 2);
 }
+
+#[test]
+fn two_graph_segments_search_as_one() {
+    // Two graph segments: the second is walked with the first's k-th best score as its floor,
+    // which must not cost it the results it holds above that floor.
+    let dir = tempfile::tempdir().unwrap();
+    let docs = vec![
+        doc("a", EXACT_BELOW + 100, 16, 0),
+        doc("b", EXACT_BELOW + 300, 16, 50_000),
+    ];
+    let store = open(dir.path(), 16);
+    for d in &docs {
+        store.apply(Write::Upsert(vec![d.clone()])).unwrap();
+    }
+    let s = store.snapshot();
+    let mut shared = 0;
+    let mut from_each = [0, 0];
+    for i in 0..40 {
+        // Queries near passages of either segment.
+        let q = docs[i % 2].1[i * 97].passage.clone();
+        let got = ids(s.as_ref(), &s.nearest(&q, 10, Filter::default()));
+        let want = exact(&docs, &q, 10);
+        assert_eq!(got.len(), 10);
+        assert_eq!(got[0], want[0]);
+        shared += got.iter().filter(|g| want.contains(g)).count();
+        for g in &got {
+            from_each[usize::from(g.starts_with("b#"))] += 1;
+        }
+    }
+    assert!(shared >= 390, "recall@10 {}", shared as f32 / 400.0);
+    assert!(from_each[0] > 0 && from_each[1] > 0, "{from_each:?}");
+}

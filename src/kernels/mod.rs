@@ -11,6 +11,7 @@
 pub mod activation;
 pub mod gemm;
 pub mod q4;
+pub mod vector;
 
 use std::sync::OnceLock;
 
@@ -67,26 +68,25 @@ pub fn isa() -> Isa {
     })
 }
 
-/// Dot product of two vectors (cosine for normalised ones).
+/// Dot product of two vectors (cosine for normalised ones), over the shorter length.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent sums: one running sum is a chain of dependent adds the compiler may not
-    // reorder, so it cannot use SIMD; exact search scans thousands of vectors per query.
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ac.zip(bc) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
+    vector::dot_on(isa(), a, b)
+}
+
+/// Asks the CPU to bring `data` into cache (a hint; no effect where there is no instruction for
+/// it).
+pub fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let bytes = std::mem::size_of_val(data);
+        let p = data.as_ptr() as *const i8;
+        for off in (0..bytes).step_by(64) {
+            // SAFETY: prefetch never faults, and `p + off` stays inside `data`.
+            unsafe { std::arch::x86_64::_mm_prefetch(p.add(off), std::arch::x86_64::_MM_HINT_T0) };
         }
     }
-    acc.iter().sum::<f32>() + tail
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
 
 /// Quantizes a vector to int8 with one scale: `x ≈ q * scale`, `scale = max|x| / 127`.
@@ -100,14 +100,9 @@ pub fn quantize_i8(v: &[f32], out: &mut Vec<i8>) -> f32 {
     scale
 }
 
-/// Dot product of two int8 vectors, accumulated in i32 (exact: 384 products of at most 127²
-/// stay far below i32's range). Written as a plain widening loop, which compilers turn into
-/// multiply-add SIMD on x86-64.
+/// Dot product of two int8 vectors, accumulated in i32 (exact), over the shorter length.
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| x as i16 as i32 * y as i16 as i32)
-        .sum()
+    vector::dot_i8_on(isa(), a, b)
 }
 
 #[cfg(test)]

@@ -10,6 +10,15 @@ use tantivy::tokenizer::{PreTokenizedString, Token, TokenStream, Tokenizer};
 
 static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
 
+/// Loads jieba's dictionary on another thread (about 200 ms), so that the first write or
+/// lexical search after an open does not pay for it (measured at 100k passages: the first
+/// 20-passage add took 220 ms, the next ones 12-18 ms).
+pub fn warm_up() {
+    let _ = std::thread::Builder::new()
+        .name("semsearch-jieba".into())
+        .spawn(|| LazyLock::force(&JIEBA));
+}
+
 /// Terms of `text` as the lexical index sees them.
 pub fn tokenize(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

@@ -172,14 +172,15 @@ impl Graph {
     }
 
     /// The `ef` best `(key, score)` pairs the walk found among keys `keep` accepts, best
-    /// first, for a beam of `ef` ([`Graph::beam`]); `score(key)` is the similarity of a node
-    /// to the query (the int8 estimate, rescored by the caller).
-    pub fn search(
+    /// first, for a beam of `ef` ([`Graph::beam`]); `scorer` gives the similarity of a node to
+    /// the query (the int8 estimate, rescored by the caller).
+    pub fn search<S: Scorer>(
         &self,
         ef: usize,
-        score: &dyn Fn(u32) -> f32,
+        scorer: &S,
         keep: &dyn Fn(u32) -> bool,
     ) -> Vec<(u32, f32)> {
+        let score = |id: u32| scorer.score(id);
         if self.n == 0 || ef == 0 {
             return Vec::new();
         }
@@ -218,7 +219,13 @@ impl Graph {
             if results.len() >= ef && results.peek().is_some_and(|w| s < w.0 .0) {
                 break;
             }
-            for &nb in self.neighbours(node, 0) {
+            let around = self.neighbours(node, 0);
+            // Ask for the neighbours' vectors before scoring the first: a walk over a large
+            // segment waits on memory more than on arithmetic.
+            for &nb in around {
+                scorer.prefetch(nb);
+            }
+            for &nb in around {
                 if seen(nb) {
                     continue;
                 }
@@ -244,6 +251,14 @@ impl Graph {
     pub fn beam(k: usize) -> usize {
         (k * EF_SEARCH_PER_RESULT).max(EF_SEARCH_MIN)
     }
+}
+
+/// How a search scores nodes against its query.
+pub trait Scorer {
+    /// Similarity of node `id` to the query (higher is nearer).
+    fn score(&self, id: u32) -> f32;
+    /// A hint that `id` will be scored soon.
+    fn prefetch(&self, _id: u32) {}
 }
 
 /// A node with its score, ordered by score.

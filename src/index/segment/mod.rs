@@ -113,12 +113,14 @@ impl Vectors {
         let (Some(g), Some((vq, vs))) = (&self.graph, &self.int8) else {
             return self.scan(q, k, 0..self.len() as u32, keep);
         };
-        let mut qq = Vec::with_capacity(self.dim);
-        let qs = crate::kernels::quantize_i8(q, &mut qq);
-        let (vq, vs, d) = (vq.as_slice(), vs.as_slice(), self.dim);
-        let approx = |i: u32| {
-            let i = i as usize;
-            crate::kernels::dot_i8(&qq, &vq[i * d..(i + 1) * d]) as f32 * qs * vs[i]
+        let mut query = Vec::with_capacity(self.dim);
+        let scale = crate::kernels::quantize_i8(q, &mut query);
+        let approx = Int8Scorer {
+            isa: crate::kernels::isa(),
+            query,
+            scale,
+            vectors: vq.as_slice(),
+            scales: vs.as_slice(),
         };
         // The beam's candidates, rescored exactly: int8 only chooses whom to look at.
         let mut found: Vec<(u32, f32)> = g
@@ -146,6 +148,34 @@ impl Vectors {
         all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         all.truncate(k);
         all
+    }
+}
+
+/// Scores nodes by the int8 dot of their vector with the query's.
+struct Int8Scorer<'a> {
+    isa: crate::kernels::Isa,
+    query: Vec<i8>,
+    scale: f32,
+    vectors: &'a [i8],
+    scales: &'a [f32],
+}
+
+impl graph::Scorer for Int8Scorer<'_> {
+    fn score(&self, id: u32) -> f32 {
+        let (i, d) = (id as usize, self.query.len());
+        let dot = crate::kernels::vector::dot_i8_on(
+            self.isa,
+            &self.query,
+            &self.vectors[i * d..(i + 1) * d],
+        );
+        dot as f32 * self.scale * self.scales[i]
+    }
+
+    fn prefetch(&self, id: u32) {
+        let d = self.query.len();
+        if let Some(v) = self.vectors.get(id as usize * d..(id as usize + 1) * d) {
+            crate::kernels::prefetch(v);
+        }
     }
 }
 
