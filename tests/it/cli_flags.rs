@@ -433,3 +433,61 @@ fn serve_honours_fusion_flags_and_survives_hostile_posts() {
     assert_eq!(st, 400, "{body}");
     assert_eq!(http(&server.1, "GET", "/healthz", "").0, 200);
 }
+
+#[test]
+fn a_killed_ingest_resumes_without_embedding_what_it_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (index, input) = (dir.path().join("idx"), dir.path().join("notices.jsonl"));
+    let total = 6000;
+    let lines: String = (0..total)
+        .map(|i| {
+            format!(
+                "{{\"doc\": \"n{i}\", \"text\": \"第{i}号通知：关于湖区规划第{i}条的说明。\"}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(&input, lines).unwrap();
+    let mut child = semsearch()
+        .args(["ingest", "--index"])
+        .arg(&index)
+        .arg(&input)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // SIGKILL right after the first batch is committed (12 batches of 512 in all).
+    let committed = |index: &Path| -> Option<u64> {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(index.join("manifest.json")).ok()?).ok()?;
+        m["documents"].as_u64().filter(|&d| d > 0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while committed(&index).is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = committed(&index).expect("a batch was committed before the kill");
+    assert!(before < total, "the ingest ended before the kill");
+    // The rerun embeds only what was not committed: committed documents are left as they are.
+    let out = ok(semsearch()
+        .args(["ingest", "--index"])
+        .arg(&index)
+        .arg(&input)
+        .output()
+        .unwrap());
+    let again = committed(&index).unwrap();
+    assert_eq!(again, total, "{out}");
+    // Documents the kill left committed after `before` was read count as unchanged too.
+    let unchanged: u64 = out
+        .split(" unchanged")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(unchanged >= before, "{out}");
+    assert!(
+        out.starts_with(&format!("ingested {} document(s)", total - unchanged)),
+        "{out}"
+    );
+}
