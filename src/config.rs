@@ -16,6 +16,11 @@ pub const DEFAULT_K: usize = 5;
 /// Largest `k`: fusion looks [`FUSION_DEPTH`]-deep per list, so more results would be mostly
 /// one list's tail, and the answer grows past what a page or a prompt uses.
 pub const MAX_K: usize = 100;
+
+/// Relevance the best passage must reach for a question to count as answered: chosen on the
+/// dev sets (`semsearch eval --unanswerable`), where it abstains on most questions the corpus
+/// does not answer while keeping the answerable ones (see `search::relevance`).
+pub const DEFAULT_MIN_RELEVANCE: f32 = 0.5;
 /// Longest question, in characters: far beyond any question (a question is embedded whole, in
 /// one 512-token window), short enough that a pasted document is refused, not embedded.
 pub const MAX_QUERY_CHARS: usize = 2000;

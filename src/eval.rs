@@ -103,6 +103,92 @@ fn first_hit(hits: &[Hit], is_hit: impl Fn(&Hit) -> bool) -> Option<usize> {
     hits.iter().position(is_hit).map(|i| i + 1)
 }
 
+/// Questions of a SQuAD set: (article, paragraph's document id, question, gold answers).
+type SquadQuestion = (usize, String, String, Vec<String>);
+
+/// One document per paragraph of the articles `keep` accepts, and every question of the set
+/// (from `questions`, a parallel file, when given; gold answers from `file`).
+fn squad_documents(
+    file: &Path,
+    questions: Option<&Path>,
+    keep: impl Fn(usize) -> bool,
+) -> Result<(Vec<RawDocument>, Vec<SquadQuestion>)> {
+    let set = read_squad(file)?;
+    let asked = match questions {
+        Some(q) => read_squad(q)?,
+        None => read_squad(file)?,
+    };
+    if asked.data.len() != set.data.len() {
+        return Err(Error::invalid(
+            "--questions file has a different number of articles",
+        ));
+    }
+    let mut raws = Vec::new();
+    let mut qs = Vec::new();
+    for (ai, (a, qa)) in set.data.iter().zip(&asked.data).enumerate() {
+        if a.paragraphs.len() != qa.paragraphs.len() {
+            return Err(Error::invalid(format!(
+                "--questions file differs in paragraphs of article {ai}"
+            )));
+        }
+        for (pi, (p, qp)) in a.paragraphs.iter().zip(&qa.paragraphs).enumerate() {
+            let doc = format!("a{ai}-p{pi}");
+            if keep(ai) {
+                raws.push(RawDocument::new(
+                    doc.clone(),
+                    p.context.clone(),
+                    Format::Text,
+                ));
+            }
+            for (qi, q) in qp.qas.iter().enumerate() {
+                let gold = p
+                    .qas
+                    .get(qi)
+                    .map(|g| g.answers.iter().map(|a| a.text.clone()).collect())
+                    .unwrap_or_default();
+                qs.push((ai, doc.clone(), q.question.clone(), gold));
+            }
+        }
+    }
+    Ok((raws, qs))
+}
+
+/// Abstention on a SQuAD set (`semsearch eval --squad FILE --unanswerable-held-out`): the
+/// in-memory `engine` gets the paragraphs of the odd-numbered articles only; questions about
+/// even-numbered articles are then unanswerable (their article is not in the index), those about
+/// odd-numbered ones answerable (their paragraph should be in the top 5).
+pub fn squad_abstention(
+    engine: &Engine,
+    file: &Path,
+    questions: Option<&Path>,
+    min_relevance: f32,
+    progress: &dyn Fn(&str, usize, usize),
+) -> Result<AbstentionReport> {
+    let held = |ai: usize| ai % 2 == 1;
+    let (raws, qs) = squad_documents(file, questions, held)?;
+    let drafts = crate::engine::draft(engine.embedder().as_ref(), engine.options(), &raws)?;
+    let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
+    let done = std::cell::Cell::new(0);
+    engine.ingest_drafts(drafts, &|n| {
+        done.set(done.get() + n);
+        progress("passages", done.get(), total);
+    })?;
+    let (mut un, mut ans) = (Vec::new(), Vec::new());
+    for (i, (ai, doc, question, _)) in qs.iter().enumerate() {
+        progress("questions", i + 1, qs.len());
+        if question.trim().is_empty() {
+            continue;
+        }
+        let hits = engine.search(&SearchRequest::new(question.as_str()).k(5))?;
+        if held(*ai) {
+            ans.push(outcome(&hits, |h| &h.passage.doc == doc));
+        } else {
+            un.push(outcome(&hits, |_| false));
+        }
+    }
+    Ok(abstention_report(&un, &ans, min_relevance))
+}
+
 /// SQuAD eval: `engine` must be empty and in memory; it gets one document per paragraph. One
 /// report per mode, all from the same index and question vectors; `answers` adds answer@1.
 #[allow(clippy::too_many_arguments)]
@@ -116,42 +202,11 @@ pub fn squad(
     progress: &dyn Fn(&str, usize, usize),
 ) -> Result<Vec<Report>> {
     let started = Instant::now();
-    let set = read_squad(file)?;
-    let asked = match questions {
-        Some(q) => read_squad(q)?,
-        None => read_squad(file)?,
-    };
-    let mut raws = Vec::new();
-    // (doc, question, gold answers from the passages' own language)
-    let mut qs: Vec<(String, String, Vec<String>)> = Vec::new();
-    if asked.data.len() != set.data.len() {
-        return Err(Error::invalid(
-            "--questions file has a different number of articles",
-        ));
-    }
-    for (ai, (a, qa)) in set.data.iter().zip(&asked.data).enumerate() {
-        if a.paragraphs.len() != qa.paragraphs.len() {
-            return Err(Error::invalid(format!(
-                "--questions file differs in paragraphs of article {ai}"
-            )));
-        }
-        for (pi, (p, qp)) in a.paragraphs.iter().zip(&qa.paragraphs).enumerate() {
-            let doc = format!("a{ai}-p{pi}");
-            raws.push(RawDocument::new(
-                doc.clone(),
-                p.context.clone(),
-                Format::Text,
-            ));
-            for (qi, q) in qp.qas.iter().enumerate() {
-                let gold = p
-                    .qas
-                    .get(qi)
-                    .map(|g| g.answers.iter().map(|a| a.text.clone()).collect())
-                    .unwrap_or_default();
-                qs.push((doc.clone(), q.question.clone(), gold));
-            }
-        }
-    }
+    let (raws, qs) = squad_documents(file, questions, |_| true)?;
+    let qs: Vec<(String, String, Vec<String>)> = qs
+        .into_iter()
+        .map(|(_, doc, q, gold)| (doc, q, gold))
+        .collect();
     let drafts = crate::engine::draft(engine.embedder().as_ref(), engine.options(), &raws)?;
     let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
     let done = std::cell::Cell::new(0);
@@ -250,4 +305,116 @@ pub fn qa(engine: &Engine, file: &Path, modes: &[Mode], k: usize) -> Result<Vec<
         reports.push(report(mode, passages, &ranks, t));
     }
     Ok(reports)
+}
+
+/// Abstention (`semsearch eval --unanswerable`): how often the engine says "not in the
+/// documents" for questions they do not answer, and how often it still answers those they do.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbstentionReport {
+    /// Unanswerable questions asked.
+    pub unanswerable: usize,
+    /// Share of them answered `found: false`.
+    pub abstained: f64,
+    /// Answerable questions asked.
+    pub answerable: usize,
+    /// Share of those answered `found: true` with an evidence passage in the top 5.
+    #[serde(rename = "answered@5")]
+    pub answered_5: f64,
+    /// The threshold used.
+    pub min_relevance: f32,
+    /// The same two shares at other thresholds (0.3 to 0.7), from the same answers.
+    pub sweep: Vec<SweepPoint>,
+}
+
+/// Abstention at one threshold.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepPoint {
+    /// Threshold.
+    pub min_relevance: f32,
+    /// Share of unanswerable questions abstained.
+    pub abstained: f64,
+    /// Share of answerable questions found with evidence in the top 5.
+    #[serde(rename = "answered@5")]
+    pub answered_5: f64,
+}
+
+/// What one question's answer needs for every threshold: its best relevance, and (answerable
+/// questions) whether the evidence is in the top 5.
+struct Outcome {
+    best: f32,
+    evidence: bool,
+}
+
+fn abstention_report(un: &[Outcome], ans: &[Outcome], min_relevance: f32) -> AbstentionReport {
+    let point = |t: f32| SweepPoint {
+        min_relevance: t,
+        abstained: un.iter().filter(|o| o.best < t).count() as f64 / un.len().max(1) as f64,
+        answered_5: ans.iter().filter(|o| o.best >= t && o.evidence).count() as f64
+            / ans.len().max(1) as f64,
+    };
+    let at = point(min_relevance);
+    AbstentionReport {
+        unanswerable: un.len(),
+        abstained: at.abstained,
+        answerable: ans.len(),
+        answered_5: at.answered_5,
+        min_relevance,
+        sweep: [0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7].map(point).to_vec(),
+    }
+}
+
+fn outcome(hits: &[Hit], evidence: impl Fn(&Hit) -> bool) -> Outcome {
+    Outcome {
+        best: hits.iter().map(|h| h.relevance).fold(0.0, f32::max),
+        evidence: hits.iter().take(5).any(evidence),
+    }
+}
+
+#[derive(Deserialize)]
+struct QuestionLine {
+    question: String,
+}
+
+fn read_jsonl<T: for<'de> Deserialize<'de>>(file: &Path) -> Result<Vec<T>> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", file.display())))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| Error::invalid(format!("{}:{}: {e}", file.display(), i + 1)))
+        })
+        .collect()
+}
+
+/// Asks `unanswerable` questions (JSONL `{question}`) and `answerable` ones (JSONL `{question,
+/// evidence}`, optional) of the engine's index at relevance threshold `min_relevance`.
+pub fn abstention(
+    engine: &Engine,
+    unanswerable: &Path,
+    answerable: Option<&Path>,
+    min_relevance: f32,
+) -> Result<AbstentionReport> {
+    let un: Vec<QuestionLine> = read_jsonl(unanswerable)?;
+    let ans: Vec<QaLine> = match answerable {
+        Some(f) => read_jsonl(f)?,
+        None => Vec::new(),
+    };
+    if engine.snapshot().is_empty() {
+        return Err(Error::invalid("the index is empty: ingest documents first"));
+    }
+    let search = |q: &str| engine.search(&SearchRequest::new(q).k(5));
+    let mut un_out = Vec::new();
+    for l in &un {
+        un_out.push(outcome(&search(&l.question)?, |_| false));
+    }
+    let mut ans_out = Vec::new();
+    for l in &ans {
+        let ev = normalize(&l.evidence);
+        ans_out.push(outcome(&search(&l.question)?, |h| {
+            normalize(&h.passage.text).contains(&ev)
+        }));
+    }
+    Ok(abstention_report(&un_out, &ans_out, min_relevance))
 }

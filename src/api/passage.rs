@@ -51,6 +51,9 @@ pub struct Hit {
     /// Ranking value, higher is better: dense, the mean of the cosines of the passage and of its
     /// best sentence to the question; lexical, BM25; hybrid, the fused RRF score; related, cosine.
     pub score: f32,
+    /// How well the passage answers the question, 0..1, the same scale in every mode and for
+    /// every question: threshold this (0.5 is the default of `found`), not `score`.
+    pub relevance: f32,
 }
 
 impl From<&engine::Hit> for Hit {
@@ -58,6 +61,7 @@ impl From<&engine::Hit> for Hit {
         Hit {
             passage: Passage::from(&h.passage),
             score: h.score,
+            relevance: h.relevance,
         }
     }
 }

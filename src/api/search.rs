@@ -50,6 +50,8 @@ pub struct AskRequest {
     pub mode: Option<String>,
     /// Restrict to a document.
     pub filter: Option<Filter>,
+    /// Relevance (0..1) the best passage must reach for `found` (default 0.5).
+    pub min_relevance: Option<f32>,
 }
 
 /// The engine request of a wire request; the engine validates it.
@@ -91,12 +93,13 @@ impl TryFrom<SearchParams> for engine::SearchRequest {
 impl TryFrom<AskRequest> for engine::SearchRequest {
     type Error = crate::Error;
     fn try_from(r: AskRequest) -> Result<Self, crate::Error> {
-        request(
+        Ok(request(
             r.question,
             r.k,
             r.mode.as_deref(),
             r.filter.and_then(|f| f.doc),
-        )
+        )?
+        .min_relevance(r.min_relevance))
     }
 }
 
@@ -112,6 +115,9 @@ pub struct SearchResponse {
 /// Answer of `POST /ask`.
 #[derive(Serialize, ToSchema)]
 pub struct AskResponse {
+    /// False when no passage reaches `min_relevance`: the documents do not answer the question
+    /// (`answer` is then null; the passages are still listed, for a person to judge).
+    pub found: bool,
     /// The sentence that best answers, if any.
     pub answer: Option<Answer>,
     /// Passages, best first.

@@ -14,8 +14,25 @@ use super::output::bar;
 #[derive(clap::Args)]
 pub struct Args {
     /// SQuAD v1 file: builds a fresh in-memory index, one document per paragraph.
-    #[arg(long, conflicts_with = "qa", required_unless_present = "qa")]
+    #[arg(
+        long,
+        conflicts_with_all = ["qa", "unanswerable"],
+        required_unless_present_any = ["qa", "unanswerable"]
+    )]
     squad: Option<PathBuf>,
+    /// JSONL of {question} the index does not answer: reports the share abstained (`found:
+    /// false`) and, with --qa, the share of those questions still answered with an evidence
+    /// passage in the top 5.
+    #[arg(long)]
+    unanswerable: Option<PathBuf>,
+    /// With --squad: abstention instead of recall. The index holds the odd-numbered articles
+    /// only; questions about the others must be answered "not found", questions about its own
+    /// articles found with their paragraph in the top 5.
+    #[arg(long, requires = "squad")]
+    held_out: bool,
+    /// Relevance threshold for --unanswerable and --held-out (default: the server's).
+    #[arg(long)]
+    min_relevance: Option<f32>,
     /// Questions for --squad from a parallel file (same articles and paragraphs).
     #[arg(long, requires = "squad")]
     questions: Option<PathBuf>,
@@ -60,6 +77,50 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     args.fusion.apply(&mut options)?;
     args.passages.apply(&mut options)?;
     let embedder = load_embedder(model)?;
+    let min = args
+        .min_relevance
+        .unwrap_or(semsearch::config::DEFAULT_MIN_RELEVANCE);
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&min),
+        "--min-relevance must be between 0 and 1"
+    );
+    anyhow::ensure!(
+        args.min_relevance.is_none() || args.unanswerable.is_some() || args.held_out,
+        "--min-relevance applies to --unanswerable and --held-out"
+    );
+    if args.held_out {
+        anyhow::ensure!(
+            !args.compare && !args.answers,
+            "--held-out reports abstention, not recall: drop --compare and --answers"
+        );
+        let squad = args.squad.as_deref().expect("clap requires --squad");
+        let engine = Engine::open(embedder, None, options)?;
+        let pb = bar(0, "");
+        let report = eval::squad_abstention(
+            &engine,
+            squad,
+            args.questions.as_deref(),
+            min,
+            &|what, done, total| {
+                pb.set_message(what.to_string());
+                pb.set_length(total as u64);
+                pb.set_position(done as u64);
+            },
+        )?;
+        pb.finish_and_clear();
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    if let Some(un) = &args.unanswerable {
+        anyhow::ensure!(
+            !args.compare && !args.answers && !args.passages.is_set(),
+            "--unanswerable takes --qa, --index and --min-relevance only"
+        );
+        let engine = Engine::open_existing(embedder, &args.index, options)?;
+        let report = eval::abstention(&engine, un, args.qa.as_deref(), min)?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
     let reports = if let Some(squad) = &args.squad {
         let engine = Engine::open(embedder, None, options)?;
         let pb = bar(0, "");

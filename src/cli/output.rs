@@ -25,8 +25,9 @@ pub fn print_hits(hits: &[Hit], json: bool) {
     for (i, h) in hits.iter().enumerate() {
         let p = &h.passage;
         println!(
-            "{}. [{:.3}] {} | {} | clause {}",
+            "{}. [relevance {:.2}, score {:.3}] {} | {} | clause {}",
             i + 1,
+            h.relevance,
             h.score,
             p.id,
             p.section.as_deref().unwrap_or("-"),

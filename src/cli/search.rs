@@ -29,9 +29,12 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-    /// Also pick the answer sentence (`"answer"` in the JSON).
+    /// Also pick the answer sentence (`"answer"` and `"found"` in the JSON).
     #[arg(long)]
     answer: bool,
+    /// Relevance (0..1) the best passage must reach for an answer (with --answer).
+    #[arg(long)]
+    min_relevance: Option<f32>,
     #[command(flatten)]
     fusion: FusionArgs,
 }
@@ -40,7 +43,8 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let req = SearchRequest::new(args.question.as_str())
         .k(args.k)
         .mode(Mode::parse(&args.mode)?)
-        .doc(args.doc.clone());
+        .doc(args.doc.clone())
+        .min_relevance(args.min_relevance);
     req.validate()?;
     let mut options = Options::default();
     args.fusion.apply(&mut options)?;
@@ -54,11 +58,17 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({ "results": api::hits(&asked.hits), "answer": answer })
+            serde_json::json!({
+                "results": api::hits(&asked.hits), "found": asked.found, "answer": answer
+            })
         );
     } else {
         match &answer {
             Some(a) => println!("answer: {} ({}, {:.3})\n", a.text, a.passage_id, a.score),
+            None if !asked.found => println!(
+                "answer: not in the documents (no passage reaches relevance {})\n",
+                req.relevance_threshold()
+            ),
             None => println!("answer: none\n"),
         }
         print_hits(&asked.hits, false);

@@ -17,7 +17,7 @@ use crate::config::{ANSWER_PASSAGES, DEFAULT_MAX_PASSAGE_TOKENS};
 use crate::embed::{Embedder, TextKind};
 use crate::error::{Error, Result};
 use crate::index::{DocumentInfo, Key, LocalStore, Passage, Snapshot, Store};
-use crate::search::{self, answer, fusion::FusionParams, SentenceCache};
+use crate::search::{self, answer, fusion::FusionParams, relevance::Judge, SentenceCache};
 
 pub use request::{validate_k, Mode, SearchRequest};
 pub use write::{draft, DocumentDraft, Ingested};
@@ -50,12 +50,19 @@ pub struct Hit {
     pub passage: Passage,
     /// Ranking value, higher is better (see `api::Hit` for what it means per mode).
     pub score: f32,
+    /// How well the passage answers the question, 0..1, comparable across questions and modes
+    /// (see [`search::relevance`]).
+    pub relevance: f32,
 }
 
 /// Results of [`Engine::ask`]: the answer sentence, if any, and the passages.
 #[derive(Debug, Clone)]
 pub struct Asked {
-    /// The sentence among the top passages that best answers the question.
+    /// True when a passage reaches the request's relevance threshold: the documents answer the
+    /// question.
+    pub found: bool,
+    /// The sentence among the top passages that best answers the question (none when not
+    /// found).
     pub answer: Option<answer::Answer>,
     /// Passages, best first.
     pub hits: Vec<Hit>,
@@ -136,15 +143,13 @@ impl Engine {
     /// Top passages for a request.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>> {
         req.validate()?;
-        let q = match req.retrieval_mode() {
-            Mode::Lexical => Vec::new(),
-            Mode::Dense | Mode::Hybrid => self.embed_query(req.query())?,
-        };
+        // Embedded in lexical mode too: relevance is judged on vectors in every mode.
+        let q = self.embed_query(req.query())?;
         self.search_embedded(req, &q)
     }
 
-    /// [`Engine::search`] with the question's vector already known (unused in lexical mode):
-    /// evaluations embed their questions in batches.
+    /// [`Engine::search`] with the question's vector already known: evaluations embed their
+    /// questions in batches.
     pub fn search_embedded(&self, req: &SearchRequest, q: &[f32]) -> Result<Vec<Hit>> {
         req.validate()?;
         let snap = self.snapshot();
@@ -159,7 +164,8 @@ impl Engine {
             },
             &self.options.fusion,
         )?;
-        Ok(hits(snap.as_ref(), found))
+        let judge = Judge::new(snap.as_ref(), req.query(), q);
+        Ok(hits(snap.as_ref(), found, &judge, q))
     }
 
     /// Top passages and the sentence among the first [`ANSWER_PASSAGES`] that best answers the
@@ -168,8 +174,17 @@ impl Engine {
         req.validate()?;
         let q = self.embed_query(req.query())?;
         let hits = self.search_embedded(req, &q)?;
-        let answer = self.answer(req.query(), &q, &hits, &mut SentenceCache::default())?;
-        Ok(Asked { answer, hits })
+        let found = is_found(&hits, req.relevance_threshold());
+        let answer = if found {
+            self.answer(req.query(), &q, &hits, &mut SentenceCache::default())?
+        } else {
+            None
+        };
+        Ok(Asked {
+            found,
+            answer,
+            hits,
+        })
     }
 
     /// The answer sentence among the top [`ANSWER_PASSAGES`] of `hits`, reusing the sentence
@@ -198,7 +213,11 @@ impl Engine {
         let snap = self.snapshot();
         let key = snap.find(id).ok_or_else(|| not_found_passage(id))?;
         let found = search::related::related(snap.as_ref(), key, k, include_neighbours);
-        Ok(hits(snap.as_ref(), found))
+        // Judged as if the passage were the question: how far each result stands out from the
+        // library's average passage, on the same scale.
+        let v = snap.passage_vector(key).unwrap_or_default().to_vec();
+        let judge = Judge::new(snap.as_ref(), "", &v);
+        Ok(hits(snap.as_ref(), found, &judge, &v))
     }
 }
 
@@ -206,16 +225,23 @@ fn not_found_passage(id: &str) -> Error {
     Error::NotFound(format!("no passage {id:?}"))
 }
 
-fn hits(snap: &dyn Snapshot, found: Vec<(Key, f32)>) -> Vec<Hit> {
+fn hits(snap: &dyn Snapshot, found: Vec<(Key, f32)>, judge: &Judge, q: &[f32]) -> Vec<Hit> {
     found
         .into_iter()
         .filter_map(|(key, score)| {
             snap.passage(key).map(|p| Hit {
-                passage: p.clone(),
+                passage: p,
                 score,
+                relevance: judge.relevance(snap, q, key),
             })
         })
         .collect()
+}
+
+/// True when some hit reaches `min_relevance` (the ranking may put a less relevant passage
+/// first: fusion weighs the lexical list too).
+pub fn is_found(hits: &[Hit], min_relevance: f32) -> bool {
+    hits.iter().any(|h| h.relevance >= min_relevance)
 }
 
 #[cfg(test)]

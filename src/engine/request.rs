@@ -1,7 +1,7 @@
 //! The one search request every edge builds (HTTP, CLI, MCP, eval) and the one place it is
 //! validated, so that every caller gets the same limits and the same messages.
 
-use crate::config::{DEFAULT_K, MAX_K, MAX_QUERY_CHARS};
+use crate::config::{DEFAULT_K, DEFAULT_MIN_RELEVANCE, MAX_K, MAX_QUERY_CHARS};
 use crate::error::{Error, Result};
 pub use crate::search::Mode;
 
@@ -13,6 +13,7 @@ pub struct SearchRequest {
     k: usize,
     mode: Mode,
     doc: Option<String>,
+    min_relevance: f32,
 }
 
 impl SearchRequest {
@@ -23,6 +24,7 @@ impl SearchRequest {
             k: DEFAULT_K,
             mode: Mode::Hybrid,
             doc: None,
+            min_relevance: DEFAULT_MIN_RELEVANCE,
         }
     }
 
@@ -42,6 +44,18 @@ impl SearchRequest {
     pub fn doc(mut self, doc: Option<String>) -> Self {
         self.doc = doc;
         self
+    }
+
+    /// Relevance (0..=1) the best passage must reach for the question to count as answered
+    /// (`found`); default [`DEFAULT_MIN_RELEVANCE`].
+    pub fn min_relevance(mut self, min: Option<f32>) -> Self {
+        self.min_relevance = min.unwrap_or(DEFAULT_MIN_RELEVANCE);
+        self
+    }
+
+    /// The relevance threshold of `found`.
+    pub fn relevance_threshold(&self) -> f32 {
+        self.min_relevance
     }
 
     /// The question, trimmed.
@@ -75,6 +89,9 @@ impl SearchRequest {
                 "query longer than {MAX_QUERY_CHARS} characters"
             )));
         }
+        if !(0.0..=1.0).contains(&self.min_relevance) {
+            return Err(Error::invalid("min_relevance must be between 0 and 1"));
+        }
         validate_k(self.k)
     }
 }
@@ -106,6 +123,14 @@ mod tests {
         assert!(SearchRequest::new(" 太湖 ").k(MAX_K).validate().is_ok());
         assert_eq!(SearchRequest::new(" 太湖 ").query(), "太湖");
         assert_eq!(SearchRequest::new("q").limit(), DEFAULT_K);
+        assert_eq!(
+            msg(SearchRequest::new("q").min_relevance(Some(1.5))),
+            "min_relevance must be between 0 and 1"
+        );
+        assert!(SearchRequest::new("q")
+            .min_relevance(Some(f32::NAN))
+            .validate()
+            .is_err());
     }
 
     #[test]

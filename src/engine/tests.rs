@@ -236,8 +236,50 @@ fn ask_honours_the_document_filter() {
             &|_| {},
         )
         .unwrap();
-    let req = SearchRequest::new("lake tai").doc(Some("b".into()));
+    // The tiny model's relevance means nothing: a threshold of 0 takes any passage as found.
+    let req = SearchRequest::new("lake tai")
+        .doc(Some("b".into()))
+        .min_relevance(Some(0.0));
     let asked = engine.ask(&req).unwrap();
+    assert!(asked.found);
     assert!(asked.hits.iter().all(|h| h.passage.doc == "b"));
     assert_eq!(asked.answer.unwrap().passage_id, "b#1");
+}
+
+#[test]
+fn not_found_means_no_answer_and_relevance_is_a_share() {
+    let (_, engine) = counting_engine();
+    engine
+        .ingest(
+            &[note(
+                Some("a"),
+                None,
+                "the lake tai safe. the summer is long.",
+            )],
+            &|_| {},
+        )
+        .unwrap();
+    for mode in [Mode::Hybrid, Mode::Dense, Mode::Lexical] {
+        let hits = engine
+            .search(&SearchRequest::new("lake tai").mode(mode))
+            .unwrap();
+        assert!(!hits.is_empty());
+        assert!(
+            hits.iter().all(|h| (0.0..=1.0).contains(&h.relevance)),
+            "{mode:?}"
+        );
+    }
+    // Found exactly when a passage reaches the threshold, and never an answer without it.
+    for min in [0.0, 0.5, 1.0] {
+        let asked = engine
+            .ask(&SearchRequest::new("lake tai").min_relevance(Some(min)))
+            .unwrap();
+        assert_eq!(asked.found, asked.hits.iter().any(|h| h.relevance >= min));
+        assert!(asked.found || asked.answer.is_none());
+        assert!(!asked.hits.is_empty());
+    }
+    let err = engine
+        .ask(&SearchRequest::new("lake tai").min_relevance(Some(-0.1)))
+        .unwrap_err();
+    assert!(err.to_string().contains("min_relevance"), "{err}");
 }

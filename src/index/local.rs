@@ -117,6 +117,8 @@ pub struct State {
     docs: HashMap<String, (usize, usize)>,
     lexical: LexicalView,
     passages: usize,
+    /// The last [`Snapshot::sample`] asked for, by size: every question asks for the same one.
+    sample: std::sync::Mutex<Option<(usize, Arc<Vec<Key>>)>>,
 }
 
 fn key(slot: usize, local: u32) -> Key {
@@ -152,6 +154,7 @@ impl State {
             docs,
             lexical,
             passages,
+            sample: std::sync::Mutex::new(None),
         }
     }
 
@@ -248,6 +251,27 @@ impl State {
             );
         }
         State::merge_hits(all, k)
+    }
+
+    /// Every `passages / n`-th live passage in segment order (see [`Snapshot::sample`]).
+    fn spread(&self, n: usize) -> Vec<Key> {
+        if n == 0 || self.passages == 0 {
+            return Vec::new();
+        }
+        // Every `step`-th live passage in segment order.
+        let step = self.passages.div_ceil(n).max(1);
+        let mut out = Vec::with_capacity(n.min(self.passages));
+        let mut seen = 0usize;
+        for (slot, l) in self.segments.iter().enumerate() {
+            for local in (0..l.seg.len() as u32).filter(|&i| l.is_live(i)) {
+                if seen.is_multiple_of(step) {
+                    out.push(key(slot, local));
+                }
+                seen += 1;
+            }
+        }
+        out.truncate(n);
+        out
     }
 
     /// Best-first merge of per-segment hits.
@@ -349,6 +373,16 @@ impl Snapshot for State {
         self.each_segment(k, filter, &|seg, range, keep| {
             seg.nearest_sentences(vector, k, range, keep)
         })
+    }
+
+    fn sample(&self, n: usize) -> Vec<Key> {
+        let mut cached = self.sample.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, keys)) = cached.as_ref().filter(|(m, _)| *m == n) {
+            return keys.to_vec();
+        }
+        let keys = Arc::new(self.spread(n));
+        *cached = Some((n, keys.clone()));
+        keys.to_vec()
     }
 
     fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError> {

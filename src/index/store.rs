@@ -77,6 +77,10 @@ pub trait Snapshot: Send + Sync {
     /// Up to `k` sentences nearest to `vector`, as `(key of their passage, cosine)`, best first
     /// (a passage appears once per sentence found).
     fn nearest_sentences(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)>;
+    /// Up to `n` live passages spread evenly over the store (all of them when there are fewer),
+    /// the same ones for the same state: a background against which a question's best scores
+    /// are judged (see `search::relevance`).
+    fn sample(&self, n: usize) -> Vec<Key>;
     /// Up to `k` passages by BM25 for `query`, with what the lexical side knows of the query.
     fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError>;
 }

@@ -6,6 +6,7 @@ pub mod answer;
 pub mod dense;
 pub mod fusion;
 pub mod related;
+pub mod relevance;
 
 use crate::config::FUSION_DEPTH;
 use crate::error::{Error, Result};

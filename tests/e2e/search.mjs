@@ -1,5 +1,6 @@
 // Drives the semsearch web page in headless Chromium: types a question, checks the results, the
-// highlighted answer and the related-clauses link, and saves a screenshot.
+// highlighted answer and the related-clauses link, the "not in the documents" state, and saves a
+// screenshot.
 // Usage: node search.mjs http://127.0.0.1:PORT/ screenshot.png
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
@@ -24,7 +25,7 @@ try {
   const metaText = await page.textContent(".result .meta");
   assert.match(metaText, /章节/);
   assert.match(metaText, /条款/);
-  assert.match(metaText, /得分/);
+  assert.match(metaText, /相关度: \d+%/, "relevance shown, not the raw score");
   const mark = await page.textContent(".result mark");
   assert.match(mark, /连续18年安全度夏/, "answer highlighted in its passage");
   assert.match(await page.textContent("#answer"), /连续18年安全度夏/);
@@ -33,6 +34,13 @@ try {
   await page.waitForSelector(".result .related .related-item", { timeout: 30000 });
   const related = await page.$$(".result:first-child .related .related-item");
   assert.ok(related.length >= 1, "related clauses shown");
+
+  // A question the plan does not answer: said plainly, no answer sentence, nothing marked.
+  await page.fill("#q", "红烧肉怎么做才又香又不腻？");
+  await page.click("#go");
+  await page.waitForSelector("#answer.not-found", { timeout: 30000 });
+  assert.match(await page.textContent("#answer"), /没有找到/);
+  assert.equal(await page.$(".result mark"), null, "nothing highlighted when not found");
 
   // English UI.
   await page.click("#lang");

@@ -151,6 +151,7 @@ async fn ask_returns_an_answer_sentence_inside_its_passage() {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["found"], true, "{body}");
     let answer = &body["answer"];
     assert!(
         answer["text"]
@@ -175,6 +176,60 @@ async fn ask_returns_an_answer_sentence_inside_its_passage() {
         chars[a..b].iter().collect::<String>(),
         answer["text"].as_str().unwrap()
     );
+}
+
+#[tokio::test]
+async fn questions_the_plan_does_not_answer_are_not_found() {
+    // Off-topic, and on-topic but asking for a figure the plan does not give (the congestion
+    // question is the one a new user tried, which used to be answered with a clause on births).
+    for q in [
+        "红烧肉怎么做才又香又不腻？",
+        "Who won the 2022 FIFA World Cup final?",
+        "苏州普惠托育每个月收费多少钱？",
+        "哪些措施可以减少交通拥堵",
+    ] {
+        let (st, body, _) = call(
+            state(corpus_engine(), None),
+            post("/ask", json!({ "question": q }).to_string()),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        assert_eq!(body["found"], false, "{q}: {body}");
+        assert!(body["answer"].is_null(), "{q}: {body}");
+        let passages = body["passages"].as_array().unwrap();
+        assert!(!passages.is_empty());
+        assert!(passages
+            .iter()
+            .all(|p| p["relevance"].as_f64().unwrap() < 0.5));
+    }
+    // The same threshold in every mode: the answering clause is relevant whatever ranks it.
+    for mode in ["hybrid", "dense", "lexical"] {
+        let (_, body, _) = call(
+            state(corpus_engine(), None),
+            post(
+                "/search",
+                json!({ "query": "化解基层矛盾要坚持什么经验？", "mode": mode }).to_string(),
+            ),
+        )
+        .await;
+        let top = &body["results"][0];
+        assert!(
+            top["text"].as_str().unwrap().contains("枫桥经验"),
+            "{mode}: {body}"
+        );
+        let r = top["relevance"].as_f64().unwrap();
+        assert!(r > 0.5 && r <= 1.0, "{mode}: {r}");
+    }
+    // A stricter threshold asked for turns the same answer into "not found".
+    let (_, body, _) = call(
+        state(corpus_engine(), None),
+        post(
+            "/ask",
+            r#"{"question": "化解基层矛盾要坚持什么经验？", "min_relevance": 0.9999}"#,
+        ),
+    )
+    .await;
+    assert_eq!(body["found"], false, "{body}");
 }
 
 #[tokio::test]

@@ -59,6 +59,7 @@ pub async fn ask(
     let t = Instant::now();
     let asked = state.blocking(move |e| e.ask(&req)).await?;
     Ok(Json(AskResponse {
+        found: asked.found,
         answer: asked.answer.as_ref().map(api::Answer::from),
         passages: api::hits(&asked.hits),
         took_ms: t.elapsed().as_secs_f64() * 1000.0,
