@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser end-to-end test: installs Debian Chromium and playwright-core if missing, serves the
-# bundled corpus from a temporary index, drives the page, saves target/e2e/search.png.
+# End-to-end tests with real clients: installs Debian Chromium, playwright-core and the official
+# OpenAI SDK if missing, serves the bundled corpus from a temporary index (with an API key), drives
+# the page (saves target/e2e/search.png), then calls the server as OpenAI's SDK and Dify do.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -16,7 +17,9 @@ fi
 [ -x "$SEMSEARCH_BIN" ] || build
 work=$(mktemp -d)
 corpus_index "$work/idx"
+export SEMSEARCH_API_KEY="e2e-$RANDOM$RANDOM"
 serve_corpus "$work/idx"
 trap 'kill $SERVE_PID 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p target/e2e
 node tests/e2e/search.mjs "$SERVE_URL/" target/e2e/search.png
+node tests/e2e/clients.mjs "$SERVE_URL"

@@ -5,12 +5,14 @@
 //!
 //! The shapes are documented for users in `ARCHITECTURE.md` ("The contract").
 
+mod chatbot;
 mod documents;
 mod embeddings;
 mod error;
 mod passage;
 mod search;
 
+pub use chatbot::*;
 pub use documents::{Deleted, DocumentList, NewDocument};
 pub use embeddings::{EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, Usage};
 pub use error::{ErrorBody, ErrorDetail};

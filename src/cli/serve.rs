@@ -53,7 +53,11 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
             args.addr
         );
     }
-    let state = AppState::new(engine, metrics, api_key);
+    let public = std::env::var("SEMSEARCH_PUBLIC_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| format!("http://{}", args.addr));
+    let state = AppState::new(engine, metrics, api_key).with_public_url(&public);
     tokio::runtime::Runtime::new()?
         .block_on(server::serve(state, &args.addr))
         .with_context(|| format!("serving on {}", args.addr))

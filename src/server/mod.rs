@@ -20,7 +20,7 @@ use axum::Router;
 
 use crate::config::{MAX_BODY_BYTES, REQUEST_TIMEOUT_SECS};
 pub use error::ApiError;
-use routes::{documents, embeddings, meta, passages, search};
+use routes::{chatbot, documents, embeddings, meta, passages, search};
 pub use state::AppState;
 
 /// The router with every route.
@@ -38,6 +38,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/documents/{doc}", delete(documents::delete_document))
         .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/retrieval", post(chatbot::retrieval))
+        .route(
+            "/v1/vector_stores/{id}/search",
+            post(chatbot::vector_store_search),
+        )
         .route("/metrics", get(meta::metrics_text))
         .route("/openapi.json", get(meta::openapi))
         .fallback(meta::not_found)

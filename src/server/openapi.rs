@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use super::routes::{documents, embeddings, meta, passages, search};
+use super::routes::{chatbot, documents, embeddings, meta, passages, search};
 
 /// Alias so the error body appears in the OpenAPI components.
 pub type ErrorBodySchema = crate::api::ErrorBody;
@@ -25,6 +25,8 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         documents::add_document,
         documents::delete_document,
         embeddings::embeddings,
+        chatbot::retrieval,
+        chatbot::vector_store_search,
         meta::metrics_text
     ),
     components(schemas(ErrorBodySchema))

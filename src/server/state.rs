@@ -19,6 +19,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// When set, writes need `Authorization: Bearer <key>`.
     pub api_key: Option<String>,
+    /// Base of the URLs results carry (`SEMSEARCH_PUBLIC_URL`, else the bind address).
+    pub public_url: String,
     permits: Arc<Semaphore>,
     writes: Arc<rayon::ThreadPool>,
 }
@@ -30,9 +32,22 @@ impl AppState {
             engine,
             metrics,
             api_key,
+            public_url: String::new(),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             writes: Arc::new(write_pool()),
         }
+    }
+
+    /// The same state with result URLs under `base` (no trailing slash needed).
+    pub fn with_public_url(mut self, base: &str) -> Self {
+        self.public_url = base.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// Where passage `id` can be read on this server.
+    pub fn passage_url(&self, id: &str) -> String {
+        let id: String = url_escape(id);
+        format!("{}/passages/{id}", self.public_url)
     }
 
     /// Runs CPU work off the async threads, or answers 503 when too much is in flight.
@@ -80,6 +95,19 @@ const WRITE_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 /// Threads for writes. Everything they start inherits their priority: the encoder forks onto the
 /// pool it runs in, and tantivy's indexing threads are spawned by the writing thread.
+/// Percent-encodes what may not stand in a URL path segment as it is (ids hold `#`).
+fn url_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn write_pool() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))

@@ -244,3 +244,101 @@ async fn one_line_notes_are_kept_and_clean_can_be_off() {
         assert_eq!(b["passages"], passages, "{text}: {b}");
     }
 }
+
+#[tokio::test]
+async fn dify_and_openai_retrieval_shapes_and_errors() {
+    let engine = tiny_engine();
+    let s = state(engine, Some("k3y")).with_public_url("http://example.test/");
+    let with_key = |path: &str, body: &str| {
+        let mut r = post(path, body.to_string());
+        r.headers_mut()
+            .insert("authorization", "Bearer k3y".parse().unwrap());
+        r
+    };
+    // Dify's registration probe: a POST with no body.
+    let (st, body, _) = call(s.clone(), with_key("/retrieval", "")).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"records": []}));
+    let ask = json!({"knowledge_id": "lake", "query": "lake tai",
+                     "retrieval_setting": {"top_k": 5, "score_threshold": 0.0}})
+    .to_string();
+    let (st, body, _) = call(s.clone(), with_key("/retrieval", &ask)).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let records = body["records"].as_array().unwrap();
+    assert_eq!(
+        records.len(),
+        1,
+        "knowledge_id selects one document: {body}"
+    );
+    let m = &records[0]["metadata"];
+    assert_eq!(m["doc"], "lake");
+    assert_eq!(m["url"], "http://example.test/passages/lake%231");
+    let score = records[0]["score"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&score));
+    assert_eq!(score, m["relevance"].as_f64().unwrap());
+    for (req, status, code) in [
+        (post("/retrieval", ask.clone()), StatusCode::FORBIDDEN, 1001),
+        (
+            {
+                let mut r = post("/retrieval", ask.clone());
+                r.headers_mut()
+                    .insert("authorization", "Bearer nope".parse().unwrap());
+                r
+            },
+            StatusCode::FORBIDDEN,
+            1002,
+        ),
+        (
+            with_key("/retrieval", &ask.replace("\"lake\"", "\"river\"")),
+            StatusCode::NOT_FOUND,
+            2001,
+        ),
+    ] {
+        let (st, body, _) = call(s.clone(), req).await;
+        assert_eq!(
+            (st, body["error_code"].as_u64()),
+            (status, Some(code)),
+            "{body}"
+        );
+        assert!(body["error_msg"].is_string());
+    }
+    // OpenAI: the page shape; a document filter; errors in the API's format.
+    let (st, body, _) = call(
+        s.clone(),
+        post(
+            "/v1/vector_stores/all/search",
+            json!({"query": ["lake", "tai"], "max_num_results": 5,
+                   "filters": {"type": "in", "key": "doc", "value": ["plan"]}})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["object"], "vector_store.search_results.page");
+    assert_eq!(body["search_query"], json!(["lake", "tai"]));
+    assert_eq!(body["has_more"], false);
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["file_id"], "plan");
+    assert_eq!(data[0]["content"][0]["type"], "text");
+    for (path, body, want) in [
+        (
+            "/v1/vector_stores/nope/search",
+            json!({"query": "x"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/v1/vector_stores/all/search",
+            json!({"query": "x", "max_num_results": 51}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/v1/vector_stores/all/search",
+            json!({"query": "x", "filters": {"type": "gt", "key": "year", "value": 3}}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (st, b, _) = call(s.clone(), post(path, body.to_string())).await;
+        assert_error(st, &b, want);
+    }
+}

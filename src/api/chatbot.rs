@@ -1,0 +1,175 @@
+//! Wire shapes of the chatbot stacks semsearch plugs into as they are: Dify's External Knowledge
+//! API and OpenAI's vector-store search. Their scores are [`super::Hit::relevance`], so the
+//! thresholds those tools expose mean the same as `min_relevance` here.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What a result says about its passage, for citations: never null.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PassageMetadata {
+    /// Passage id (`GET /passages/{id}`).
+    pub passage_id: String,
+    /// Document id.
+    pub doc: String,
+    /// Document title.
+    pub title: String,
+    /// Section heading, when known.
+    pub section: Option<String>,
+    /// Clause number, when known.
+    pub clause: Option<String>,
+    /// Start in the document text, in characters.
+    pub start: usize,
+    /// End (exclusive).
+    pub end: usize,
+    /// Where the passage can be read on this server.
+    pub url: String,
+    /// Relevance, 0..1.
+    pub relevance: f32,
+}
+
+/// Body of Dify's `POST /retrieval`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DifyRequest {
+    /// A document id, or `all` (also `*` or empty) for the whole index.
+    pub knowledge_id: String,
+    /// The question.
+    pub query: String,
+    /// How many records, and the least score (relevance) of each.
+    pub retrieval_setting: DifySetting,
+    /// Conditions on metadata (Dify 1.x): `doc` with `is` or `=` is understood.
+    pub metadata_condition: Option<DifyMetadataCondition>,
+}
+
+/// Dify's retrieval setting.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DifySetting {
+    /// Records to return.
+    pub top_k: usize,
+    /// Least relevance of a record (0..1).
+    pub score_threshold: f32,
+}
+
+/// Dify's metadata filter.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DifyMetadataCondition {
+    /// `and` (default) or `or`.
+    pub logical_operator: Option<String>,
+    /// The conditions.
+    pub conditions: Vec<DifyCondition>,
+}
+
+/// One metadata condition.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DifyCondition {
+    /// Metadata names (Dify sends a list).
+    pub name: Vec<String>,
+    /// Operator, e.g. `is`.
+    pub comparison_operator: String,
+    /// Value compared with.
+    pub value: Option<serde_json::Value>,
+}
+
+/// Answer of `POST /retrieval`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DifyResponse {
+    /// Passages, best first.
+    pub records: Vec<DifyRecord>,
+}
+
+/// One record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DifyRecord {
+    /// Passage text.
+    pub content: String,
+    /// Relevance, 0..1.
+    pub score: f32,
+    /// Document title.
+    pub title: String,
+    /// Citation data.
+    pub metadata: PassageMetadata,
+}
+
+/// Dify's error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DifyError {
+    /// 1001 malformed Authorization header, 1002 wrong key, 2001 unknown knowledge base.
+    pub error_code: u32,
+    /// What went wrong.
+    pub error_msg: String,
+}
+
+/// Body of OpenAI's `POST /v1/vector_stores/{id}/search`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VectorSearchRequest {
+    /// The question (a list is searched as one question, its parts joined).
+    pub query: QueryText,
+    /// Results, 1..50 (default 10).
+    pub max_num_results: Option<usize>,
+    /// `{"type": "eq"|"in", "key": "doc", "value"}`, or `{"type": "or", "filters": [...]}` of
+    /// those.
+    pub filters: Option<serde_json::Value>,
+    /// `score_threshold` (0..1) is honoured; `ranker` is accepted and ignored.
+    pub ranking_options: Option<RankingOptions>,
+    /// Accepted and ignored: questions are searched as written.
+    pub rewrite_query: Option<bool>,
+}
+
+/// A question, or several.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum QueryText {
+    /// One question.
+    One(String),
+    /// Several, searched together.
+    Many(Vec<String>),
+}
+
+/// OpenAI's ranking options.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RankingOptions {
+    /// Ignored (one ranker).
+    pub ranker: Option<String>,
+    /// Least score (relevance) of a result.
+    pub score_threshold: Option<f32>,
+}
+
+/// Answer of the vector-store search.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VectorSearchPage {
+    /// Always `vector_store.search_results.page`.
+    pub object: &'static str,
+    /// The question as searched.
+    pub search_query: QueryText,
+    /// Results, best first.
+    pub data: Vec<VectorSearchResult>,
+    /// Always false: one page.
+    pub has_more: bool,
+    /// Always null.
+    pub next_page: Option<String>,
+}
+
+/// One result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VectorSearchResult {
+    /// Document id.
+    pub file_id: String,
+    /// Document title.
+    pub filename: String,
+    /// Relevance, 0..1.
+    pub score: f32,
+    /// Citation data.
+    pub attributes: PassageMetadata,
+    /// The passage text, as one text item.
+    pub content: Vec<TextContent>,
+}
+
+/// A text content item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TextContent {
+    /// Always `text`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The text.
+    pub text: String,
+}

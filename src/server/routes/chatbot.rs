@@ -1,0 +1,301 @@
+//! The chatbot stacks' own retrieval APIs: Dify's External Knowledge API (`POST /retrieval`) and
+//! OpenAI's vector-store search (`POST /v1/vector_stores/{id}/search`). Both answer with
+//! relevance as their score, so the thresholds those tools set mean what `min_relevance` means.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::api::{
+    DifyError, DifyMetadataCondition, DifyRecord, DifyRequest, DifyResponse, PassageMetadata,
+    QueryText, TextContent, VectorSearchPage, VectorSearchRequest, VectorSearchResult,
+};
+use crate::config::MAX_K;
+use crate::engine::{self, SearchRequest};
+use crate::server::error::ApiError;
+use crate::server::extract::ApiJson;
+use crate::server::openapi::ErrorBodySchema;
+use crate::server::state::AppState;
+
+/// Names that select the whole index as a knowledge base or vector store.
+const WHOLE_INDEX: [&str; 4] = ["", "*", "all", "default"];
+/// Most results of a vector-store search (OpenAI's own bound).
+const MAX_VECTOR_RESULTS: usize = 50;
+
+fn metadata(state: &AppState, h: &engine::Hit) -> PassageMetadata {
+    let p = &h.passage;
+    PassageMetadata {
+        passage_id: p.id.clone(),
+        doc: p.doc.clone(),
+        title: p.title.clone(),
+        section: p.section.clone(),
+        clause: p.clause.clone(),
+        start: p.start,
+        end: p.end,
+        url: state.passage_url(&p.id),
+        relevance: h.relevance,
+    }
+}
+
+/// `Some(None)` for the whole index, `Some(Some(doc))` for a document, None when unknown.
+fn scope(state: &AppState, id: &str) -> Option<Option<String>> {
+    if state.engine.snapshot().has_document(id) {
+        Some(Some(id.to_string()))
+    } else if WHOLE_INDEX.contains(&id) {
+        Some(None)
+    } else {
+        None
+    }
+}
+
+/// Hits of `query` in each of `docs` (the whole index for `[None]`), merged by relevance.
+async fn search(
+    state: &AppState,
+    query: String,
+    k: usize,
+    docs: Vec<Option<String>>,
+    threshold: f32,
+) -> Result<Vec<engine::Hit>, ApiError> {
+    let mut all = Vec::new();
+    for doc in docs {
+        let req = SearchRequest::new(query.as_str()).k(k).doc(doc);
+        all.extend(state.blocking(move |e| e.search(&req)).await?);
+    }
+    // One list per document: merged on relevance, the scale they share.
+    all.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
+    all.retain(|h| h.relevance >= threshold);
+    all.truncate(k);
+    Ok(all)
+}
+
+fn dify_error(status: StatusCode, code: u32, msg: impl Into<String>) -> Response {
+    (
+        status,
+        Json(DifyError {
+            error_code: code,
+            error_msg: msg.into(),
+        }),
+    )
+        .into_response()
+}
+
+/// Dify's `Authorization: Bearer <key>` check, with Dify's error codes: the refusal, if any.
+fn dify_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    use subtle::ConstantTimeEq;
+    let key = state.api_key.as_ref()?;
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return Some(dify_error(
+            StatusCode::FORBIDDEN,
+            1001,
+            "Invalid Authorization header format. Expected 'Bearer <api-key>' format.",
+        ));
+    };
+    if given.len() == key.len() && bool::from(given.as_bytes().ct_eq(key.as_bytes())) {
+        None
+    } else {
+        Some(dify_error(
+            StatusCode::FORBIDDEN,
+            1002,
+            "Authorization failed",
+        ))
+    }
+}
+
+/// The document a Dify metadata condition selects: `doc` with `is`/`=` (several joined by
+/// `or` select several).
+fn dify_docs(cond: &DifyMetadataCondition) -> Result<Vec<String>, ApiError> {
+    let mut docs = Vec::new();
+    for c in &cond.conditions {
+        let on_doc = c.name.iter().any(|n| n == "doc" || n == "document");
+        let value = c.value.as_ref().and_then(|v| v.as_str());
+        match (on_doc, c.comparison_operator.as_str(), value) {
+            (true, "is" | "=", Some(v)) => docs.push(v.to_string()),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "unsupported metadata condition {:?} {} (supported: doc is <id>)",
+                    c.name, c.comparison_operator
+                )))
+            }
+        }
+    }
+    let or = cond
+        .logical_operator
+        .as_deref()
+        .is_some_and(|o| o.eq_ignore_ascii_case("or"));
+    docs.sort();
+    docs.dedup();
+    if docs.len() > 1 && !or {
+        // "and" of two different documents: nothing matches.
+        return Ok(Vec::new());
+    }
+    Ok(docs)
+}
+
+/// Dify External Knowledge API. A POST with no body (Dify's probe when the API is registered)
+/// answers an empty list.
+#[utoipa::path(post, path = "/retrieval", request_body = DifyRequest,
+    responses((status = 200, body = DifyResponse), (status = 403, body = DifyError),
+              (status = 404, body = DifyError), (status = 400, body = ErrorBodySchema)))]
+pub async fn retrieval(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if let Some(denied) = dify_refusal(&state, &headers) {
+        return Ok(denied);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Json(DifyResponse {
+            records: Vec::new(),
+        })
+        .into_response());
+    }
+    let req: DifyRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("not a Dify retrieval request: {e}")))?;
+    let Some(within) = scope(&state, &req.knowledge_id) else {
+        return Ok(dify_error(
+            StatusCode::NOT_FOUND,
+            2001,
+            format!(
+                "The knowledge does not exist: {:?} is neither a document nor \"all\"",
+                req.knowledge_id
+            ),
+        ));
+    };
+    let s = &req.retrieval_setting;
+    if !(0.0..=1.0).contains(&s.score_threshold) {
+        return Err(ApiError::invalid("score_threshold must be between 0 and 1"));
+    }
+    let k = s.top_k.clamp(1, MAX_K);
+    let mut docs: Vec<Option<String>> = match &req.metadata_condition {
+        Some(c) if !c.conditions.is_empty() => dify_docs(c)?.into_iter().map(Some).collect(),
+        _ => vec![None],
+    };
+    if let Some(only) = within {
+        // The knowledge base is one document: conditions can only narrow it to itself.
+        docs.retain(|d| d.as_ref().is_none_or(|d| *d == only));
+        docs.iter_mut().for_each(|d| *d = Some(only.clone()));
+    }
+    let hits = if docs.is_empty() {
+        Vec::new()
+    } else {
+        search(&state, req.query, k, docs, s.score_threshold).await?
+    };
+    let records = hits
+        .iter()
+        .map(|h| DifyRecord {
+            content: h.passage.text.clone(),
+            score: h.relevance,
+            title: h.passage.title.clone(),
+            metadata: metadata(&state, h),
+        })
+        .collect();
+    Ok(Json(DifyResponse { records }).into_response())
+}
+
+/// The documents an OpenAI filter selects (`eq`/`in` on `doc`, `or` of those); None for all.
+fn openai_docs(filter: &serde_json::Value) -> Result<Vec<String>, ApiError> {
+    let bad = || {
+        ApiError::invalid(
+            "unsupported filters: use {\"type\": \"eq\"|\"in\", \"key\": \"doc\", \"value\": ...} \
+             or an \"or\" of those",
+        )
+    };
+    match filter["type"].as_str() {
+        Some("eq") if filter["key"] == "doc" => {
+            Ok(vec![filter["value"].as_str().ok_or_else(bad)?.to_string()])
+        }
+        Some("in") if filter["key"] == "doc" => filter["value"]
+            .as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|v| v.as_str().map(String::from).ok_or_else(bad))
+            .collect(),
+        Some("or") => {
+            let mut docs = Vec::new();
+            for f in filter["filters"].as_array().ok_or_else(bad)? {
+                docs.extend(openai_docs(f)?);
+            }
+            Ok(docs)
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// OpenAI vector-store search: the store id is a document id or `all`.
+#[utoipa::path(post, path = "/v1/vector_stores/{id}/search", request_body = VectorSearchRequest,
+    params(("id" = String, Path, description = "a document id, or `all` for the whole index")),
+    responses((status = 200, body = VectorSearchPage), (status = 400, body = ErrorBodySchema),
+              (status = 404, body = ErrorBodySchema)))]
+pub async fn vector_store_search(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<VectorSearchRequest>,
+) -> Result<Json<VectorSearchPage>, ApiError> {
+    let Some(within) = scope(&state, &id) else {
+        return Err(ApiError::not_found(format!(
+            "no vector store {id:?}: use a document id or \"all\""
+        )));
+    };
+    let k = req.max_num_results.unwrap_or(10);
+    if !(1..=MAX_VECTOR_RESULTS).contains(&k) {
+        return Err(ApiError::invalid(format!(
+            "max_num_results must be between 1 and {MAX_VECTOR_RESULTS}"
+        )));
+    }
+    let threshold = req
+        .ranking_options
+        .as_ref()
+        .and_then(|r| r.score_threshold)
+        .unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(ApiError::invalid("score_threshold must be between 0 and 1"));
+    }
+    let question = match &req.query {
+        QueryText::One(q) => q.clone(),
+        QueryText::Many(qs) => qs.join("\n"),
+    };
+    let mut docs: Vec<Option<String>> = match &req.filters {
+        Some(f) => {
+            let mut d = openai_docs(f)?;
+            d.sort();
+            d.dedup();
+            d.into_iter().map(Some).collect()
+        }
+        None => vec![None],
+    };
+    if let Some(only) = within {
+        docs.retain(|d| d.as_ref().is_none_or(|d| *d == only));
+        docs.iter_mut().for_each(|d| *d = Some(only.clone()));
+    }
+    let hits = if docs.is_empty() {
+        Vec::new()
+    } else {
+        search(&state, question, k, docs, threshold).await?
+    };
+    Ok(Json(VectorSearchPage {
+        object: "vector_store.search_results.page",
+        search_query: req.query,
+        data: hits
+            .iter()
+            .map(|h| VectorSearchResult {
+                file_id: h.passage.doc.clone(),
+                filename: h.passage.title.clone(),
+                score: h.relevance,
+                attributes: metadata(&state, h),
+                content: vec![TextContent {
+                    kind: "text",
+                    text: h.passage.text.clone(),
+                }],
+            })
+            .collect(),
+        has_more: false,
+        next_page: None,
+    }))
+}
