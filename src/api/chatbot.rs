@@ -173,3 +173,69 @@ pub struct TextContent {
     /// The text.
     pub text: String,
 }
+
+/// A message of a conversation, as chat APIs write them.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChatMessage {
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+/// Body of `POST /context`: a conversation (`messages`) or one `query`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ContextRequest {
+    /// The conversation so far; its last user message is the question.
+    pub messages: Option<Vec<ChatMessage>>,
+    /// A question, instead of `messages`.
+    pub query: Option<String>,
+    /// Passages searched for (default 5).
+    pub k: Option<usize>,
+    /// Most tokens of context, counted with the model's tokenizer (default 1500).
+    pub max_tokens: Option<usize>,
+    /// Passages added on each side of a hit (default 1, at most 3).
+    pub neighbours: Option<usize>,
+    /// Restrict to a document.
+    pub filter: Option<super::search::Filter>,
+    /// Relevance a passage needs (default 0.5).
+    pub min_relevance: Option<f32>,
+}
+
+/// A numbered source of a context.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContextCitation {
+    /// `[n]` in the context.
+    pub n: usize,
+    /// The passage found (its block may include its neighbours).
+    pub passage_id: String,
+    /// Document id.
+    pub doc: String,
+    /// Document title.
+    pub title: String,
+    /// Clause number, when known.
+    pub clause: Option<String>,
+    /// Start of the cited text in the document, in characters.
+    pub start: usize,
+    /// End (exclusive).
+    pub end: usize,
+    /// Where the passage can be read.
+    pub url: String,
+    /// Relevance, 0..1.
+    pub relevance: f32,
+}
+
+/// Answer of `POST /context`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContextResponse {
+    /// False when nothing reaches `min_relevance`: the documents do not answer (context empty).
+    pub found: bool,
+    /// The question searched, with the conversation's recent messages when there were any.
+    pub query_used: String,
+    /// Prompt-ready text: blocks headed `[n] title (clause c)`.
+    pub context: String,
+    /// The sources.
+    pub citations: Vec<ContextCitation>,
+    /// Server-side time.
+    pub took_ms: f64,
+}

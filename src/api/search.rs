@@ -20,7 +20,7 @@ pub struct SearchRequest {
 }
 
 /// Result filter.
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct Filter {
     /// Document id.
     pub doc: Option<String>,

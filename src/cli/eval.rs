@@ -16,8 +16,8 @@ pub struct Args {
     /// SQuAD v1 file: builds a fresh in-memory index, one document per paragraph.
     #[arg(
         long,
-        conflicts_with_all = ["qa", "unanswerable"],
-        required_unless_present_any = ["qa", "unanswerable"]
+        conflicts_with_all = ["qa", "unanswerable", "followups"],
+        required_unless_present_any = ["qa", "unanswerable", "followups"]
     )]
     squad: Option<PathBuf>,
     /// JSONL of {question} the index does not answer: reports the share abstained (`found:
@@ -30,6 +30,10 @@ pub struct Args {
     /// articles found with their paragraph in the top 5.
     #[arg(long, requires = "squad")]
     held_out: bool,
+    /// JSONL of conversations (`{"turns": [{"question", "evidence"}...]}`) asked turn by turn
+    /// against --index: recall of first and later turns, later turns also asked alone.
+    #[arg(long, conflicts_with_all = ["qa", "unanswerable"])]
+    followups: Option<PathBuf>,
     /// Relevance threshold for --unanswerable and --held-out (default: the server's).
     #[arg(long)]
     min_relevance: Option<f32>,
@@ -108,6 +112,16 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
             },
         )?;
         pb.finish_and_clear();
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    if let Some(file) = &args.followups {
+        anyhow::ensure!(
+            !args.compare && !args.answers && !args.passages.is_set(),
+            "--followups takes --index and -k only"
+        );
+        let engine = Engine::open_existing(embedder, &args.index, options)?;
+        let report = eval::followups(&engine, file, args.k)?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }

@@ -7,6 +7,8 @@
 //! writes can never pick the same new id or interleave. A write returns only once the store has
 //! made it durable.
 
+mod context;
+mod conversation;
 mod request;
 mod write;
 
@@ -19,6 +21,8 @@ use crate::error::{Error, Result};
 use crate::index::{DocumentInfo, Key, LocalStore, Passage, Snapshot, Store};
 use crate::search::{self, answer, fusion::FusionParams, relevance::Judge, SentenceCache};
 
+pub use context::{Citation, Context};
+pub use conversation::{questions, Message, Role, Strategy};
 pub use request::{validate_k, Mode, SearchRequest};
 pub use write::{draft, DocumentDraft, Ingested};
 
@@ -174,9 +178,17 @@ impl Engine {
         req.validate()?;
         let q = self.embed_query(req.query())?;
         let hits = self.search_embedded(req, &q)?;
-        let found = is_found(&hits, req.relevance_threshold());
+        let min = req.relevance_threshold();
+        let found = is_found(&hits, min);
+        // The answer comes from passages that reach the threshold: a higher-ranked passage
+        // below it (fusion also weighs words) must not supply the sentence.
+        let relevant: Vec<Hit> = hits
+            .iter()
+            .filter(|h| h.relevance >= min)
+            .cloned()
+            .collect();
         let answer = if found {
-            self.answer(req.query(), &q, &hits, &mut SentenceCache::default())?
+            self.answer(req.query(), &q, &relevant, &mut SentenceCache::default())?
         } else {
             None
         };

@@ -28,6 +28,12 @@ impl SearchRequest {
         }
     }
 
+    /// The same request for another question.
+    pub fn with_query(mut self, query: impl Into<String>) -> Self {
+        self.query = query.into();
+        self
+    }
+
     /// Results to return (1..=[`MAX_K`]).
     pub fn k(mut self, k: usize) -> Self {
         self.k = k;

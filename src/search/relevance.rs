@@ -138,11 +138,11 @@ pub fn asks_for_number(question: &str) -> bool {
 /// "16.加快建设...").
 pub fn has_number(text: &str) -> bool {
     let t = text.trim_start();
+    // ASCII digits are one byte each, so `digits` is also a byte offset.
     let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
-    let body = if digits > 0 && t[digits..].starts_with(['.', '、', '．']) {
-        &t[digits + 1..]
-    } else {
-        t
+    let body = match t[digits..].strip_prefix(['.', '、', '．']) {
+        Some(rest) if digits > 0 => rest,
+        _ => t,
     };
     body.chars()
         .any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c) || c == '%' || c == '％')
@@ -180,5 +180,9 @@ mod tests {
         assert!(has_number("全社会研发投入强度4.2%以上"));
         assert!(has_number("到２０２７年"));
         assert!(!has_number("地区生产总值稳居全国城市第六"));
+        assert!(!has_number("7．推进"));
+        assert!(has_number("7．推进3项"));
+        assert!(!has_number(""));
+        assert!(!has_number("、"));
     }
 }

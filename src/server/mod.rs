@@ -39,6 +39,7 @@ pub fn app(state: AppState) -> Router {
         .route("/documents/{doc}", delete(documents::delete_document))
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/retrieval", post(chatbot::retrieval))
+        .route("/context", post(chatbot::context))
         .route(
             "/v1/vector_stores/{id}/search",
             post(chatbot::vector_store_search),

@@ -26,6 +26,7 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         documents::delete_document,
         embeddings::embeddings,
         chatbot::retrieval,
+        chatbot::context,
         chatbot::vector_store_search,
         meta::metrics_text
     ),

@@ -9,11 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::api::{
-    DifyError, DifyMetadataCondition, DifyRecord, DifyRequest, DifyResponse, PassageMetadata,
-    QueryText, TextContent, VectorSearchPage, VectorSearchRequest, VectorSearchResult,
+    ContextCitation, ContextRequest, ContextResponse, DifyError, DifyMetadataCondition, DifyRecord,
+    DifyRequest, DifyResponse, PassageMetadata, QueryText, TextContent, VectorSearchPage,
+    VectorSearchRequest, VectorSearchResult,
 };
 use crate::config::MAX_K;
-use crate::engine::{self, SearchRequest};
+use crate::engine::{self, Message, Role, SearchRequest};
 use crate::server::error::ApiError;
 use crate::server::extract::ApiJson;
 use crate::server::openapi::ErrorBodySchema;
@@ -21,6 +22,9 @@ use crate::server::state::AppState;
 
 /// Names that select the whole index as a knowledge base or vector store.
 const WHOLE_INDEX: [&str; 4] = ["", "*", "all", "default"];
+/// Default token budget of `/context`: room for three or four passages with neighbours, a
+/// modest share of a chatbot's prompt.
+const DEFAULT_CONTEXT_TOKENS: usize = 1500;
 /// Most results of a vector-store search (OpenAI's own bound).
 const MAX_VECTOR_RESULTS: usize = 50;
 
@@ -297,5 +301,65 @@ pub async fn vector_store_search(
             .collect(),
         has_more: false,
         next_page: None,
+    }))
+}
+
+/// A prompt-ready context for a conversation or a question.
+#[utoipa::path(post, path = "/context", request_body = ContextRequest,
+    responses((status = 200, body = ContextResponse), (status = 400, body = ErrorBodySchema)))]
+pub async fn context(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ContextRequest>,
+) -> Result<Json<ContextResponse>, ApiError> {
+    let t = std::time::Instant::now();
+    let messages: Vec<Message> = match (req.messages, req.query) {
+        (Some(m), None) => m
+            .into_iter()
+            .map(|m| {
+                Ok(Message {
+                    role: Role::parse(&m.role)?,
+                    content: m.content,
+                })
+            })
+            .collect::<Result<_, crate::Error>>()?,
+        (None, Some(q)) => vec![Message {
+            role: Role::User,
+            content: q,
+        }],
+        _ => {
+            return Err(ApiError::invalid(
+                "give either messages or query (exactly one)",
+            ))
+        }
+    };
+    let template = SearchRequest::new("")
+        .k(req.k.unwrap_or(crate::config::DEFAULT_K))
+        .doc(req.filter.and_then(|f| f.doc))
+        .min_relevance(req.min_relevance);
+    let max_tokens = req.max_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS);
+    let neighbours = req.neighbours.unwrap_or(1);
+    let ctx = state
+        .blocking(move |e| e.context(&messages, &template, max_tokens, neighbours))
+        .await?;
+    Ok(Json(ContextResponse {
+        found: ctx.found,
+        query_used: ctx.query_used,
+        context: ctx.text,
+        citations: ctx
+            .citations
+            .iter()
+            .map(|c| ContextCitation {
+                n: c.n,
+                passage_id: c.passage.id.clone(),
+                doc: c.passage.doc.clone(),
+                title: c.passage.title.clone(),
+                clause: c.passage.clause.clone(),
+                start: c.start,
+                end: c.end,
+                url: state.passage_url(&c.passage.id),
+                relevance: c.relevance,
+            })
+            .collect(),
+        took_ms: t.elapsed().as_secs_f64() * 1000.0,
     }))
 }

@@ -1,0 +1,224 @@
+//! A prompt-ready context for a chatbot (`POST /context`): the passages that answer the
+//! conversation's last question, with the passages next to each, merged per document where they
+//! touch, near-duplicates dropped, cut to a token budget counted with the model's own tokenizer,
+//! and numbered for citation.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::conversation::{Message, Strategy};
+use super::{is_found, Engine, SearchRequest};
+use crate::embed::TextKind;
+use crate::error::{Error, Result};
+use crate::index::Passage;
+
+/// Most neighbours on each side of a hit.
+pub const MAX_NEIGHBOURS: usize = 3;
+/// Token budgets accepted: enough for one passage, at most what a chatbot's prompt can spare.
+pub const TOKEN_BUDGET: std::ops::RangeInclusive<usize> = 64..=16_000;
+
+/// One numbered source of a context.
+#[derive(Debug, Clone)]
+pub struct Citation {
+    /// Its number, `[n]` in the text.
+    pub n: usize,
+    /// The passage that was found (the block may hold its neighbours too).
+    pub passage: Passage,
+    /// Start of the block in the document, in characters.
+    pub start: usize,
+    /// End of the block (exclusive).
+    pub end: usize,
+    /// Relevance of the best hit in the block.
+    pub relevance: f32,
+}
+
+/// A context for a prompt.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// True when a passage reached the threshold; the text is empty otherwise.
+    pub found: bool,
+    /// The question searched (with the conversation's context when it had one).
+    pub query_used: String,
+    /// Blocks of text, each headed by its `[n]`.
+    pub text: String,
+    /// The sources, in order.
+    pub citations: Vec<Citation>,
+}
+
+/// A run of adjacent passages of one document.
+struct Block {
+    doc: String,
+    ordinals: Vec<usize>,
+    hit: Passage,
+    relevance: f32,
+}
+
+/// Ordinal of a passage in its document (`doc#n`).
+fn ordinal(p: &Passage) -> Option<usize> {
+    p.id.strip_prefix(&p.doc)?.strip_prefix('#')?.parse().ok()
+}
+
+/// Characters shared as a share of the shorter text's character bigrams: near-duplicates (a
+/// clause repeated on a page) score close to 1.
+fn overlap(a: &str, b: &str) -> f32 {
+    let grams = |s: &str| -> BTreeSet<(char, char)> {
+        let c: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
+        c.windows(2).map(|w| (w[0], w[1])).collect()
+    };
+    let (ga, gb) = (grams(a), grams(b));
+    let small = ga.len().min(gb.len()).max(1);
+    ga.intersection(&gb).count() as f32 / small as f32
+}
+
+/// Blocks sharing this much of their bigrams with an earlier block are dropped.
+const NEAR_DUPLICATE: f32 = 0.9;
+
+impl Engine {
+    /// The context for a conversation: `template` gives k, the document filter and the
+    /// threshold; `max_tokens` bounds the text; `neighbours` passages on each side of a hit are
+    /// added.
+    pub fn context(
+        &self,
+        messages: &[Message],
+        template: &SearchRequest,
+        max_tokens: usize,
+        neighbours: usize,
+    ) -> Result<Context> {
+        if !TOKEN_BUDGET.contains(&max_tokens) {
+            return Err(Error::invalid(format!(
+                "max_tokens must be between {} and {}",
+                TOKEN_BUDGET.start(),
+                TOKEN_BUDGET.end()
+            )));
+        }
+        if neighbours > MAX_NEIGHBOURS {
+            return Err(Error::invalid(format!(
+                "neighbours must be between 0 and {MAX_NEIGHBOURS}"
+            )));
+        }
+        let (hits, query_used) =
+            self.search_conversation(messages, template, Strategy::default())?;
+        let min = template.relevance_threshold();
+        if !is_found(&hits, min) {
+            return Ok(Context {
+                found: false,
+                query_used,
+                text: String::new(),
+                citations: Vec::new(),
+            });
+        }
+        let snap = self.snapshot();
+        let passage = |doc: &str, n: usize| {
+            snap.find(&format!("{doc}#{n}"))
+                .and_then(|k| snap.passage(k))
+        };
+        // Passages wanted per document, and the hit each came from (best first).
+        let mut blocks: Vec<Block> = Vec::new();
+        let mut taken: HashMap<(String, usize), usize> = HashMap::new();
+        for h in hits.iter().filter(|h| h.relevance >= min) {
+            let Some(n) = ordinal(&h.passage) else {
+                continue;
+            };
+            let doc = h.passage.doc.clone();
+            if taken.contains_key(&(doc.clone(), n)) {
+                continue;
+            }
+            let lo = n.saturating_sub(neighbours).max(1);
+            let wanted: Vec<usize> = (lo..=n + neighbours)
+                .filter(|&m| m == n || passage(&doc, m).is_some())
+                .collect();
+            // Joins a block of the same document it touches, else starts one.
+            let touching = blocks.iter().position(|b| {
+                b.doc == doc
+                    && wanted
+                        .iter()
+                        .any(|m| b.ordinals.iter().any(|o| o.abs_diff(*m) <= 1))
+            });
+            let i = match touching {
+                Some(i) => i,
+                None => {
+                    blocks.push(Block {
+                        doc: doc.clone(),
+                        ordinals: Vec::new(),
+                        hit: h.passage.clone(),
+                        relevance: h.relevance,
+                    });
+                    blocks.len() - 1
+                }
+            };
+            for m in wanted {
+                if !blocks[i].ordinals.contains(&m) {
+                    blocks[i].ordinals.push(m);
+                }
+                taken.insert((doc.clone(), m), i);
+            }
+            blocks[i].ordinals.sort_unstable();
+        }
+        let mut text = String::new();
+        let mut citations: Vec<Citation> = Vec::new();
+        let mut kept_texts: Vec<String> = Vec::new();
+        let mut used = 0;
+        for b in blocks {
+            let parts: Vec<Passage> = b
+                .ordinals
+                .iter()
+                .filter_map(|&m| passage(&b.doc, m))
+                .collect();
+            let Some((first, last)) = parts.first().zip(parts.last()) else {
+                continue;
+            };
+            let body: String = parts
+                .iter()
+                .map(|p| p.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            if kept_texts
+                .iter()
+                .any(|k| overlap(k, &body) >= NEAR_DUPLICATE)
+            {
+                continue;
+            }
+            let n = citations.len() + 1;
+            let head = match &b.hit.clause {
+                Some(c) => format!("[{n}] {} (clause {c})", b.hit.title),
+                None => format!("[{n}] {}", b.hit.title),
+            };
+            let chunk = format!("{head}\n{body}\n\n");
+            let cost = self.embedder.count_tokens(&chunk, TextKind::Passage)?;
+            if used + cost > max_tokens {
+                // The hit's own passage alone, when its neighbours do not fit.
+                let alone = format!("{head}\n{}\n\n", b.hit.text);
+                let cost = self.embedder.count_tokens(&alone, TextKind::Passage)?;
+                if used + cost > max_tokens {
+                    continue;
+                }
+                used += cost;
+                text.push_str(&alone);
+                kept_texts.push(b.hit.text.clone());
+                citations.push(Citation {
+                    n,
+                    start: b.hit.start,
+                    end: b.hit.end,
+                    passage: b.hit,
+                    relevance: b.relevance,
+                });
+                continue;
+            }
+            used += cost;
+            text.push_str(&chunk);
+            citations.push(Citation {
+                n,
+                start: first.start,
+                end: last.end,
+                passage: b.hit,
+                relevance: b.relevance,
+            });
+            kept_texts.push(body);
+        }
+        Ok(Context {
+            found: true,
+            query_used,
+            text: text.trim_end().to_string(),
+            citations,
+        })
+    }
+}

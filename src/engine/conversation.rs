@@ -1,0 +1,150 @@
+//! Follow-up questions: "那农村呢？" or "And how will they pay for it?" mean little alone. By
+//! default a turn is searched as one question with the conversation's last few messages before
+//! it (trimmed), which the question's own words still dominate when it changes the subject. No
+//! language model is involved.
+//!
+//! Measured with `semsearch eval --followups` on the 20 conversations of `followups.jsonl` over
+//! the bundled corpus (34 later turns, Intel Xeon): the turn alone recall@5 0.82 (recall@1
+//! 0.53); fused (the turn alone and the turn with its context, as two lists weighted 1 : 0.7)
+//! 0.88 (0.71); the turn with its context as one question 0.94 (0.74), the default.
+
+use super::{Engine, Hit, SearchRequest};
+use crate::config::MAX_QUERY_CHARS;
+use crate::error::{Error, Result};
+use crate::search::fusion::rrf;
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The person asking.
+    User,
+    /// The chatbot (its earlier answers).
+    Assistant,
+}
+
+impl Role {
+    /// Parses `user` or `assistant` (`system` messages are not accepted: they are instructions,
+    /// not conversation).
+    pub fn parse(s: &str) -> Result<Role> {
+        match s {
+            "user" => Ok(Role::User),
+            "assistant" => Ok(Role::Assistant),
+            other => Err(Error::invalid(format!(
+                "unknown role {other:?} (expected user or assistant)"
+            ))),
+        }
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Who said it.
+    pub role: Role,
+    /// What was said.
+    pub content: String,
+}
+
+/// How a conversation is turned into retrieval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// The last user message alone (the baseline).
+    CurrentTurn,
+    /// The recent messages and the last user message, as one question (the default).
+    #[default]
+    Concatenated,
+    /// Both, fused with the current turn weighted higher.
+    Fused,
+}
+
+/// Earlier messages joined before the current turn: the last exchange or two carry the subject;
+/// older ones mostly add noise.
+const CONTEXT_MESSAGES: usize = 3;
+/// Characters kept of each earlier message: an assistant's answer can be long, and its first
+/// sentences name the subject.
+const CONTEXT_CHARS: usize = 200;
+/// Weight of the conversation's list against the current turn's (1.0).
+const CONTEXT_WEIGHT: f32 = 0.7;
+/// Depth of each list before fusion.
+const DEPTH: usize = 50;
+/// RRF constant, as in hybrid fusion.
+const RRF_K: f32 = 60.0;
+
+/// The question the conversation asks now, with its recent context: `(current, with context)`.
+pub fn questions(messages: &[Message]) -> Result<(String, Option<String>)> {
+    let Some(last) = messages.iter().rposition(|m| m.role == Role::User) else {
+        return Err(Error::invalid("messages hold no user message"));
+    };
+    let current = messages[last].content.trim().to_string();
+    let earlier: Vec<String> = messages[..last]
+        .iter()
+        .rev()
+        .take(CONTEXT_MESSAGES)
+        .rev()
+        .map(|m| m.content.trim().chars().take(CONTEXT_CHARS).collect())
+        .filter(|s: &String| !s.is_empty())
+        .collect();
+    // Within the question limit, or the turn alone.
+    let context = (!earlier.is_empty())
+        .then(|| format!("{}\n{current}", earlier.join("\n")))
+        .filter(|c| c.chars().count() <= MAX_QUERY_CHARS);
+    Ok((current, context))
+}
+
+impl Engine {
+    /// Passages for the conversation's last user message, and the question used: `template`
+    /// gives k, mode, document filter and threshold.
+    pub fn search_conversation(
+        &self,
+        messages: &[Message],
+        template: &SearchRequest,
+        strategy: Strategy,
+    ) -> Result<(Vec<Hit>, String)> {
+        let (current, context) = questions(messages)?;
+        let ask = |q: &str, k: usize| self.search(&template.clone().with_query(q).k(k));
+        let Some(context) = context.filter(|_| strategy != Strategy::CurrentTurn) else {
+            return Ok((ask(&current, template.limit())?, current));
+        };
+        if strategy == Strategy::Concatenated {
+            return Ok((ask(&context, template.limit())?, context));
+        }
+        let depth = DEPTH.max(template.limit());
+        let alone = ask(&current, depth)?;
+        let with = ask(&context, depth)?;
+        // Fuse on positions in one pool of distinct passages.
+        let mut pool: Vec<Hit> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut keyed = |hits: &[Hit]| -> Vec<usize> {
+            hits.iter()
+                .map(|h| {
+                    *index.entry(h.passage.id.clone()).or_insert_with(|| {
+                        pool.push(h.clone());
+                        pool.len() - 1
+                    })
+                })
+                .collect()
+        };
+        let ka = keyed(&alone);
+        let kb = keyed(&with);
+        let fused = rrf(&[(&ka, 1.0), (&kb, CONTEXT_WEIGHT)], RRF_K);
+        // Relevance from the question with its context: the follow-up alone ("那农村呢？")
+        // says too little to be judged.
+        let with_relevance: std::collections::HashMap<&str, f32> = with
+            .iter()
+            .map(|h| (h.passage.id.as_str(), h.relevance))
+            .collect();
+        let hits = fused
+            .into_iter()
+            .take(template.limit())
+            .map(|(i, score)| {
+                let mut h = pool[i].clone();
+                h.score = score;
+                if let Some(&r) = with_relevance.get(h.passage.id.as_str()) {
+                    h.relevance = h.relevance.max(r);
+                }
+                h
+            })
+            .collect();
+        Ok((hits, context))
+    }
+}
