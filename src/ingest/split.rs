@@ -132,6 +132,59 @@ fn push_trimmed(chars: &[char], mut a: usize, mut b: usize, out: &mut Vec<(usize
 /// Splits `doc` into passages. `fits` says whether a text fits the model's window (the caller
 /// counts tokens with the real tokenizer; tests count characters).
 pub fn split(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
+    let mut out = split_lines(doc, fits);
+    drop_inconsistent_sections(&mut out);
+    out
+}
+
+/// The value of a Chinese numeral up to 99 (`十二` = 12).
+fn cn_number(s: &str) -> Option<u32> {
+    let digit = |c: char| {
+        "零一二三四五六七八九"
+            .find(c)
+            .map(|i| (i / '一'.len_utf8()) as u32)
+    };
+    let c: Vec<char> = s.chars().collect();
+    match c.as_slice() {
+        [d] if *d == '十' => Some(10),
+        [d] => digit(*d),
+        ['十', u] => Some(10 + digit(*u)?),
+        [t, '十'] => Some(10 * digit(*t)?),
+        [t, '十', u] => Some(10 * digit(*t)? + digit(*u)?),
+        _ => None,
+    }
+}
+
+/// Number of an ordinal section heading (`三、…` → 3).
+fn heading_ordinal(heading: &str) -> Option<u32> {
+    cn_number(heading.split('、').next()?)
+}
+
+/// Sections numbered 一、二、… are kept only when the numbers run 1, 2, … N with N ≥ 2: a
+/// numbered list of one, or one with gaps, means headings were lost (the bundled corpus's
+/// scrape kept 一、 and lost the rest, which labelled all 60 clauses with section 一), and an
+/// empty section is better than a wrong one.
+fn drop_inconsistent_sections(drafts: &mut [Draft]) {
+    let mut seen: Vec<u32> = Vec::new();
+    for d in drafts.iter() {
+        if let Some(n) = d.section.as_deref().and_then(heading_ordinal) {
+            if seen.last() != Some(&n) {
+                seen.push(n);
+            }
+        }
+    }
+    let consistent = seen.len() >= 2 && seen.iter().zip(1..).all(|(&n, i)| n == i);
+    if seen.is_empty() || consistent {
+        return;
+    }
+    for d in drafts.iter_mut() {
+        if d.section.as_deref().and_then(heading_ordinal).is_some() {
+            d.section = None;
+        }
+    }
+}
+
+fn split_lines(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
     let mut out = Vec::new();
     let mut section: Option<String> = None;
     let mut offset = 0; // char offset of the current line in doc.text

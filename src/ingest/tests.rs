@@ -170,6 +170,46 @@ fn clauses_carry_section_number_and_offsets() {
 }
 
 #[test]
+fn numbered_sections_with_lost_headings_are_left_empty() {
+    let doc = |text: &str| Document {
+        title: "t".into(),
+        text: text.into(),
+        markdown: false,
+    };
+    let sections = |text: &str| -> Vec<Option<String>> {
+        split(&doc(text), &|_: &str| true)
+            .into_iter()
+            .map(|d| d.section)
+            .collect()
+    };
+    // Only 一、 survived: every clause would be labelled with it.
+    assert_eq!(
+        sections("一、总体要求\n1.第一条。\n2.第二条。\n3.第三条。"),
+        [None, None, None]
+    );
+    // A gap (二 lost).
+    assert_eq!(sections("一、甲\n1.a\n三、丙\n2.b"), [None, None]);
+    // Consistent numbering is kept, up to 十二.
+    let mut text = String::new();
+    for (i, n) in [
+        "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二",
+    ]
+    .iter()
+    .enumerate()
+    {
+        text.push_str(&format!("{n}、节\n{}.条\n", i + 1));
+    }
+    let got = sections(&text);
+    assert_eq!(got.len(), 12);
+    assert_eq!(got[11].as_deref(), Some("十二、节"));
+    // Headings of another kind are not numbered sections: left as they are.
+    assert_eq!(
+        sections("第一章 总则\n1.条"),
+        [Some("第一章 总则".to_string())]
+    );
+}
+
+#[test]
 fn a_sentence_too_long_alone_is_cut_by_characters() {
     let doc = Document {
         title: "t".into(),

@@ -244,7 +244,10 @@ async fn questions_the_plan_does_not_answer_are_not_found() {
         assert!(r > 0.5 && r <= 1.0, "{mode}: {r}");
         seen.push(r);
     }
-    assert!(seen.windows(2).all(|w| (w[0] - w[1]).abs() < 1e-6), "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| (w[0] - w[1]).abs() < 1e-6),
+        "{seen:?}"
+    );
     // A stricter threshold asked for turns the same answer into "not found".
     let (_, body, _) = call(
         state(corpus_engine(), None),
