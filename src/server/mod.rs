@@ -27,6 +27,7 @@ pub use state::AppState;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(meta::page))
+        .route("/p/{id}", get(meta::passage_page))
         .route("/healthz", get(meta::healthz))
         .route("/search", post(search::search_post).get(search::search_get))
         .route("/ask", post(search::ask))

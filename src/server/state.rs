@@ -44,10 +44,10 @@ impl AppState {
         self
     }
 
-    /// Where passage `id` can be read on this server.
+    /// Where passage `id` can be read on this server: its page, with the passages around it.
     pub fn passage_url(&self, id: &str) -> String {
         let id: String = url_escape(id);
-        format!("{}/passages/{id}", self.public_url)
+        format!("{}/p/{id}", self.public_url)
     }
 
     /// Runs CPU work off the async threads, or answers 503 when too much is in flight.

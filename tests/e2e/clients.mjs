@@ -21,7 +21,7 @@ assert.equal(results[0].content[0].type, "text");
 assert.equal(results[0].file_id, DOC);
 assert.ok(results[0].score > 0.5 && results[0].score <= 1, `relevance ${results[0].score}`);
 assert.ok(results.every((r, i) => i === 0 || r.score <= results[i - 1].score));
-assert.match(results[0].attributes.url, /\/passages\/suzhou-15th-five-year-plan-proposal%23\d+$/);
+assert.match(results[0].attributes.url, /\/p\/suzhou-15th-five-year-plan-proposal%23\d+$/);
 const filtered = await openai.vectorStores.search("all", {
   query: QUESTION, max_num_results: 2, filters: { type: "eq", key: "doc", value: DOC },
   ranking_options: { score_threshold: 0.5 },

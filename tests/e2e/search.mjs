@@ -46,6 +46,14 @@ try {
   assert.match(await page.textContent("#answer"), /没有找到/);
   assert.equal(await page.$(".result mark"), null, "nothing highlighted when not found");
 
+  // A passage by its URL (the `url` chatbot APIs return): the passage and the ones around it.
+  await page.goto(`${url}p/${encodeURIComponent("suzhou-15th-five-year-plan-proposal#91")}`);
+  await page.waitForSelector(".result.focus", { timeout: 30000 });
+  assert.match(await page.textContent(".result.focus"), /枫桥经验/);
+  assert.equal((await page.$$(".result.neighbour")).length, 2, "the passages before and after");
+  await page.goto(`${url}p/${encodeURIComponent("no-such#1")}`);
+  await page.waitForSelector("#status .error", { timeout: 30000 });
+
   // English UI.
   await page.click("#lang");
   assert.equal(await page.textContent("#go"), "Search");

@@ -272,7 +272,7 @@ async fn dify_and_openai_retrieval_shapes_and_errors() {
     );
     let m = &records[0]["metadata"];
     assert_eq!(m["doc"], "lake");
-    assert_eq!(m["url"], "http://example.test/passages/lake%231");
+    assert_eq!(m["url"], "http://example.test/p/lake%231");
     let score = records[0]["score"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&score));
     assert_eq!(score, m["relevance"].as_f64().unwrap());

@@ -39,6 +39,13 @@ pub async fn page() -> Html<&'static str> {
     Html(include_str!("../page.html"))
 }
 
+/// The page of one passage (`/p/{id}`, the `url` results carry): the search page, which shows
+/// the passage named in its path with the passages around it. Served for any id: the page says
+/// when the passage does not exist.
+pub async fn passage_page() -> Html<&'static str> {
+    Html(include_str!("../page.html"))
+}
+
 /// Any route not served.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
