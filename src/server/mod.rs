@@ -58,7 +58,41 @@ pub fn app(state: AppState) -> Router {
             Duration::from_secs(REQUEST_TIMEOUT_SECS),
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // After the layers: an MCP call is not cut by the request timeout (a client may run a
+        // long `context`), and it has its own body limit.
+        .nest_service("/mcp", mcp_service(&state))
         .with_state(state)
+}
+
+/// MCP over streamable HTTP: stateless, JSON responses (no event streams to keep open).
+fn mcp_service(
+    state: &AppState,
+) -> rmcp::transport::streamable_http_server::StreamableHttpService<
+    crate::mcp::McpServer,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+> {
+    use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
+    let server = crate::mcp::McpServer::new(state.engine.clone(), &state.public_url);
+    // DNS-rebinding protection keeps its loopback names; the public URL's host is added.
+    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    if let Some(host) = state
+        .public_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|h| !h.is_empty())
+    {
+        hosts.push(host.to_string());
+    }
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_allowed_hosts(hosts);
+    rmcp::transport::streamable_http_server::StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Default::default(),
+        config,
+    )
 }
 
 /// Serves `state` on `addr` until SIGTERM or Ctrl-C; in-flight requests (writes included) finish.

@@ -1,0 +1,46 @@
+// MCP with the official TypeScript SDK as the client, over stdio (semsearch mcp as a subprocess)
+// and over streamable HTTP (/mcp on a running server): tools listed, search and fetch in the
+// shapes ChatGPT connectors require, and the seed question on 枫桥经验 finding its clause.
+// Usage: node mcp.mjs BASE_URL SEMSEARCH_BIN MODEL_DIR INDEX_DIR
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import assert from "node:assert/strict";
+
+const [base, bin, model, index] = process.argv.slice(2);
+
+async function check(transport, label) {
+  const client = new Client({ name: "semsearch-e2e", version: "1.0.0" });
+  await client.connect(transport);
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((t) => t.name).sort(), ["ask", "context", "fetch", "search"], label);
+  const found = await client.callTool({ name: "search", arguments: { query: "化解基层矛盾要坚持什么经验？" } });
+  assert.equal(found.content.length, 1, `${label}: one text item`);
+  assert.equal(found.content[0].type, "text");
+  const results = JSON.parse(found.content[0].text).results;
+  assert.deepEqual(found.structuredContent.results, results, `${label}: structured = text`);
+  assert.ok(results.length >= 1);
+  for (const r of results) assert.deepEqual(Object.keys(r).sort(), ["id", "text", "title", "url"]);
+  const hit = results.find((r) => r.text.includes("枫桥经验"));
+  assert.ok(hit, `${label}: the Fengqiao clause is found`);
+  const fetched = await client.callTool({ name: "fetch", arguments: { id: hit.id } });
+  const doc = JSON.parse(fetched.content[0].text);
+  assert.deepEqual(Object.keys(doc).sort(), ["id", "metadata", "text", "title", "url"]);
+  assert.equal(doc.id, hit.id);
+  assert.match(doc.text, /枫桥经验/);
+  assert.match(doc.url, /\/p\/suzhou-15th-five-year-plan-proposal%23\d+$/);
+  const asked = await client.callTool({ name: "ask", arguments: { question: "红烧肉怎么做才又香又不腻？" } });
+  assert.equal(asked.structuredContent.found, false, `${label}: off-topic not found`);
+  const missing = await client.callTool({ name: "fetch", arguments: { id: "no-such#1" } });
+  assert.equal(missing.isError, true, `${label}: unknown id is a tool error`);
+  await client.close();
+  return results.length;
+}
+
+const viaStdio = await check(new StdioClientTransport({
+  command: bin, args: ["--model", model, "mcp", "--index", index],
+  env: { ...process.env, RUST_LOG: "warn" }, stderr: "inherit",
+}), "stdio");
+const viaHttp = await check(new StreamableHTTPClientTransport(new URL(`${base}/mcp`)), "http");
+console.log(`mcp ok: stdio and streamable HTTP (official TypeScript SDK): tools listed, search ` +
+  `(${viaStdio}/${viaHttp} results) and fetch found the Fengqiao clause, ask abstained off-topic`);
