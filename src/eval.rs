@@ -103,6 +103,22 @@ fn first_hit(hits: &[Hit], is_hit: impl Fn(&Hit) -> bool) -> Option<usize> {
     hits.iter().position(is_hit).map(|i| i + 1)
 }
 
+/// Ingests `raws` into `engine`, reporting passages embedded; returns the passages stored.
+fn ingest(
+    engine: &Engine,
+    raws: &[RawDocument],
+    progress: &dyn Fn(&str, usize, usize),
+) -> Result<usize> {
+    let drafts = crate::engine::draft(engine.embedder().as_ref(), engine.options(), raws)?;
+    let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
+    let done = std::cell::Cell::new(0);
+    engine.ingest_drafts(drafts, &|n| {
+        done.set(done.get() + n);
+        progress("passages", done.get(), total);
+    })?;
+    Ok(total)
+}
+
 /// Questions of a SQuAD set: (article, paragraph's document id, question, gold answers).
 type SquadQuestion = (usize, String, String, Vec<String>);
 
@@ -166,13 +182,7 @@ pub fn squad_abstention(
 ) -> Result<AbstentionReport> {
     let held = |ai: usize| ai % 2 == 1;
     let (raws, qs) = squad_documents(file, questions, held)?;
-    let drafts = crate::engine::draft(engine.embedder().as_ref(), engine.options(), &raws)?;
-    let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
-    let done = std::cell::Cell::new(0);
-    engine.ingest_drafts(drafts, &|n| {
-        done.set(done.get() + n);
-        progress("passages", done.get(), total);
-    })?;
+    ingest(engine, &raws, progress)?;
     let (mut un, mut ans) = (Vec::new(), Vec::new());
     for (i, (ai, doc, question, _)) in qs.iter().enumerate() {
         progress("questions", i + 1, qs.len());
@@ -207,13 +217,7 @@ pub fn squad(
         .into_iter()
         .map(|(_, doc, q, gold)| (doc, q, gold))
         .collect();
-    let drafts = crate::engine::draft(engine.embedder().as_ref(), engine.options(), &raws)?;
-    let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
-    let done = std::cell::Cell::new(0);
-    engine.ingest_drafts(drafts, &|n| {
-        done.set(done.get() + n);
-        progress("passages", done.get(), total);
-    })?;
+    let total = ingest(engine, &raws, progress)?;
     let texts: Vec<&str> = qs.iter().map(|q| q.1.as_str()).collect();
     let mut qvecs = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(QUESTION_CHUNK) {

@@ -36,17 +36,7 @@ impl McpServer {
     }
 
     fn url(&self, id: &str) -> String {
-        let escaped: String = id
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        format!("{}/p/{escaped}", self.public_url)
+        crate::api::passage_url(&self.public_url, id)
     }
 
     fn run(&self, name: &str, args: &JsonObject) -> crate::Result<Value> {
@@ -121,20 +111,17 @@ impl McpServer {
                 let template = SearchRequest::new("")
                     .k(number("k").unwrap_or(5))
                     .min_relevance(min);
+                let t = std::time::Instant::now();
                 let ctx = e.context(
                     &messages,
                     &template,
                     number("max_tokens").unwrap_or(1500),
                     number("neighbours").unwrap_or(1),
                 )?;
-                Ok(json!({
-                    "found": ctx.found, "query_used": ctx.query_used, "context": ctx.text,
-                    "citations": ctx.citations.iter().map(|c| json!({
-                        "n": c.n, "passage_id": c.passage.id, "doc": c.passage.doc,
-                        "title": c.passage.title, "clause": c.passage.clause, "start": c.start,
-                        "end": c.end, "url": self.url(&c.passage.id), "relevance": c.relevance,
-                    })).collect::<Vec<_>>(),
-                }))
+                let took_ms = t.elapsed().as_secs_f64() * 1000.0;
+                let wire = crate::api::ContextResponse::new(ctx, &self.public_url, took_ms);
+                // A struct of strings and numbers always serializes.
+                Ok(serde_json::to_value(wire).unwrap_or_default())
             }
             other => Err(crate::Error::invalid(format!("no tool {other:?}"))),
         }

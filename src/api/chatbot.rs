@@ -5,6 +5,22 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::engine;
+
+/// Where passage `id` can be read on a server whose public base is `base`: its page, with the
+/// passages around it (`GET /p/{id}`). The id is percent-encoded: ids hold `#`.
+pub fn passage_url(base: &str, id: &str) -> String {
+    let mut escaped = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            escaped.push(b as char);
+        } else {
+            escaped.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{}/p/{escaped}", base.trim_end_matches('/'))
+}
+
 /// What a result says about its passage, for citations: never null.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PassageMetadata {
@@ -223,6 +239,33 @@ pub struct ContextCitation {
     pub url: String,
     /// Relevance, 0..1.
     pub relevance: f32,
+}
+
+impl ContextResponse {
+    /// The wire form of `ctx`, with passage URLs under `base`.
+    pub fn new(ctx: engine::Context, base: &str, took_ms: f64) -> Self {
+        ContextResponse {
+            found: ctx.found,
+            query_used: ctx.query_used,
+            context: ctx.text,
+            citations: ctx
+                .citations
+                .into_iter()
+                .map(|c| ContextCitation {
+                    n: c.n,
+                    url: passage_url(base, &c.passage.id),
+                    passage_id: c.passage.id,
+                    doc: c.passage.doc,
+                    title: c.passage.title,
+                    clause: c.passage.clause,
+                    start: c.start,
+                    end: c.end,
+                    relevance: c.relevance,
+                })
+                .collect(),
+            took_ms,
+        }
+    }
 }
 
 /// Answer of `POST /context`.

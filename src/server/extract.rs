@@ -55,21 +55,42 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// Checks `Authorization: Bearer <key>` when the server has a key.
-pub fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// What a request's `Authorization` header says against the server's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// No key is set, or the request holds it.
+    Passed,
+    /// No `Authorization: Bearer ...` header.
+    Missing,
+    /// A bearer token that is not the key.
+    Wrong,
+}
+
+/// Checks `Authorization: Bearer <key>` against the server's key, if it has one.
+pub fn check_key(state: &AppState, headers: &HeaderMap) -> KeyCheck {
     use subtle::ConstantTimeEq;
     let Some(key) = &state.api_key else {
-        return Ok(());
+        return KeyCheck::Passed;
     };
-    let given = headers
+    let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    else {
+        return KeyCheck::Missing;
+    };
     // Constant time in the key's content; lengths differ only for wrong keys.
     if given.len() == key.len() && bool::from(given.as_bytes().ct_eq(key.as_bytes())) {
-        Ok(())
+        KeyCheck::Passed
     } else {
-        Err(ApiError::unauthorized())
+        KeyCheck::Wrong
+    }
+}
+
+/// Checks `Authorization: Bearer <key>` when the server has a key.
+pub fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    match check_key(state, headers) {
+        KeyCheck::Passed => Ok(()),
+        KeyCheck::Missing | KeyCheck::Wrong => Err(ApiError::unauthorized()),
     }
 }

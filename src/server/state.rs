@@ -46,8 +46,7 @@ impl AppState {
 
     /// Where passage `id` can be read on this server: its page, with the passages around it.
     pub fn passage_url(&self, id: &str) -> String {
-        let id: String = url_escape(id);
-        format!("{}/p/{id}", self.public_url)
+        crate::api::passage_url(&self.public_url, id)
     }
 
     /// Runs CPU work off the async threads, or answers 503 when too much is in flight.
@@ -95,19 +94,6 @@ const WRITE_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 /// Threads for writes. Everything they start inherits their priority: the encoder forks onto the
 /// pool it runs in, and tantivy's indexing threads are spawned by the writing thread.
-/// Percent-encodes what may not stand in a URL path segment as it is (ids hold `#`).
-fn url_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn write_pool() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))

@@ -4,19 +4,19 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::api::{
-    ContextCitation, ContextRequest, ContextResponse, DifyError, DifyMetadataCondition, DifyRecord,
-    DifyRequest, DifyResponse, PassageMetadata, QueryText, TextContent, VectorSearchPage,
-    VectorSearchRequest, VectorSearchResult,
+    ContextRequest, ContextResponse, DifyError, DifyMetadataCondition, DifyRecord, DifyRequest,
+    DifyResponse, PassageMetadata, QueryText, TextContent, VectorSearchPage, VectorSearchRequest,
+    VectorSearchResult,
 };
 use crate::config::MAX_K;
 use crate::engine::{self, Message, Role, SearchRequest};
 use crate::server::error::ApiError;
-use crate::server::extract::ApiJson;
+use crate::server::extract::{check_key, ApiJson, KeyCheck};
 use crate::server::openapi::ErrorBodySchema;
 use crate::server::state::AppState;
 
@@ -54,14 +54,31 @@ fn scope(state: &AppState, id: &str) -> Option<Option<String>> {
     }
 }
 
-/// Hits of `query` in each of `docs` (the whole index for `[None]`), merged by relevance.
+/// Hits of `query` in the documents `filter` names (all of them for None), within `scope` (a
+/// knowledge base or vector store that is one document can only be narrowed to itself), merged
+/// by relevance and cut at `threshold`.
 async fn search(
     state: &AppState,
     query: String,
     k: usize,
-    docs: Vec<Option<String>>,
+    scope: Option<String>,
+    filter: Option<Vec<String>>,
     threshold: f32,
 ) -> Result<Vec<engine::Hit>, ApiError> {
+    let docs: Vec<Option<String>> = match (scope, filter) {
+        (None, None) => vec![None],
+        (None, Some(mut d)) => {
+            d.sort();
+            d.dedup();
+            d.into_iter().map(Some).collect()
+        }
+        (Some(only), None) => vec![Some(only)],
+        (Some(only), Some(d)) => d
+            .contains(&only)
+            .then_some(Some(only))
+            .into_iter()
+            .collect(),
+    };
     let mut all = Vec::new();
     for doc in docs {
         let req = SearchRequest::new(query.as_str()).k(k).doc(doc);
@@ -85,29 +102,20 @@ fn dify_error(status: StatusCode, code: u32, msg: impl Into<String>) -> Response
         .into_response()
 }
 
-/// Dify's `Authorization: Bearer <key>` check, with Dify's error codes: the refusal, if any.
+/// Dify's key check, with Dify's error codes: the refusal, if any.
 fn dify_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    use subtle::ConstantTimeEq;
-    let key = state.api_key.as_ref()?;
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return Some(dify_error(
+    match check_key(state, headers) {
+        KeyCheck::Passed => None,
+        KeyCheck::Missing => Some(dify_error(
             StatusCode::FORBIDDEN,
             1001,
             "Invalid Authorization header format. Expected 'Bearer <api-key>' format.",
-        ));
-    };
-    if given.len() == key.len() && bool::from(given.as_bytes().ct_eq(key.as_bytes())) {
-        None
-    } else {
-        Some(dify_error(
+        )),
+        KeyCheck::Wrong => Some(dify_error(
             StatusCode::FORBIDDEN,
             1002,
             "Authorization failed",
-        ))
+        )),
     }
 }
 
@@ -177,20 +185,11 @@ pub async fn retrieval(
         return Err(ApiError::invalid("score_threshold must be between 0 and 1"));
     }
     let k = s.top_k.clamp(1, MAX_K);
-    let mut docs: Vec<Option<String>> = match &req.metadata_condition {
-        Some(c) if !c.conditions.is_empty() => dify_docs(c)?.into_iter().map(Some).collect(),
-        _ => vec![None],
+    let filter = match &req.metadata_condition {
+        Some(c) if !c.conditions.is_empty() => Some(dify_docs(c)?),
+        _ => None,
     };
-    if let Some(only) = within {
-        // The knowledge base is one document: conditions can only narrow it to itself.
-        docs.retain(|d| d.as_ref().is_none_or(|d| *d == only));
-        docs.iter_mut().for_each(|d| *d = Some(only.clone()));
-    }
-    let hits = if docs.is_empty() {
-        Vec::new()
-    } else {
-        search(&state, req.query, k, docs, s.score_threshold).await?
-    };
+    let hits = search(&state, req.query, k, within, filter, s.score_threshold).await?;
     let records = hits
         .iter()
         .map(|h| DifyRecord {
@@ -265,24 +264,8 @@ pub async fn vector_store_search(
         QueryText::One(q) => q.clone(),
         QueryText::Many(qs) => qs.join("\n"),
     };
-    let mut docs: Vec<Option<String>> = match &req.filters {
-        Some(f) => {
-            let mut d = openai_docs(f)?;
-            d.sort();
-            d.dedup();
-            d.into_iter().map(Some).collect()
-        }
-        None => vec![None],
-    };
-    if let Some(only) = within {
-        docs.retain(|d| d.as_ref().is_none_or(|d| *d == only));
-        docs.iter_mut().for_each(|d| *d = Some(only.clone()));
-    }
-    let hits = if docs.is_empty() {
-        Vec::new()
-    } else {
-        search(&state, question, k, docs, threshold).await?
-    };
+    let filter = req.filters.as_ref().map(openai_docs).transpose()?;
+    let hits = search(&state, question, k, within, filter, threshold).await?;
     Ok(Json(VectorSearchPage {
         object: "vector_store.search_results.page",
         search_query: req.query,
@@ -341,25 +324,9 @@ pub async fn context(
     let ctx = state
         .blocking(move |e| e.context(&messages, &template, max_tokens, neighbours))
         .await?;
-    Ok(Json(ContextResponse {
-        found: ctx.found,
-        query_used: ctx.query_used,
-        context: ctx.text,
-        citations: ctx
-            .citations
-            .iter()
-            .map(|c| ContextCitation {
-                n: c.n,
-                passage_id: c.passage.id.clone(),
-                doc: c.passage.doc.clone(),
-                title: c.passage.title.clone(),
-                clause: c.passage.clause.clone(),
-                start: c.start,
-                end: c.end,
-                url: state.passage_url(&c.passage.id),
-                relevance: c.relevance,
-            })
-            .collect(),
-        took_ms: t.elapsed().as_secs_f64() * 1000.0,
-    }))
+    Ok(Json(ContextResponse::new(
+        ctx,
+        &state.public_url,
+        t.elapsed().as_secs_f64() * 1000.0,
+    )))
 }
