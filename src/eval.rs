@@ -23,6 +23,9 @@ const QUESTION_CHUNK: usize = 64;
 pub struct Report {
     /// Retrieval mode.
     pub mode: Mode,
+    /// The `--questions` file these questions came from, when several were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asked: Option<String>,
     /// Questions asked.
     pub questions: usize,
     /// Passages in the index.
@@ -88,6 +91,7 @@ fn report(mode: Mode, passages: usize, ranks: &[Option<usize>], started: Instant
         / n;
     Report {
         mode,
+        asked: None,
         questions: ranks.len(),
         passages,
         recall_1: within(1),
@@ -200,25 +204,61 @@ pub fn squad_abstention(
 }
 
 /// SQuAD eval: `engine` must be empty and in memory; it gets one document per paragraph. One
-/// report per mode, all from the same index and question vectors; `answers` adds answer@1.
+/// report per mode and question set (`questions`, parallel files; the set's own questions when
+/// empty), all from the same index; `answers` adds answer@1.
 #[allow(clippy::too_many_arguments)]
 pub fn squad(
     engine: &Engine,
     file: &Path,
-    questions: Option<&Path>,
+    questions: &[&Path],
     modes: &[Mode],
     k: usize,
     answers: bool,
     progress: &dyn Fn(&str, usize, usize),
 ) -> Result<Vec<Report>> {
+    let sets: Vec<Option<&Path>> = if questions.is_empty() {
+        vec![None]
+    } else {
+        questions.iter().map(|q| Some(*q)).collect()
+    };
+    // Every set is read before the slow ingest, so a bad file fails at once.
+    let mut asked = Vec::with_capacity(sets.len());
+    for set in &sets {
+        asked.push(squad_documents(file, *set, |_| true)?);
+    }
     let started = Instant::now();
-    let (raws, qs) = squad_documents(file, questions, |_| true)?;
-    let qs: Vec<(String, String, Vec<String>)> = qs
-        .into_iter()
-        .map(|(_, doc, q, gold)| (doc, q, gold))
-        .collect();
-    let total = ingest(engine, &raws, progress)?;
-    let texts: Vec<&str> = qs.iter().map(|q| q.1.as_str()).collect();
+    let total = ingest(engine, &asked[0].0, progress)?;
+    let ingest_secs = started.elapsed().as_secs_f64();
+    // Sentence vectors depend only on the passage: shared by every mode and set.
+    let mut cache = SentenceCache::default();
+    let mut reports = Vec::new();
+    for (set, (_, qs)) in sets.iter().zip(&asked) {
+        let name = set
+            .filter(|_| sets.len() > 1)
+            .map(|p| p.display().to_string());
+        let mut set_reports = squad_set(engine, qs, modes, k, answers, &mut cache, progress)?;
+        for r in &mut set_reports {
+            r.passages = total;
+            r.seconds += ingest_secs;
+            r.asked = name.clone();
+        }
+        reports.extend(set_reports);
+    }
+    Ok(reports)
+}
+
+/// One report per mode for one set of SQuAD questions over the ingested paragraphs.
+fn squad_set(
+    engine: &Engine,
+    qs: &[SquadQuestion],
+    modes: &[Mode],
+    k: usize,
+    answers: bool,
+    cache: &mut SentenceCache,
+    progress: &dyn Fn(&str, usize, usize),
+) -> Result<Vec<Report>> {
+    let started = Instant::now();
+    let texts: Vec<&str> = qs.iter().map(|q| q.2.as_str()).collect();
     let mut qvecs = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(QUESTION_CHUNK) {
         qvecs.extend(engine.embedder().embed(chunk, TextKind::Query)?);
@@ -226,13 +266,11 @@ pub fn squad(
     }
     let embed_secs = started.elapsed().as_secs_f64();
     let mut reports = Vec::new();
-    // Sentence vectors depend only on the passage: shared by every mode.
-    let mut cache = SentenceCache::default();
     for &mode in modes {
         let t = Instant::now();
         let mut ranks = Vec::with_capacity(qs.len());
         let mut answered = 0usize;
-        for (i, ((doc, question, gold), v)) in qs.iter().zip(&qvecs).enumerate() {
+        for (i, ((_, doc, question, gold), v)) in qs.iter().zip(&qvecs).enumerate() {
             // The public sets hold a few blank questions (CMRC 2018 trial: 2 of 1002). The
             // engine refuses those; they count as misses, so the denominator stays the set's.
             if question.trim().is_empty() {
@@ -243,7 +281,7 @@ pub fn squad(
             let hits = engine.search_embedded(&req, v)?;
             ranks.push(first_hit(&hits, |h| &h.passage.doc == doc));
             if answers {
-                let a = engine.answer(req.query(), v, &hits, &mut cache)?;
+                let a = engine.answer(req.query(), v, &hits, cache)?;
                 if a.is_some_and(|a| {
                     gold.iter()
                         .any(|g| !g.is_empty() && a.text.contains(g.as_str()))
@@ -253,7 +291,7 @@ pub fn squad(
                 progress("answers", i + 1, qs.len());
             }
         }
-        let mut r = report(mode, total, &ranks, t);
+        let mut r = report(mode, 0, &ranks, t);
         r.seconds += embed_secs;
         if answers {
             r.answer_1 = Some(answered as f64 / qs.len().max(1) as f64);

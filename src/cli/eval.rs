@@ -37,9 +37,10 @@ pub struct Args {
     /// Relevance threshold for --unanswerable and --held-out (default: the server's).
     #[arg(long)]
     min_relevance: Option<f32>,
-    /// Questions for --squad from a parallel file (same articles and paragraphs).
+    /// Questions for --squad from a parallel file (same articles and paragraphs); repeat it to
+    /// ask several sets, e.g. each language of XQuAD, of one index (one report per set and mode).
     #[arg(long, requires = "squad")]
-    questions: Option<PathBuf>,
+    questions: Vec<PathBuf>,
     /// JSONL of {question, evidence} asked against --index.
     #[arg(long)]
     qa: Option<PathBuf>,
@@ -100,10 +101,14 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         let squad = args.squad.as_deref().expect("clap requires --squad");
         let engine = Engine::open(embedder, None, options)?;
         let pb = bar(0, "");
+        anyhow::ensure!(
+            args.questions.len() <= 1,
+            "--held-out takes one --questions file"
+        );
         let report = eval::squad_abstention(
             &engine,
             squad,
-            args.questions.as_deref(),
+            args.questions.first().map(PathBuf::as_path),
             min,
             &|what, done, total| {
                 pb.set_message(what.to_string());
@@ -138,10 +143,11 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let reports = if let Some(squad) = &args.squad {
         let engine = Engine::open(embedder, None, options)?;
         let pb = bar(0, "");
+        let questions: Vec<&Path> = args.questions.iter().map(PathBuf::as_path).collect();
         let r = eval::squad(
             &engine,
             squad,
-            args.questions.as_deref(),
+            &questions,
             &modes,
             args.k,
             args.answers,

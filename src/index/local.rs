@@ -416,6 +416,8 @@ impl Snapshot for State {
             hits,
             language_match,
             coverage,
+            terms: raw.terms,
+            known: raw.known,
         })
     }
 }

@@ -56,8 +56,8 @@ pub struct Query<'a> {
     pub doc: Option<&'a str>,
 }
 
-/// Passages from the top of the dense list whose script is compared with the question's (see
-/// [`fusion::script_agreement`]): enough to outvote one odd passage.
+/// Passages from the top of the dense list whose language is compared with the question's (see
+/// [`fusion::language_agreement`]): enough to outvote one odd passage.
 const AGREEMENT_PASSAGES: usize = 3;
 
 /// Top `(key, score)` pairs for a query, best first.
@@ -86,7 +86,7 @@ pub fn retrieve(
                 .filter_map(|k| snap.passage(*k).map(|p| p.text))
                 .collect();
             let top_texts: Vec<&str> = top.iter().map(String::as_str).collect();
-            let agreement = fusion::script_agreement(q.text, &top_texts);
+            let agreement = fusion::language_agreement(q.text, &top_texts);
             let w = fusion.lexical_weight_for(lexical.language_match, lexical.coverage, agreement);
             let wd = fusion.dense_weight_for(&dense_scores);
             tracing::debug!(

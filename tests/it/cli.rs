@@ -196,3 +196,61 @@ fn eval_squad_counts_blank_questions_as_misses() {
         "{hybrid}"
     );
 }
+
+/// Hybrid fusion never falls below the better of its halves, whatever the question's language:
+/// English, Romanian and Turkish questions over English passages (the first three XQuAD
+/// articles, 105 questions per language). Romanian and Turkish are Latin script like English, so
+/// only the language, not the script, tells the fusion that BM25 matches mere names there.
+#[test]
+fn hybrid_holds_for_questions_in_other_latin_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let slice = |lang: &str| {
+        let mut set: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(fixture(&format!("eval/xquad.{lang}.json"))).unwrap(),
+        )
+        .unwrap();
+        set["data"].as_array_mut().unwrap().truncate(3);
+        let path = dir.path().join(format!("{lang}.json"));
+        std::fs::write(&path, serde_json::to_vec(&set).unwrap()).unwrap();
+        path
+    };
+    let (en, ro, tr) = (slice("en"), slice("ro"), slice("tr"));
+    let out = semsearch()
+        .args(["eval", "--compare", "--squad"])
+        .arg(&en)
+        .arg("--questions")
+        .arg(&en)
+        .arg("--questions")
+        .arg(&ro)
+        .arg("--questions")
+        .arg(&tr)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 9, "three modes for each of three sets");
+    for set in lines.chunks(3) {
+        let (hybrid, dense, lexical) = (&set[0], &set[1], &set[2]);
+        assert_eq!(hybrid["asked"], dense["asked"]);
+        assert!(hybrid["questions"].as_u64().unwrap() > 100, "{hybrid}");
+        for key in ["recall@1", "recall@5", "mrr@10"] {
+            let best = dense[key]
+                .as_f64()
+                .unwrap()
+                .max(lexical[key].as_f64().unwrap());
+            let got = hybrid[key].as_f64().unwrap();
+            assert!(
+                got >= best - 0.01,
+                "{}: hybrid {key} {got} below the better half {best}",
+                hybrid["asked"]
+            );
+        }
+    }
+}

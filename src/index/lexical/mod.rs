@@ -20,6 +20,10 @@ pub struct LexicalHits {
     pub language_match: f32,
     /// IDF-weighted share of those known terms that the best hit contains (0 when no hit).
     pub coverage: f32,
+    /// Distinct query terms.
+    pub terms: usize,
+    /// Query terms the index knows, with their IDF.
+    pub known: Vec<(String, f32)>,
 }
 
 #[cfg(test)]
