@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use semsearch::config::{DEFAULT_MAX_PASSAGE_TOKENS, PASSAGE_TOKENS_RANGE};
 use semsearch::embed::{Embedder, TextEmbedder};
-use semsearch::engine::Options;
+use semsearch::engine::{Engine, Options};
+use semsearch::index::postgres::PgStore;
 use semsearch::search::fusion::FusionParams;
 
 /// How passages are made: for commands that write (ingest, serve, eval --squad).
@@ -86,4 +87,51 @@ pub fn load_embedder(dir: &Path) -> anyhow::Result<Arc<dyn Embedder>> {
     let e = TextEmbedder::load(dir)
         .with_context(|| format!("loading the model from {}", dir.display()))?;
     Ok(Arc::new(e))
+}
+
+/// Where the passages live: the local index folder, or a shared PostgreSQL store.
+#[derive(clap::Args, Clone)]
+pub struct StoreArgs {
+    /// Shared store instead of the local index: a PostgreSQL URL with pgvector
+    /// (`postgres://user:password@host:5432/db`); see README, "Scaling out".
+    #[arg(long, env = "SEMSEARCH_STORE")]
+    pub store: Option<String>,
+}
+
+impl StoreArgs {
+    /// The engine over `--store` when given, else over the local index `index`; `create` makes
+    /// a missing one (writers), otherwise it must exist (readers never create).
+    pub fn open(
+        &self,
+        embedder: Arc<dyn Embedder>,
+        index: &Path,
+        create: bool,
+        options: Options,
+    ) -> anyhow::Result<Engine> {
+        let Some(url) = self.store.as_deref().filter(|s| !s.is_empty()) else {
+            return Ok(if create {
+                Engine::open(embedder, Some(index), options)?
+            } else {
+                Engine::open_existing(embedder, index, options)?
+            });
+        };
+        anyhow::ensure!(
+            semsearch::index::postgres::is_url(url),
+            "--store takes a postgres:// URL (the local index is --index)"
+        );
+        let store = if create {
+            PgStore::open_or_create(url, embedder.id())?
+        } else {
+            PgStore::open(url, embedder.id())?
+        };
+        Ok(Engine::new(embedder, Box::new(store), options))
+    }
+
+    /// What to call the store in messages (never a password).
+    pub fn name(&self, index: &Path) -> String {
+        match self.store.as_deref().filter(|s| !s.is_empty()) {
+            Some(url) => semsearch::index::postgres::redact(url),
+            None => index.display().to_string(),
+        }
+    }
 }

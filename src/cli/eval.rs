@@ -7,7 +7,7 @@ use semsearch::config::{DEFAULT_INDEX_DIR, EVAL_K, MAX_K};
 use semsearch::engine::{Engine, Mode, Options};
 use semsearch::eval;
 
-use super::args::{load_embedder, FusionArgs, PassageArgs};
+use super::args::{load_embedder, FusionArgs, PassageArgs, StoreArgs};
 use super::output::bar;
 
 /// Flags of `eval`.
@@ -47,6 +47,8 @@ pub struct Args {
     /// Index folder for --qa.
     #[arg(long, default_value = DEFAULT_INDEX_DIR)]
     index: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Retrieval mode: hybrid, dense or lexical.
     #[arg(long, default_value = "hybrid")]
     mode: String,
@@ -125,7 +127,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
             !args.compare && !args.answers && !args.passages.is_set(),
             "--followups takes --index and -k only"
         );
-        let engine = Engine::open_existing(embedder, &args.index, options)?;
+        let engine = args.store.open(embedder, &args.index, false, options)?;
         let report = eval::followups(&engine, file, args.k)?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -135,7 +137,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
             !args.compare && !args.answers && !args.passages.is_set(),
             "--unanswerable takes --qa, --index and --min-relevance only"
         );
-        let engine = Engine::open_existing(embedder, &args.index, options)?;
+        let engine = args.store.open(embedder, &args.index, false, options)?;
         let report = eval::abstention(&engine, un, args.qa.as_deref(), min)?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -167,7 +169,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         );
         anyhow::ensure!(!args.answers, "--answers needs --squad (gold answers)");
         let qa = args.qa.as_deref().expect("clap requires --squad or --qa");
-        let engine = Engine::open_existing(embedder, &args.index, options)?;
+        let engine = args.store.open(embedder, &args.index, false, options)?;
         eval::qa(&engine, qa, &modes, args.k)?
     };
     for report in reports {

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use semsearch::config::DEFAULT_INDEX_DIR;
-use semsearch::engine::{self, Engine, Options};
+use semsearch::engine::{self, Options};
 
-use super::args::{load_embedder, PassageArgs};
+use super::args::{load_embedder, PassageArgs, StoreArgs};
 use super::output::bar;
 
 /// Passages embedded between commits: about a minute of embedding on two cores, so an
@@ -23,6 +23,8 @@ pub struct Args {
     /// Index folder.
     #[arg(long, default_value = DEFAULT_INDEX_DIR)]
     index: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Keep every line: skip page-chrome stripping (for text known to be clean).
     #[arg(long)]
     no_clean: bool,
@@ -48,7 +50,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     }
     let embedder = load_embedder(model)?;
     let mut drafts = engine::draft(embedder.as_ref(), &options, &raws)?;
-    let engine = Engine::open(embedder, Some(&args.index), options)?;
+    let engine = args.store.open(embedder, &args.index, true, options)?;
     let mut skipped = 0;
     if args.skip_existing {
         let snap = engine.snapshot();
@@ -87,7 +89,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         "ingested {} document(s), {} passage(s) into {}{notes} (index now: {} documents, {} passages)",
         written.len(),
         written.iter().map(|d| d.passages).sum::<usize>(),
-        args.index.display(),
+        args.store.name(&args.index),
         snap.documents().len(),
         snap.len()
     );

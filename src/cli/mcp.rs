@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use semsearch::config::{DEFAULT_ADDR, DEFAULT_INDEX_DIR};
-use semsearch::engine::{Engine, Options};
+use semsearch::engine::Options;
 use semsearch::mcp::McpServer;
 
 use super::args::load_embedder;
+use super::args::StoreArgs;
 
 /// Flags of `mcp`.
 #[derive(clap::Args)]
@@ -16,13 +17,16 @@ pub struct Args {
     /// Index folder (must exist).
     #[arg(long, default_value = DEFAULT_INDEX_DIR)]
     index: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     use rmcp::ServiceExt;
-    let engine = Arc::new(Engine::open_existing(
+    let engine = Arc::new(args.store.open(
         load_embedder(model)?,
         &args.index,
+        false,
         Options::default(),
     )?);
     // Passage URLs point at the HTTP server that would serve this index.

@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use semsearch::config::{DEFAULT_INDEX_DIR, DEFAULT_K};
-use semsearch::engine::{Engine, Options};
+use semsearch::engine::Options;
 
 use super::args::load_embedder;
+use super::args::StoreArgs;
 use super::output::print_hits;
 
 /// Flags of `related`.
@@ -16,6 +17,8 @@ pub struct Args {
     /// Index folder.
     #[arg(long, default_value = DEFAULT_INDEX_DIR)]
     index: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Passages to return.
     #[arg(short, default_value_t = DEFAULT_K)]
     k: usize,
@@ -29,7 +32,12 @@ pub struct Args {
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     semsearch::engine::validate_k(args.k)?;
-    let engine = Engine::open_existing(load_embedder(model)?, &args.index, Options::default())?;
+    let engine = args.store.open(
+        load_embedder(model)?,
+        &args.index,
+        false,
+        Options::default(),
+    )?;
     print_hits(
         &engine.related(&args.id, args.k, args.neighbours)?,
         args.json,

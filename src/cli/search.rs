@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use semsearch::api;
 use semsearch::config::{DEFAULT_INDEX_DIR, DEFAULT_K};
-use semsearch::engine::{Engine, Mode, Options, SearchRequest};
+use semsearch::engine::{Mode, Options, SearchRequest};
 
-use super::args::{load_embedder, FusionArgs};
+use super::args::{load_embedder, FusionArgs, StoreArgs};
 use super::output::print_hits;
 
 /// Flags of `search`.
@@ -17,6 +17,8 @@ pub struct Args {
     /// Index folder.
     #[arg(long, default_value = DEFAULT_INDEX_DIR)]
     index: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Passages to return (1..100).
     #[arg(short, default_value_t = DEFAULT_K)]
     k: usize,
@@ -48,7 +50,9 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     req.validate()?;
     let mut options = Options::default();
     args.fusion.apply(&mut options)?;
-    let engine = Engine::open_existing(load_embedder(model)?, &args.index, options)?;
+    let engine = args
+        .store
+        .open(load_embedder(model)?, &args.index, false, options)?;
     if !args.answer {
         print_hits(&engine.search(&req)?, args.json);
         return Ok(());

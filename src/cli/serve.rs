@@ -6,11 +6,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use semsearch::config::{DEFAULT_ADDR, DEFAULT_INDEX_DIR};
 use semsearch::embed::Embedder;
-use semsearch::engine::{Engine, Options};
+use semsearch::engine::Options;
 use semsearch::server::metrics::{Metrics, Timed};
 use semsearch::server::{self, AppState};
 
-use super::args::{load_embedder, FusionArgs, PassageArgs};
+use super::args::{load_embedder, FusionArgs, PassageArgs, StoreArgs};
 
 /// Flags of `serve`.
 #[derive(clap::Args)]
@@ -18,6 +18,8 @@ pub struct Args {
     /// Index folder (created on the first write if missing).
     #[arg(long, default_value = DEFAULT_INDEX_DIR)]
     index: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Address to listen on.
     #[arg(long, default_value = DEFAULT_ADDR)]
     addr: String,
@@ -36,11 +38,11 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         load_embedder(model)?,
         metrics.embed_seconds.clone(),
     ));
-    let engine = Arc::new(Engine::open(embedder, Some(&args.index), options)?);
+    let engine = Arc::new(args.store.open(embedder, &args.index, true, options)?);
     let snap = engine.snapshot();
     tracing::info!(
         "index {}: {} documents, {} passages",
-        args.index.display(),
+        args.store.name(&args.index),
         snap.documents().len(),
         snap.len()
     );

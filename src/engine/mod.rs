@@ -127,16 +127,17 @@ impl Engine {
     }
 
     /// Documents in the index, in id order.
-    pub fn documents(&self) -> Vec<DocumentInfo> {
-        self.snapshot().documents()
+    pub fn documents(&self) -> Result<Vec<DocumentInfo>> {
+        let snap = self.snapshot();
+        let docs = snap.documents();
+        checked(snap.as_ref(), docs)
     }
 
     /// Passage by id.
     pub fn passage(&self, id: &str) -> Result<Passage> {
         let snap = self.snapshot();
-        snap.find(id)
-            .and_then(|key| snap.passage(key))
-            .ok_or_else(|| not_found_passage(id))
+        let p = snap.find(id).and_then(|key| snap.passage(key));
+        checked(snap.as_ref(), p)?.ok_or_else(|| not_found_passage(id))
     }
 
     /// Embeds a question with the model's query prefix.
@@ -169,7 +170,8 @@ impl Engine {
             &self.options.fusion,
         )?;
         let judge = Judge::new(snap.as_ref(), req.query(), q);
-        Ok(hits(snap.as_ref(), found, &judge, q))
+        let hits = hits(snap.as_ref(), found, &judge, q);
+        checked(snap.as_ref(), hits)
     }
 
     /// Top passages and the sentence among the first [`ANSWER_PASSAGES`] that best answers the
@@ -215,7 +217,7 @@ impl Engine {
             .collect();
         let snap = self.snapshot();
         let candidates = answer::candidates(snap.as_ref(), self.embedder.as_ref(), q, &top, cache)?;
-        Ok(answer::pick(question, &candidates))
+        checked(snap.as_ref(), answer::pick(question, &candidates))
     }
 
     /// Passages nearest to a stored passage's own vector (no re-embedding), excluding itself
@@ -223,13 +225,23 @@ impl Engine {
     pub fn related(&self, id: &str, k: usize, include_neighbours: bool) -> Result<Vec<Hit>> {
         validate_k(k)?;
         let snap = self.snapshot();
-        let key = snap.find(id).ok_or_else(|| not_found_passage(id))?;
+        let key = checked(snap.as_ref(), snap.find(id))?.ok_or_else(|| not_found_passage(id))?;
         let found = search::related::related(snap.as_ref(), key, k, include_neighbours);
         // Judged as if the passage were the question: how far each result stands out from the
         // library's average passage, on the same scale.
         let v = snap.passage_vector(key).unwrap_or_default().to_vec();
         let judge = Judge::new(snap.as_ref(), "", &v);
-        Ok(hits(snap.as_ref(), found, &judge, &v))
+        let hits = hits(snap.as_ref(), found, &judge, &v);
+        checked(snap.as_ref(), hits)
+    }
+}
+
+/// `value`, unless the snapshot it was read from lost its store meanwhile (then what was read
+/// may be partial, and the failure is the answer).
+pub(crate) fn checked<T>(snap: &dyn Snapshot, value: T) -> Result<T> {
+    match snap.failure() {
+        Some(e) => Err(e.into()),
+        None => Ok(value),
     }
 }
 

@@ -99,7 +99,7 @@ fn bad_input_is_refused_before_anything_is_embedded() {
             .unwrap_err()
             .to_string();
         assert!(err.contains(msg), "{err}");
-        assert!(engine.documents().is_empty());
+        assert!(engine.documents().unwrap().is_empty());
     }
     assert_eq!(counting.1.load(Ordering::SeqCst), 0);
 }
@@ -147,7 +147,7 @@ fn documents_without_id_never_replace_each_other() {
         ids,
         ["same-title", "same-title-2", "same-title-3", "same-title-4"]
     );
-    assert_eq!(engine.documents().len(), 4);
+    assert_eq!(engine.documents().unwrap().len(), 4);
     // In one batch too.
     let two = [
         note(None, Some("Same Title"), "a"),
@@ -185,7 +185,7 @@ fn unchanged_documents_are_not_embedded_again() {
     let changed = note(Some("b"), None, "the river\nthe plan");
     let done = engine.ingest(&[changed], &|_| {}).unwrap();
     assert!(!done[0].unchanged);
-    assert_eq!(engine.documents()[1].passages, 2);
+    assert_eq!(engine.documents().unwrap()[1].passages, 2);
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn a_given_id_replaces_and_delete_is_exact() {
     engine
         .ingest(&[note(Some("d"), None, "the river")], &|_| {})
         .unwrap();
-    assert_eq!(engine.documents()[0].passages, 1);
+    assert_eq!(engine.documents().unwrap()[0].passages, 1);
     assert_eq!(engine.delete("d").unwrap(), 1);
     assert!(matches!(engine.delete("d"), Err(Error::NotFound(_))));
     assert!(engine.snapshot().is_empty());

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use super::lexical::{tokenize, LexicalHits, LexicalIndex, LexicalView};
+use super::lexical::{LexicalHits, LexicalIndex, LexicalView};
 use super::segment::files::replace_atomically;
 use super::segment::{self, Segment};
 use super::store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write};
@@ -394,31 +394,8 @@ impl Snapshot for State {
             .iter()
             .filter_map(|(pid, s)| self.find(pid).map(|k| (k, *s)))
             .collect();
-        let language_match = if raw.terms == 0 {
-            0.0
-        } else {
-            raw.known.len() as f32 / raw.terms as f32
-        };
-        let total_idf: f32 = raw.known.iter().map(|k| k.1).sum();
-        let coverage = match hits.first().and_then(|(k, _)| self.passage(*k)) {
-            Some(best) if total_idf > 0.0 => {
-                let have: HashSet<String> = tokenize(&best.text).into_iter().collect();
-                raw.known
-                    .iter()
-                    .filter(|(t, _)| have.contains(t))
-                    .map(|k| k.1)
-                    .sum::<f32>()
-                    / total_idf
-            }
-            _ => 0.0,
-        };
-        Ok(LexicalHits {
-            hits,
-            language_match,
-            coverage,
-            terms: raw.terms,
-            known: raw.known,
-        })
+        let best = hits.first().and_then(|(k, _)| self.passage(*k));
+        Ok(LexicalHits::new(hits, raw.terms, raw.known, best.as_ref()))
     }
 }
 

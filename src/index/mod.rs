@@ -12,6 +12,7 @@
 
 pub mod lexical;
 pub mod local;
+pub mod postgres;
 pub mod segment;
 pub mod store;
 pub mod v1;
@@ -137,6 +138,12 @@ pub enum StoreError {
     /// Serializing stored records failed.
     #[error("serialization")]
     Serialize(#[from] serde_json::Error),
+    /// The database cannot be reached or was lost mid-request: retry later (HTTP 503).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The database refused a statement.
+    #[error("database")]
+    Database(#[from] ::postgres::Error),
     /// A broken internal invariant (passages and vectors out of step): a bug, never input.
     #[error("internal: {0}")]
     Invariant(String),

@@ -83,6 +83,12 @@ pub trait Snapshot: Send + Sync {
     fn sample(&self, n: usize) -> Vec<Key>;
     /// Up to `k` passages by BM25 for `query`, with what the lexical side knows of the query.
     fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError>;
+    /// Why this snapshot's reads were cut short, if they were. The reads above cannot fail (a
+    /// local snapshot is memory); a database's can, and then answer as if empty, so whoever
+    /// answers from a snapshot checks this first.
+    fn failure(&self) -> Option<StoreError> {
+        None
+    }
 }
 
 /// One document as a store writes it: its passages and their vectors, in the same order.

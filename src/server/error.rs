@@ -9,6 +9,7 @@ use axum::Json;
 
 use crate::api::{ErrorBody, ErrorDetail};
 use crate::error::{Error, IngestError};
+use crate::index::StoreError;
 
 /// An HTTP error answer.
 #[derive(Debug)]
@@ -92,6 +93,14 @@ impl From<Error> for ApiError {
                 | IngestError::Json { .. } => ApiError::invalid(e.to_string()),
                 IngestError::Io { .. } => ApiError::internal(chain(&e)),
             },
+            Error::Store(StoreError::Unavailable(m)) => {
+                tracing::warn!("store unavailable: {m}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the database is unreachable; retry shortly",
+                )
+            }
             Error::Embed(_) | Error::Store(_) => ApiError::internal(chain(&e)),
         }
     }

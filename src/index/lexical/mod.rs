@@ -26,6 +26,44 @@ pub struct LexicalHits {
     pub known: Vec<(String, f32)>,
 }
 
+impl LexicalHits {
+    /// Hits with their evidence: `terms` distinct query terms, of which `known` (with IDF) occur
+    /// in the index, and `best`, the first hit's passage, for the coverage.
+    pub fn new(
+        hits: Vec<(crate::index::Key, f32)>,
+        terms: usize,
+        known: Vec<(String, f32)>,
+        best: Option<&crate::index::Passage>,
+    ) -> Self {
+        let language_match = if terms == 0 {
+            0.0
+        } else {
+            known.len() as f32 / terms as f32
+        };
+        let total_idf: f32 = known.iter().map(|k| k.1).sum();
+        let coverage = match best {
+            Some(best) if total_idf > 0.0 => {
+                let have: std::collections::HashSet<String> =
+                    tokenize(&best.text).into_iter().collect();
+                known
+                    .iter()
+                    .filter(|(t, _)| have.contains(t))
+                    .map(|k| k.1)
+                    .sum::<f32>()
+                    / total_idf
+            }
+            _ => 0.0,
+        };
+        LexicalHits {
+            hits,
+            language_match,
+            coverage,
+            terms,
+            known,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,14 +44,23 @@ fn metadata(state: &AppState, h: &engine::Hit) -> PassageMetadata {
 }
 
 /// `Some(None)` for the whole index, `Some(Some(doc))` for a document, None when unknown.
-fn scope(state: &AppState, id: &str) -> Option<Option<String>> {
-    if state.engine.snapshot().has_document(id) {
+async fn scope(state: &AppState, id: &str) -> Result<Option<Option<String>>, ApiError> {
+    let doc = id.to_string();
+    // A store may be a database: asked off the async threads, its failure an error.
+    let exists = state
+        .blocking(move |e| {
+            let snap = e.snapshot();
+            let has = snap.has_document(&doc);
+            crate::engine::checked(snap.as_ref(), has)
+        })
+        .await?;
+    Ok(if exists {
         Some(Some(id.to_string()))
     } else if WHOLE_INDEX.contains(&id) {
         Some(None)
     } else {
         None
-    }
+    })
 }
 
 /// Hits of `query` in the documents `filter` names (all of them for None), within `scope` (a
@@ -170,7 +179,7 @@ pub async fn retrieval(
     }
     let req: DifyRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("not a Dify retrieval request: {e}")))?;
-    let Some(within) = scope(&state, &req.knowledge_id) else {
+    let Some(within) = scope(&state, &req.knowledge_id).await? else {
         return Ok(dify_error(
             StatusCode::NOT_FOUND,
             2001,
@@ -241,7 +250,7 @@ pub async fn vector_store_search(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<VectorSearchRequest>,
 ) -> Result<Json<VectorSearchPage>, ApiError> {
-    let Some(within) = scope(&state, &id) else {
+    let Some(within) = scope(&state, &id).await? else {
         return Err(ApiError::not_found(format!(
             "no vector store {id:?}: use a document id or \"all\""
         )));

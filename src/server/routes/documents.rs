@@ -13,15 +13,11 @@ use crate::server::state::AppState;
 
 /// Documents in the index.
 #[utoipa::path(get, path = "/documents", responses((status = 200, body = DocumentList)))]
-pub async fn list_documents(State(state): State<AppState>) -> Json<DocumentList> {
-    Json(DocumentList {
-        documents: state
-            .engine
-            .documents()
-            .iter()
-            .map(Document::from)
-            .collect(),
-    })
+pub async fn list_documents(State(state): State<AppState>) -> Result<Json<DocumentList>, ApiError> {
+    let docs = state.blocking(|e| e.documents()).await?;
+    Ok(Json(DocumentList {
+        documents: docs.iter().map(Document::from).collect(),
+    }))
 }
 
 /// Adds a document (replacing one with the same `doc`); acknowledged once saved.

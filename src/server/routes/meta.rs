@@ -20,9 +20,18 @@ pub async fn healthz() -> Json<Health> {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
-    let snap = state.engine.snapshot();
-    state.metrics.passages.set(snap.len() as i64);
-    state.metrics.documents.set(snap.documents().len() as i64);
+    let counts = state
+        .blocking(|e| {
+            let snap = e.snapshot();
+            let counts = (snap.len(), snap.documents().len());
+            crate::engine::checked(snap.as_ref(), counts)
+        })
+        .await;
+    // Metrics stay up when the store is not: the last counts are kept.
+    if let Ok((passages, documents)) = counts {
+        state.metrics.passages.set(passages as i64);
+        state.metrics.documents.set(documents as i64);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
