@@ -143,7 +143,17 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let reports = if let Some(squad) = &args.squad {
-        let engine = Engine::open(embedder, None, options)?;
+        // A fresh in-memory index, or with --store an empty database (to compare the stores).
+        let engine = if args.store.store.is_some() {
+            let engine = args.store.open(embedder, &args.index, true, options)?;
+            anyhow::ensure!(
+                engine.snapshot().is_empty(),
+                "eval --squad --store needs an empty store: it ingests the set's paragraphs"
+            );
+            engine
+        } else {
+            Engine::open(embedder, None, options)?
+        };
         let pb = bar(0, "");
         let questions: Vec<&Path> = args.questions.iter().map(PathBuf::as_path).collect();
         let r = eval::squad(

@@ -14,63 +14,7 @@ fn semsearch() -> Command {
 fn ingest_then_search_json() {
     let dir = tempfile::tempdir().unwrap();
     let index = dir.path().join("idx");
-    let out = semsearch()
-        .args(["ingest", "--index"])
-        .arg(&index)
-        .arg(fixture("corpus/suzhou-15th-five-year-plan-proposal.txt"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ingested 1 document(s)"));
-
-    let out = semsearch()
-        .args(["search", "--json", "-k", "5", "--index"])
-        .arg(&index)
-        .arg("哪一种经验要坚持和发展？枫桥经验")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let results = v["results"].as_array().unwrap();
-    assert_eq!(results.len(), 5);
-    for r in results {
-        for key in ["id", "doc", "title", "section", "clause", "text", "score"] {
-            assert!(r.get(key).is_some(), "missing {key} in {r}");
-        }
-        assert_eq!(
-            r["title"],
-            "中共苏州市委关于制定苏州市国民经济和社会发展第十五个五年规划的建议"
-        );
-    }
-    assert!(results
-        .iter()
-        .any(|r| r["text"].as_str().unwrap().contains("枫桥经验")));
-    let out = semsearch()
-        .args(["search", "--json", "--answer", "-k", "3", "--index"])
-        .arg(&index)
-        .arg("化解基层矛盾要坚持什么经验？")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        v["answer"]["text"].as_str().unwrap().contains("枫桥经验"),
-        "{}",
-        v["answer"]
-    );
-
+    ingest_then_search(&["--index".into(), index.clone().into()]);
     // No passage of the index carries page chrome.
     let all = std::fs::read_dir(&index)
         .unwrap()
@@ -90,10 +34,74 @@ fn ingest_then_search_json() {
     ] {
         assert!(!stored.contains(chrome), "{chrome} in the index");
     }
+}
+
+/// The same command-line session on the shared store (PostgreSQL), same assertions.
+#[test]
+fn ingest_then_search_json_on_postgres() {
+    let Some(db) = crate::common::TestDb::create() else {
+        return;
+    };
+    ingest_then_search(&["--store".into(), db.url.clone().into()]);
+}
+
+/// Ingest the corpus into `location` (`--index DIR` or `--store URL`), then search it.
+fn ingest_then_search(location: &[std::ffi::OsString]) {
+    let out = semsearch()
+        .arg("ingest")
+        .args(location)
+        .arg(fixture("corpus/suzhou-15th-five-year-plan-proposal.txt"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ingested 1 document(s)"));
 
     let out = semsearch()
-        .args(["search", "--mode", "magic", "--index"])
-        .arg(&index)
+        .args(["search", "--json", "-k", "5"])
+        .args(location)
+        .arg("哪一种经验要坚持和发展？枫桥经验")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    for r in results {
+        for key in ["id", "doc", "title", "section", "clause", "text", "score"] {
+            assert!(r.get(key).is_some(), "missing {key} in {r}");
+        }
+        assert_eq!(
+            r["title"],
+            "中共苏州市委关于制定苏州市国民经济和社会发展第十五个五年规划的建议"
+        );
+    }
+    assert!(results
+        .iter()
+        .any(|r| r["text"].as_str().unwrap().contains("枫桥经验")));
+    let out = semsearch()
+        .args(["search", "--json", "--answer", "-k", "3"])
+        .args(location)
+        .arg("化解基层矛盾要坚持什么经验？")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["answer"]["text"].as_str().unwrap().contains("枫桥经验"),
+        "{}",
+        v["answer"]
+    );
+
+    let out = semsearch()
+        .args(["search", "--mode", "magic"])
+        .args(location)
         .arg("q")
         .output()
         .unwrap();
@@ -104,8 +112,8 @@ fn ingest_then_search_json() {
     let out = Command::new(env!("CARGO_BIN_EXE_semsearch"))
         .arg("--model")
         .arg(model_dir("m3e-small"))
-        .args(["search", "--index"])
-        .arg(&index)
+        .arg("search")
+        .args(location)
         .arg("q")
         .output()
         .unwrap();

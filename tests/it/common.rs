@@ -57,3 +57,56 @@ pub fn tiny_model_dir() -> PathBuf {
     .path()
     .to_path_buf()
 }
+
+/// A fresh database on the test PostgreSQL (`SEMSEARCH_TEST_PG`, a URL the README's test
+/// command sets from `scripts/postgres.sh start`), dropped at the end of the test. None (the
+/// test skips, saying so) when no server is configured; under CI a missing server fails.
+pub struct TestDb {
+    /// The database's URL.
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl TestDb {
+    /// A new empty database, or None when no test server is configured outside CI.
+    pub fn create() -> Option<TestDb> {
+        let Some(admin) = std::env::var("SEMSEARCH_TEST_PG")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs the PostgreSQL tests: set SEMSEARCH_TEST_PG (scripts/postgres.sh start)"
+            );
+            eprintln!("skipped: SEMSEARCH_TEST_PG is not set (scripts/postgres.sh start)");
+            return None;
+        };
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "semsearch_test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("test database");
+        // One statement per call: a multi-statement string runs as one transaction block,
+        // where CREATE DATABASE is not allowed.
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}

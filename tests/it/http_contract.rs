@@ -156,7 +156,7 @@ async fn documents_add_list_delete_with_api_key() {
     );
     // Persisted before acknowledged: a second engine on the same folder sees it.
     let reopened = Engine::open(tiny(), Some(&dir.path().join("idx")), Options::default()).unwrap();
-    assert_eq!(reopened.documents().len(), 1);
+    assert_eq!(reopened.documents().unwrap().len(), 1);
     let (st, _, _) = call(
         s.clone(),
         Request::delete("/documents/flood")
@@ -218,7 +218,7 @@ async fn deep_html_is_refused_and_the_server_stays_up() {
         .contains("nested deeper"));
     let (st, _, _) = call(s, get("/healthz")).await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!(engine.documents().len(), 2);
+    assert_eq!(engine.documents().unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -8,3 +8,4 @@ mod embed_real;
 mod hostile;
 mod http;
 mod http_contract;
+mod pg_store;

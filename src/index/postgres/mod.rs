@@ -52,7 +52,8 @@ pub struct PgStore {
 
 /// What the store and its snapshots share.
 pub(crate) struct Shared {
-    pool: Pool,
+    /// Always Some but in `drop`.
+    pool: Option<Pool>,
     model: ModelId,
     /// The URL without its password, for messages.
     shown: PathBuf,
@@ -125,7 +126,7 @@ impl PgStore {
             .build_unchecked(PostgresConnectionManager::new(config, NoTls));
         Ok(PgStore {
             shared: Arc::new(Shared {
-                pool,
+                pool: Some(pool),
                 model: model.clone(),
                 shown,
                 sample: Mutex::new(None),
@@ -260,9 +261,28 @@ impl PgStore {
 
 impl Shared {
     fn conn(&self) -> Result<Conn, StoreError> {
-        self.pool
-            .get()
+        let pool = self.pool.as_ref().expect("the pool lives until drop");
+        pool.get()
             .map_err(|e| StoreError::Unavailable(format!("database {}: {e}", self.shown.display())))
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            off_runtime(move || drop(pool));
+        }
+    }
+}
+
+/// Runs `f` (blocking database work) here, or on a thread of its own when called from an async
+/// runtime, where the driver's blocking calls would panic: a server drops its last snapshot or
+/// its store on an async thread.
+pub(crate) fn off_runtime(f: impl FnOnce() + Send + 'static) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let _ = std::thread::spawn(f).join();
+    } else {
+        f();
     }
 }
 

@@ -236,7 +236,9 @@ fn passage_of(r: &postgres::Row) -> Passage {
 impl Drop for PgSnapshot {
     fn drop(&mut self) {
         if let Some(mut c) = self.conn.get_mut().ok().and_then(Option::take) {
-            let _ = c.batch_execute("ROLLBACK");
+            super::off_runtime(move || {
+                let _ = c.batch_execute("ROLLBACK");
+            });
         }
     }
 }

@@ -17,7 +17,8 @@ pub async fn get_passage(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Passage>, ApiError> {
-    Ok(Json(Passage::from(&state.engine.passage(&id)?)))
+    let p = state.blocking(move |e| e.passage(&id)).await?;
+    Ok(Json(Passage::from(&p)))
 }
 
 /// Passages related to one passage (nearest by its stored vector).
