@@ -5,6 +5,7 @@
 #                                on 127.0.0.1 and prints the URL for --store
 #   scripts/postgres.sh stop     stops it (data kept)
 #   scripts/postgres.sh url      prints the URL
+#   scripts/postgres.sh status   exit 0 when it is running
 #   scripts/postgres.sh destroy  stops it and removes the data
 # PostgreSQL refuses to run as root, so the server runs as a system user (semsearch-pg) and
 # everything lives outside /root (mode 700 there would lock that user out):
@@ -80,6 +81,10 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   url) echo "$URL" ;;
+  status)
+    [ -f "$DATA/PG_VERSION" ] || exit 1
+    install >/dev/null
+    as_user "$BIN/pg_ctl" -D "$DATA" status ;;
   destroy) stop; rm -rf "$DATA" ;;
   *) echo "usage: $0 start|stop|url|destroy" >&2; exit 2 ;;
 esac

@@ -8,6 +8,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cargo build --release --locked
 scripts/fetch-model.sh multilingual-e5-small
 scripts/fetch-model.sh m3e-small
+# The shared-store tests need a PostgreSQL with pgvector: started here from its PyPI wheel
+# (scripts/postgres.sh), and stopped at the end when this script started it.
+if ! scripts/postgres.sh status >/dev/null 2>&1; then
+  trap 'scripts/postgres.sh stop' EXIT
+fi
+SEMSEARCH_TEST_PG="$(scripts/postgres.sh start)"
+export SEMSEARCH_TEST_PG
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --release --locked --no-fail-fast
   cargo test --release --locked --doc

@@ -6,6 +6,7 @@ mod args;
 mod convert;
 mod embed;
 mod eval;
+mod import;
 mod ingest;
 mod mcp;
 mod output;
@@ -39,6 +40,8 @@ enum Command {
     Embed(embed::Args),
     /// Add documents (text, Markdown, HTML, JSON/JSONL) to the index, creating it if needed.
     Ingest(ingest::Args),
+    /// Copy another store's documents with their vectors (local index <-> PostgreSQL).
+    Import(import::Args),
     /// Top-k passages for a question.
     Search(search::Args),
     /// HTTP service (JSON API, web page, metrics).
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Embed(a) => embed::run(&cli.model, a),
         Command::Ingest(a) => ingest::run(&cli.model, a),
+        Command::Import(a) => import::run(&cli.model, a),
         Command::Search(a) => search::run(&cli.model, a),
         Command::Serve(a) => serve::run(&cli.model, a),
         Command::Related(a) => related::run(&cli.model, a),

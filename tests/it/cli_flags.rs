@@ -491,3 +491,67 @@ fn a_killed_ingest_resumes_without_embedding_what_it_committed() {
         "{out}"
     );
 }
+
+/// Two `semsearch serve` processes over one PostgreSQL database: a write through either is
+/// visible through the other within a second, and concurrent writes of one document through
+/// both leave exactly one whole version.
+#[test]
+fn two_serve_processes_share_one_database() {
+    let Some(db) = crate::common::TestDb::create() else {
+        return;
+    };
+    let unused = Path::new("no-local-index");
+    let a = serve(unused, &["--store", &db.url]);
+    let b = serve(unused, &["--store", &db.url]);
+    let doc = r#"{"doc": "flood", "text": "The council approved a flood plan.\n\nIt raises embankments."}"#;
+    assert_eq!(http(&a.1, "POST", "/documents", doc).0, 201);
+    let seen = |server: &Server, want: &str| {
+        let started = std::time::Instant::now();
+        loop {
+            let (status, body) = http(&server.1, "GET", "/documents", "");
+            assert_eq!(status, 200, "{body}");
+            if body.contains(want) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(1),
+                "not visible within a second: {body}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    seen(&b, "\"flood\"");
+    assert_eq!(http(&b.1, "DELETE", "/documents/flood", "").0, 200);
+    seen(&a, "\"documents\":[]");
+
+    // Version n has n + 1 passages, each naming n: a mixture would show.
+    let servers = [a.1.clone(), b.1.clone()];
+    let writers: Vec<_> = (0..8)
+        .map(|n| {
+            let addr = servers[n % 2].clone();
+            std::thread::spawn(move || {
+                let text = (0..=n)
+                    .map(|i| format!("version {n} part {i}."))
+                    .collect::<Vec<_>>()
+                    .join("\\n\\n");
+                let body = format!(r#"{{"doc": "same", "text": "{text}"}}"#);
+                assert_eq!(http(&addr, "POST", "/documents", &body).0, 201);
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    for server in [&a, &b] {
+        let (_, body) = http(&server.1, "GET", "/documents", "");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let docs = v["documents"].as_array().unwrap();
+        assert_eq!(docs.len(), 1, "{body}");
+        let n = docs[0]["passages"].as_u64().unwrap() - 1;
+        for i in 0..=n {
+            let (status, p) = http(&server.1, "GET", &format!("/passages/same%23{}", i + 1), "");
+            assert_eq!(status, 200, "{p}");
+            assert!(p.contains(&format!("version {n} part {i}.")), "{p}");
+        }
+    }
+}

@@ -32,7 +32,11 @@ fn docs() -> Vec<RawDocument> {
             "the lake tai safe summer.\n\nthe lake city water.",
             Format::Text,
         ),
-        RawDocument::new("plan", "suzhou plan five year.\n\nthe plan city.", Format::Text),
+        RawDocument::new(
+            "plan",
+            "suzhou plan five year.\n\nthe plan city.",
+            Format::Text,
+        ),
         RawDocument::new("river", "the river city summer water", Format::Text),
     ]
 }
@@ -55,7 +59,12 @@ fn session(engine: &Engine) -> serde_json::Value {
                 assert!((0.0..=1.0).contains(&h.relevance));
             }
             let only = engine
-                .search(&SearchRequest::new(q).k(5).mode(mode).doc(Some("plan".into())))
+                .search(
+                    &SearchRequest::new(q)
+                        .k(5)
+                        .mode(mode)
+                        .doc(Some("plan".into())),
+                )
                 .unwrap();
             assert!(only.iter().all(|h| h.passage.doc == "plan"), "{mode:?}");
             if mode == Mode::Lexical {
@@ -70,7 +79,11 @@ fn session(engine: &Engine) -> serde_json::Value {
     // Replacing a document leaves only its new version.
     let again = engine
         .ingest(
-            &[RawDocument::new("lake", "the lake, rewritten.", Format::Text)],
+            &[RawDocument::new(
+                "lake",
+                "the lake, rewritten.",
+                Format::Text,
+            )],
             &|_| {},
         )
         .unwrap();
@@ -205,7 +218,9 @@ fn another_model_is_refused() {
     assert!(matches!(err, StoreError::ModelMismatch { .. }), "{err}");
     assert!(err.to_string().contains("built with model"), "{err}");
     let empty = TestDb::create().unwrap();
-    let err = PgStore::open(&empty.url, tiny().id()).err().expect("missing");
+    let err = PgStore::open(&empty.url, tiny().id())
+        .err()
+        .expect("missing");
     assert!(matches!(err, StoreError::Missing(_)), "{err}");
 }
 
@@ -234,10 +249,9 @@ impl Proxy {
                 let Ok(server) = TcpStream::connect(&upstream) else {
                     continue;
                 };
-                o.lock().unwrap().extend([
-                    client.try_clone().unwrap(),
-                    server.try_clone().unwrap(),
-                ]);
+                o.lock()
+                    .unwrap()
+                    .extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
                 for (mut from, mut to) in [
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server, client),
@@ -280,21 +294,65 @@ fn a_lost_database_answers_503_and_recovers() {
         .map(|(hostport, _)| hostport.to_string())
         .unwrap();
     let proxy = Proxy::start(&upstream);
-    let via = db.url.replace(&upstream, &format!("127.0.0.1:{}", proxy.port));
+    let via = db
+        .url
+        .replace(&upstream, &format!("127.0.0.1:{}", proxy.port));
     let s = state(Arc::new(pg_engine(&via)), None);
-    tokio::runtime::Runtime::new().unwrap().block_on(async move {
-        let search = || post("/search", r#"{"query": "lake summer", "k": 2}"#);
-        let (st, b, _) = call(s.clone(), search()).await;
-        assert_eq!(st, StatusCode::OK, "{b}");
-        proxy.set_cut(true);
-        for req in [search(), get("/documents")] {
-            let (st, b, _) = call(s.clone(), req).await;
-            assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{b}");
-            assert_eq!(b["error"]["code"], "store_unavailable", "{b}");
-        }
-        proxy.set_cut(false);
-        let (st, b, _) = call(s.clone(), search()).await;
-        assert_eq!(st, StatusCode::OK, "{b}");
-        assert_eq!(b["results"][0]["doc"], "lake");
-    });
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async move {
+            let search = || post("/search", r#"{"query": "lake summer", "k": 2}"#);
+            let (st, b, _) = call(s.clone(), search()).await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            proxy.set_cut(true);
+            for req in [search(), get("/documents")] {
+                let (st, b, _) = call(s.clone(), req).await;
+                assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+                assert_eq!(b["error"]["code"], "store_unavailable", "{b}");
+            }
+            proxy.set_cut(false);
+            let (st, b, _) = call(s.clone(), search()).await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            assert_eq!(b["results"][0]["doc"], "lake");
+        });
+}
+
+/// A local index copied into the database and back keeps every passage and vector, bit for bit
+/// (pgvector stores f32): the copies answer as the original does, and a re-run copies nothing.
+#[test]
+fn import_copies_both_ways_without_re_embedding() {
+    let Some(db) = TestDb::create() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = Engine::open(tiny(), Some(&dir.path().join("a")), Options::default()).unwrap();
+    local.ingest(&docs(), &|_| {}).unwrap();
+    let pg = pg_engine(&db.url);
+    let done = pg.import(local.snapshot().as_ref(), &|_, _| {}).unwrap();
+    assert_eq!((done.documents, done.passages, done.unchanged), (3, 5, 0));
+    let again = pg.import(local.snapshot().as_ref(), &|_, _| {}).unwrap();
+    assert_eq!(
+        (again.documents, again.unchanged),
+        (0, 3),
+        "a re-run skips what is there"
+    );
+    let back = Engine::open(tiny(), Some(&dir.path().join("b")), Options::default()).unwrap();
+    back.import(pg.snapshot().as_ref(), &|_, _| {}).unwrap();
+    let answers = |e: &Engine| {
+        e.search(&SearchRequest::new("lake summer").k(5).mode(Mode::Dense))
+            .unwrap()
+            .iter()
+            .map(|h| (h.passage.clone(), (h.score * 1e4).round() as i64))
+            .collect::<Vec<_>>()
+    };
+    let want = answers(&local);
+    assert_eq!(answers(&pg), want);
+    assert_eq!(answers(&back), want);
+    let pv = |e: &Engine| {
+        let s = e.snapshot();
+        s.passage_vector(s.find("river#1").unwrap())
+            .unwrap()
+            .to_vec()
+    };
+    assert_eq!(pv(&back), pv(&local), "vectors copied bit for bit");
 }

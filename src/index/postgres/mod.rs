@@ -50,6 +50,9 @@ pub struct PgStore {
     shared: Arc<Shared>,
 }
 
+/// The relevance background of one state: (generation, passages asked for, their rows).
+pub(crate) type Sample = (i64, usize, Arc<Vec<(u64, Arc<Row>)>>);
+
 /// What the store and its snapshots share.
 pub(crate) struct Shared {
     /// Always Some but in `drop`.
@@ -58,7 +61,7 @@ pub(crate) struct Shared {
     /// The URL without its password, for messages.
     shown: PathBuf,
     /// The relevance background (`Snapshot::sample`) of one generation.
-    sample: Mutex<Option<(i64, usize, Arc<Vec<(u64, Arc<Row>)>>)>>,
+    sample: Mutex<Option<Sample>>,
 }
 
 /// A database error: an unreachable or lost database is [`StoreError::Unavailable`] (the
