@@ -345,7 +345,7 @@ fn main() -> anyhow::Result<()> {
     store.apply(Write::Delete(format!("d{docs}")))?;
     let delete_ms = t.elapsed().as_secs_f64() * 1000.0;
     store.apply(Write::Delete(format!("d{}", docs + 1)))?;
-    let timed = |filter: Filter<'_>| {
+    let timed_on = |store: &dyn Store, filter: Filter<'_>| {
         let snap = store.snapshot();
         let mut times = Vec::new();
         let mut found = Vec::new();
@@ -365,7 +365,22 @@ fn main() -> anyhow::Result<()> {
         let p99 = percentile(&mut times, 99);
         (p50, p99, queries.len() as f64 * 1000.0 / total, found)
     };
+    let timed = |filter: Filter<'_>| timed_on(&store, filter);
     let (p50, p99, qps, found) = timed(Filter::default());
+    // The shared store on the same passages (BENCH_PG: an empty database), side by side.
+    let pg = match std::env::var("BENCH_PG").ok().filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let pg = semsearch::index::postgres::PgStore::open_or_create(&url, &model)?;
+            let t = Instant::now();
+            semsearch::index::copy(store.snapshot().as_ref(), &pg, &|_, _| {})?;
+            let import_s = t.elapsed().as_secs_f64();
+            // Twice: the first pass also warms the database's caches.
+            timed_on(&pg, Filter::default());
+            let (p50, p99, qps, found) = timed_on(&pg, Filter::default());
+            Some((import_s, p50, p99, qps, found))
+        }
+        None => None,
+    };
     let (fp50, _, _, ffound) = timed(Filter {
         doc: Some("d7"),
         exclude: &[],
@@ -413,6 +428,10 @@ fn main() -> anyhow::Result<()> {
     let all = recall(&found, &|_| true);
     let filtered = recall(&ffound, &|i| i / PER_DOC == 7);
     let after_delete = recall(&dfound, &|i| !(i / PER_DOC).is_multiple_of(5));
+    let postgres = pg.map(|(import_s, p50, p99, qps, found)| {
+        serde_json::json!({"import_s": import_s, "search_p50_ms": p50, "search_p99_ms": p99,
+                           "queries_per_s": qps, "recall@10": recall(&found, &|_| true)})
+    });
     let _ = std::fs::remove_dir_all(&work);
     println!(
         "{}",
@@ -427,7 +446,7 @@ fn main() -> anyhow::Result<()> {
             "search_p50_ms": p50, "search_p99_ms": p99, "recall@10": all, "queries_per_s": qps,
             "filtered_p50_ms": fp50, "filtered_recall@10": filtered,
             "delete_20pct_s": delete_20pct_s, "deleted20_p50_ms": dp50,
-            "deleted20_recall@10": after_delete,
+            "deleted20_recall@10": after_delete, "postgres": postgres,
         })
     );
     Ok(())

@@ -1,11 +1,12 @@
 //! Search latency per mode on an index (used by `scripts/bench-search.sh`): the seed questions,
-//! asked in turn, modes interleaved so that machine noise hits both alike. Prints JSON.
+//! asked in turn, modes interleaved so that machine noise hits both alike. Prints JSON. The
+//! index may be a folder or a postgres:// URL (`scripts/bench-postgres.sh`).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use semsearch::embed::TextEmbedder;
+use semsearch::embed::{Embedder, TextEmbedder};
 use semsearch::engine::{Engine, Mode, Options, SearchRequest};
 
 #[global_allocator]
@@ -18,11 +19,14 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "models/multilingual-e5-small".into());
     let index = args.next().unwrap_or_else(|| "index/default".into());
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(8);
-    let engine = Engine::open_existing(
-        Arc::new(TextEmbedder::load(Path::new(&model))?),
-        Path::new(&index),
-        Options::default(),
-    )?;
+    let embedder = Arc::new(TextEmbedder::load(Path::new(&model))?);
+    // A postgres:// URL in place of the index folder measures the shared store.
+    let engine = if semsearch::index::postgres::is_url(&index) {
+        let store = semsearch::index::postgres::PgStore::open(&index, embedder.id())?;
+        Engine::new(embedder, Box::new(store), Options::default())
+    } else {
+        Engine::open_existing(embedder, Path::new(&index), Options::default())?
+    };
     let questions: Vec<String> = std::fs::read_to_string("tests/fixtures/eval/seed-qa.jsonl")?
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

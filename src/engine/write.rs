@@ -10,10 +10,7 @@ use std::collections::HashSet;
 use super::{Engine, Options};
 use crate::embed::{Embedder, TextKind};
 use crate::error::{Error, Result};
-use crate::index::{
-    content_hash, DocumentWrite, Passage, PassageVectors, SentenceVector, Snapshot, StoreError,
-    Write,
-};
+use crate::index::{content_hash, Passage, PassageVectors, SentenceVector, Snapshot, Write};
 use crate::ingest::{self, split::Draft, IngestError, RawDocument};
 
 /// Passages embedded per call: the embedder packs them and their sentences into as few forward
@@ -100,20 +97,8 @@ pub fn draft(
     Ok(out)
 }
 
-/// Passages per write when importing from another store: large enough that a database's
-/// per-transaction cost vanishes, small enough that progress moves and a crash loses little.
-pub const IMPORT_BATCH: usize = 2000;
-
 /// What [`Engine::import`] copied.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Imported {
-    /// Documents written.
-    pub documents: usize,
-    /// Their passages.
-    pub passages: usize,
-    /// Documents already stored with the same passages, left alone.
-    pub unchanged: usize,
-}
+pub type Imported = crate::index::Copied;
 
 impl Engine {
     /// Drafts, embeds and writes documents; a document whose id exists is replaced. `progress`
@@ -206,10 +191,8 @@ impl Engine {
     }
 
     /// Copies every document of `from` (another store's snapshot, built with the same model)
-    /// into this engine's store with its stored vectors: nothing is re-embedded. A document
-    /// stored here already with the same passages is left alone, so an interrupted copy resumes.
-    /// Documents are written in batches of about [`IMPORT_BATCH`] passages, each batch durable
-    /// before the next; `progress` gets (documents done, documents in all).
+    /// into this engine's store with its stored vectors: nothing is re-embedded (see
+    /// [`crate::index::copy`]). Other writes wait until it is done.
     pub fn import(&self, from: &dyn Snapshot, progress: &dyn Fn(usize, usize)) -> Result<Imported> {
         if from.model() != self.embedder.id() {
             return Err(Error::invalid(format!(
@@ -218,57 +201,8 @@ impl Engine {
                 self.embedder.id().name
             )));
         }
-        let docs = super::checked(from, from.documents())?;
-        let here = self.snapshot();
-        let mut out = Imported::default();
-        let mut batch: Vec<DocumentWrite> = Vec::new();
-        let mut pending = 0usize;
-        for (i, info) in docs.iter().enumerate() {
-            let mut passages = Vec::with_capacity(info.passages);
-            let mut vectors = Vec::with_capacity(info.passages);
-            for n in 1..=info.passages {
-                let id = format!("{}#{n}", info.doc);
-                let key = from.find(&id).ok_or_else(|| {
-                    Error::from(StoreError::Invariant(format!("{id} listed but not stored")))
-                })?;
-                let (Some(p), Some(v)) = (from.passage(key), from.passage_vector(key)) else {
-                    return Err(StoreError::Invariant(format!("{id} without its record")).into());
-                };
-                let sentences = from
-                    .sentences(key)
-                    .iter()
-                    .map(|s| SentenceVector {
-                        start: s.start,
-                        end: s.end,
-                        vector: s.vector.to_vec(),
-                    })
-                    .collect();
-                passages.push(p);
-                vectors.push(PassageVectors {
-                    passage: v.to_vec(),
-                    sentences,
-                });
-            }
-            super::checked(from, ())?;
-            if here.document_hash(&info.doc) == Some(content_hash(&passages)) {
-                out.unchanged += 1;
-            } else {
-                out.documents += 1;
-                out.passages += passages.len();
-                pending += passages.len();
-                batch.push((passages, vectors));
-            }
-            if pending >= IMPORT_BATCH || i + 1 == docs.len() {
-                if !batch.is_empty() {
-                    let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-                    self.store
-                        .apply(Write::Upsert(std::mem::take(&mut batch)))?;
-                }
-                pending = 0;
-                progress(i + 1, docs.len());
-            }
-        }
-        super::checked(here.as_ref(), out)
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(crate::index::copy(from, self.store.as_ref(), progress)?)
     }
 
     /// Vectors of passages (as the index stores them) and of each of their sentences, from one

@@ -10,6 +10,7 @@
 //! The records here ([`Passage`], [`PassageVectors`]) are the stored form; the wire form of a
 //! passage is `api::Passage`, so either can change without the other.
 
+pub mod copy;
 pub mod lexical;
 pub mod local;
 pub mod postgres;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use copy::{copy, Copied};
 pub use local::LocalStore;
 pub use store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write};
 

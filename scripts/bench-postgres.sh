@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The PostgreSQL store against the local index, side by side in one run (README, "Scaling out"):
+#  1. corpus: hybrid, dense and lexical search p50/p95 over the seed questions
+#     (examples/bench_search), local index then PostgreSQL (imported from it);
+#  2. synthetic embedding-like passages (examples/bench_index; N=100000 by default, SENTENCES=1;
+#     BENCH_KEEP=DIR reuses a local index built by an earlier run, since building one takes
+#     minutes): import time, dense p50/p99, queries/s and recall@10 against exact search, for
+#     both stores on the same queries;
+#  3. POST /search at concurrency 8 (wrk, DURATION each, default 15s): one server on the local
+#     index, one on PostgreSQL, and two replicas on PostgreSQL sharing the load (4 + 4).
+# Starts PostgreSQL with scripts/postgres.sh; each run uses fresh databases, dropped at the end.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
+duration="${DURATION:-15s}"
+n="${N:-100000}"
+
+command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
+build
+cargo build --release --locked --quiet --example bench_search --example bench_index
+scripts/fetch-model.sh multilingual-e5-small >/dev/null
+admin=$(scripts/postgres.sh start)
+base=${admin%/*}
+corpus_db="bench_corpus_$$"
+synth_db="bench_synth_$$"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for d in "$corpus_db" "$synth_db"; do psql -q "$admin" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for d in "$corpus_db" "$synth_db"; do psql -q "$admin" -c "CREATE DATABASE $d"; done
+echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+
+echo "== corpus: search latency (ms), local index vs PostgreSQL"
+corpus_index "$work/idx"
+"$SEMSEARCH_BIN" import --from "$work/idx" --store "$base/$corpus_db"
+echo "local:    $(target/release/examples/bench_search models/multilingual-e5-small "$work/idx" 4)"
+echo "postgres: $(target/release/examples/bench_search models/multilingual-e5-small "$base/$corpus_db" 4)"
+
+echo "== $n synthetic passages: local index vs PostgreSQL (same queries; recall against exact)"
+BENCH_PG="$base/$synth_db" BENCH_KEEP="${BENCH_KEEP:-}" target/release/examples/bench_index "$n" "${SENTENCES:-1}" \
+  | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+pg = r["postgres"]
+print(f"local:    p50 {r[\"search_p50_ms\"]:.2f} ms  p99 {r[\"search_p99_ms\"]:.2f} ms  {r[\"queries_per_s\"]:.0f} q/s  recall@10 {r[\"recall@10\"]:.3f}")
+print(f"postgres: p50 {pg[\"search_p50_ms\"]:.2f} ms  p99 {pg[\"search_p99_ms\"]:.2f} ms  {pg[\"queries_per_s\"]:.0f} q/s  recall@10 {pg[\"recall@10\"]:.3f}  import {pg[\"import_s\"]:.1f} s")
+'
+
+echo "== POST /search at concurrency 8 ($duration each)"
+cat >"$work/search.lua" <<'LUA'
+local questions = {
+  "太湖苏州辖区已经连续多少年安全度夏？", "苏州的全社会研发投入强度达到了多少？",
+  "How will unmanned aerial vehicles be controlled?", "化解基层矛盾要坚持什么经验？",
+  "What share of the economy should manufacturing keep?", "苏州打算提前布局哪些未来产业？",
+}
+local i = 0
+request = function()
+  i = i + 1
+  local body = '{"query": "' .. questions[(i % #questions) + 1] .. '", "k": 5}'
+  return wrk.format("POST", "/search", {["Content-Type"] = "application/json"}, body)
+end
+LUA
+load() { wrk -t2 -c"$2" -d"$duration" --latency -s "$work/search.lua" "$1/search"; }
+summary() { awk '/Requests\/sec/ {r=$2} $1 == "50%" {p50=$2} $1 == "99%" {p99=$2} /Non-2xx/ {e=$NF} END {printf "%s req/s  p50 %s  p99 %s  non-2xx %s\n", r, p50, p99, e+0}'; }
+serve_corpus "$work/idx"; pids+=("$SERVE_PID")
+echo "local index, 1 server:   $(load "$SERVE_URL" 8 | summary)"
+kill "$SERVE_PID"
+serve_corpus "$work/idx" --store "$base/$corpus_db"; a=$SERVE_URL; pids+=("$SERVE_PID")
+echo "postgres, 1 server:      $(load "$a" 8 | summary)"
+serve_corpus "$work/idx" --store "$base/$corpus_db"; b=$SERVE_URL; pids+=("$SERVE_PID")
+load "$a" 4 >"$work/a" & la=$!
+load "$b" 4 >"$work/b"
+wait "$la"
+python3 - "$work/a" "$work/b" <<'PY'
+import re, sys
+rps = [float(re.search(r"Requests/sec:\s+([\d.]+)", open(f).read()).group(1)) for f in sys.argv[1:]]
+print(f"postgres, 2 replicas:    {sum(rps):.2f} req/s in all ({rps[0]:.2f} + {rps[1]:.2f}); one machine's 2 cores embed every query")
+PY

@@ -1,0 +1,85 @@
+//! Copying documents with their vectors from one store to another (a local index into
+//! PostgreSQL to scale out, or back), through the store traits alone: nothing is re-embedded.
+
+use super::{
+    content_hash, DocumentWrite, PassageVectors, SentenceVector, Snapshot, Store, StoreError, Write,
+};
+
+/// Passages per write: large enough that a database's per-transaction cost vanishes, small
+/// enough that progress moves and a crash loses little (every batch is durable before the next).
+pub const COPY_BATCH: usize = 2000;
+
+/// What [`copy`] wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Copied {
+    /// Documents written.
+    pub documents: usize,
+    /// Their passages.
+    pub passages: usize,
+    /// Documents `to` held already with the same passages, left alone (so an interrupted copy
+    /// resumes where it stopped).
+    pub unchanged: usize,
+}
+
+/// Copies every document of `from` into `to` (both of one model: the caller checks), in batches
+/// of about [`COPY_BATCH`] passages; `progress` gets (documents done, documents in all).
+pub fn copy(
+    from: &dyn Snapshot,
+    to: &dyn Store,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Copied, StoreError> {
+    let failed = |s: &dyn Snapshot| s.failure().map_or(Ok(()), Err);
+    let docs = from.documents();
+    failed(from)?;
+    let here = to.snapshot();
+    let mut out = Copied::default();
+    let mut batch: Vec<DocumentWrite> = Vec::new();
+    let mut pending = 0usize;
+    for (i, info) in docs.iter().enumerate() {
+        let mut passages = Vec::with_capacity(info.passages);
+        let mut vectors = Vec::with_capacity(info.passages);
+        // Passage ids are `<doc>#1`..`<doc>#n` (engine::write).
+        for n in 1..=info.passages {
+            let id = format!("{}#{n}", info.doc);
+            let record = from
+                .find(&id)
+                .and_then(|k| Some((k, from.passage(k)?, from.passage_vector(k)?)));
+            let Some((key, p, v)) = record else {
+                failed(from)?;
+                return Err(StoreError::Invariant(format!("{id} listed but not stored")));
+            };
+            let sentences = from
+                .sentences(key)
+                .iter()
+                .map(|s| SentenceVector {
+                    start: s.start,
+                    end: s.end,
+                    vector: s.vector.to_vec(),
+                })
+                .collect();
+            passages.push(p);
+            vectors.push(PassageVectors {
+                passage: v.to_vec(),
+                sentences,
+            });
+        }
+        failed(from)?;
+        if here.document_hash(&info.doc) == Some(content_hash(&passages)) {
+            out.unchanged += 1;
+        } else {
+            out.documents += 1;
+            out.passages += passages.len();
+            pending += passages.len();
+            batch.push((passages, vectors));
+        }
+        if pending >= COPY_BATCH || i + 1 == docs.len() {
+            if !batch.is_empty() {
+                to.apply(Write::Upsert(std::mem::take(&mut batch)))?;
+            }
+            pending = 0;
+            progress(i + 1, docs.len());
+        }
+    }
+    failed(here.as_ref())?;
+    Ok(out)
+}
