@@ -33,12 +33,12 @@ install() {
     useradd --system --no-create-home --home-dir "$HOME_DIR" --shell /usr/sbin/nologin "$USER_NAME"
   fi
   mkdir -p "$HOME_DIR"
-  if [ ! -x "$HOME_DIR/venv/bin/python" ] || ! "$HOME_DIR/venv/bin/python" -c 'import pgserver' 2>/dev/null; then
+  if [ ! -x "$HOME_DIR/venv/bin/python" ] || ! PYTHONWARNINGS=ignore "$HOME_DIR/venv/bin/python" -c 'import pgserver' 2>/dev/null; then
     echo "installing $WHEEL into $HOME_DIR/venv" >&2
     python3 -m venv "$HOME_DIR/venv"
     "$HOME_DIR/venv/bin/pip" install --quiet --disable-pip-version-check "$WHEEL"
   fi
-  BIN="$("$HOME_DIR/venv/bin/python" -c 'import os, pgserver; print(os.path.join(os.path.dirname(pgserver.__file__), "pginstall", "bin"))')"
+  BIN="$(PYTHONWARNINGS=ignore "$HOME_DIR/venv/bin/python" -c 'import os, pgserver; print(os.path.join(os.path.dirname(pgserver.__file__), "pginstall", "bin"))')"
   if [ "$(id -u)" = 0 ]; then
     chown "$USER_NAME" "$HOME_DIR"
     # The server's own files must be readable by its user.

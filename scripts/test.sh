@@ -23,4 +23,5 @@ else
 fi
 # Crash safety with real processes: SIGKILLs of a serving process under a writer (short run).
 KILLS="${SOAK_KILLS:-10}" scripts/soak-crash.sh
+scripts/test-pg-outage.sh
 scripts/test-e2e.sh
