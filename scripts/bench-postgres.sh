@@ -41,14 +41,17 @@ echo "local:    $(target/release/examples/bench_search models/multilingual-e5-sm
 echo "postgres: $(target/release/examples/bench_search models/multilingual-e5-small "$base/$corpus_db" 4)"
 
 echo "== $n synthetic passages: local index vs PostgreSQL (same queries; recall against exact)"
-BENCH_PG="$base/$synth_db" BENCH_KEEP="${BENCH_KEEP:-}" target/release/examples/bench_index "$n" "${SENTENCES:-1}" \
-  | python3 -c '
+BENCH_PG="$base/$synth_db" BENCH_KEEP="${BENCH_KEEP:-}" target/release/examples/bench_index "$n" "${SENTENCES:-1}" >"$work/synth.json"
+python3 - "$work/synth.json" <<'PY'
 import json, sys
-r = json.loads(sys.stdin.read())
+r = json.load(open(sys.argv[1]))
 pg = r["postgres"]
-print(f"local:    p50 {r[\"search_p50_ms\"]:.2f} ms  p99 {r[\"search_p99_ms\"]:.2f} ms  {r[\"queries_per_s\"]:.0f} q/s  recall@10 {r[\"recall@10\"]:.3f}")
-print(f"postgres: p50 {pg[\"search_p50_ms\"]:.2f} ms  p99 {pg[\"search_p99_ms\"]:.2f} ms  {pg[\"queries_per_s\"]:.0f} q/s  recall@10 {pg[\"recall@10\"]:.3f}  import {pg[\"import_s\"]:.1f} s")
-'
+for name, x in (("local", r), ("postgres", pg)):
+    line = f"{name + ':':<10}p50 {x['search_p50_ms']:.2f} ms  p99 {x['search_p99_ms']:.2f} ms  {x['queries_per_s']:.0f} q/s  recall@10 {x['recall@10']:.3f}"
+    if name == "postgres":
+        line += f"  import {x['import_s']:.1f} s"
+    print(line)
+PY
 
 echo "== POST /search at concurrency 8 ($duration each)"
 cat >"$work/search.lua" <<'LUA'
