@@ -31,7 +31,30 @@ pub fn copy(
     let failed = |s: &dyn Snapshot| s.failure().map_or(Ok(()), Err);
     let docs = from.documents();
     failed(from)?;
+    let total: usize = docs.iter().map(|d| d.passages).sum();
+    let bulk = total > COPY_BATCH;
+    // Before this copy holds a snapshot of `to`: a store may need exclusive locks to start.
+    if bulk {
+        to.bulk(true)?;
+    }
     let here = to.snapshot();
+    let out = copy_documents(from, to, here.as_ref(), &docs, progress);
+    // Ended whatever happened: indexes put off come back before the error is reported.
+    let ended = if bulk { to.bulk(false) } else { Ok(()) };
+    let out = out?;
+    ended?;
+    failed(here.as_ref())?;
+    Ok(out)
+}
+
+fn copy_documents(
+    from: &dyn Snapshot,
+    to: &dyn Store,
+    here: &dyn Snapshot,
+    docs: &[super::DocumentInfo],
+    progress: &dyn Fn(usize, usize),
+) -> Result<Copied, StoreError> {
+    let failed = |s: &dyn Snapshot| s.failure().map_or(Ok(()), Err);
     let mut out = Copied::default();
     let mut batch: Vec<DocumentWrite> = Vec::new();
     let mut pending = 0usize;
@@ -80,6 +103,5 @@ pub fn copy(
             progress(i + 1, docs.len());
         }
     }
-    failed(here.as_ref())?;
     Ok(out)
 }

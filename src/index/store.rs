@@ -111,4 +111,9 @@ pub trait Store: Send + Sync {
     /// Applies `write` and returns the number of passages it stored (upsert) or removed
     /// (delete), once it is durable. Callers order writes; readers see the old or new state.
     fn apply(&self, write: Write) -> Result<usize, StoreError>;
+    /// A bulk load into this store starts (`true`) or ends (`false`): a store may put off index
+    /// maintenance in between, as long as searches stay correct. The default does nothing.
+    fn bulk(&self, _loading: bool) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

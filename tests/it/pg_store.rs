@@ -356,3 +356,41 @@ fn import_copies_both_ways_without_re_embedding() {
     };
     assert_eq!(pv(&back), pv(&local), "vectors copied bit for bit");
 }
+
+/// A bulk load into an empty database drops the vector indexes and builds them once at the end;
+/// searches are right meanwhile (exact), and a writer that opens a database left without them
+/// (a load cut short) builds them again.
+#[test]
+fn bulk_loads_defer_the_vector_indexes() {
+    use semsearch::index::Store;
+    let Some(db) = TestDb::create() else {
+        return;
+    };
+    let hnsw = || {
+        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+        c.query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'semsearch_%_hnsw'",
+            &[],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+    };
+    let store = PgStore::open_or_create(&db.url, tiny().id()).unwrap();
+    assert_eq!(hnsw(), 2);
+    store.bulk(true).unwrap();
+    assert_eq!(hnsw(), 0, "dropped for the load");
+    let engine = Engine::new(tiny(), Box::new(store), Options::default());
+    engine.ingest(&docs(), &|_| {}).unwrap();
+    let hits = engine
+        .search(&SearchRequest::new("river water").k(1).mode(Mode::Dense))
+        .unwrap();
+    assert_eq!(hits[0].passage.doc, "river");
+    // Cut short: reopened by a writer, the indexes come back.
+    drop(engine);
+    PgStore::open_or_create(&db.url, tiny().id()).unwrap();
+    assert_eq!(hnsw(), 2);
+    let store = PgStore::open(&db.url, tiny().id()).unwrap();
+    store.bulk(true).unwrap();
+    assert_eq!(hnsw(), 2, "a database holding passages keeps its indexes");
+    store.bulk(false).unwrap();
+}

@@ -37,15 +37,11 @@ fn schema_v1(dim: usize) -> String {
              start_at bigint NOT NULL, end_at bigint NOT NULL, len int NOT NULL,
              embedding vector({dim}) NOT NULL);
          CREATE INDEX semsearch_passages_doc ON semsearch_passages (doc, ord);
-         CREATE INDEX semsearch_passages_hnsw ON semsearch_passages
-             USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64);
          CREATE TABLE semsearch_sentences (
              passage bigint NOT NULL, doc text NOT NULL, start_at int NOT NULL, end_at int NOT NULL,
              embedding vector({dim}) NOT NULL);
          CREATE INDEX semsearch_sentences_passage ON semsearch_sentences (passage);
          CREATE INDEX semsearch_sentences_doc ON semsearch_sentences (doc);
-         CREATE INDEX semsearch_sentences_hnsw ON semsearch_sentences
-             USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64);
          CREATE TABLE semsearch_postings (
              term text NOT NULL, passage bigint NOT NULL, doc text NOT NULL, tf int NOT NULL,
              PRIMARY KEY (term, passage));
@@ -56,6 +52,15 @@ fn schema_v1(dim: usize) -> String {
          INSERT INTO semsearch_stats VALUES (true, 0, 0, 0);"
     )
 }
+
+/// The vector indexes (pgvector HNSW, cosine), created when missing: at schema creation, at the
+/// end of a bulk load that dropped them, and when a writer opens a database whose bulk load was
+/// cut short. Searches are exact, only slower, while they are missing.
+pub(super) const HNSW_INDEXES: &str =
+    "CREATE INDEX IF NOT EXISTS semsearch_passages_hnsw ON semsearch_passages
+         USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64);
+     CREATE INDEX IF NOT EXISTS semsearch_sentences_hnsw ON semsearch_sentences
+         USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64);";
 
 /// Brings the database to [`SCHEMA_VERSION`] (when `create`) and checks its model; `Ok(false)`
 /// when there is no semsearch schema and `create` is false.
@@ -105,6 +110,9 @@ pub(super) fn prepare(store: &PgStore, model: &ModelId, create: bool) -> Result<
         fingerprint: meta(&mut tx, "model_fingerprint")?,
     };
     crate::index::local::check_model(store.display_path(), &found, model)?;
+    if create {
+        tx.batch_execute(HNSW_INDEXES).map_err(db)?;
+    }
     tx.commit().map_err(db)?;
     Ok(true)
 }
