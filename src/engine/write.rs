@@ -149,6 +149,9 @@ impl Engine {
             progress(chunk.len());
         }
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        // Other servers on a shared store wait too: an id chosen below must still be free when
+        // the write lands, or one acknowledged document would silently replace another.
+        let _exclusive = self.store.exclusive()?;
         let snap = self.snapshot();
         let mut taken: HashSet<String> = HashSet::new();
         let mut vectors = vectors.into_iter();
@@ -192,7 +195,7 @@ impl Engine {
 
     /// Copies every document of `from` (another store's snapshot, built with the same model)
     /// into this engine's store with its stored vectors: nothing is re-embedded (see
-    /// [`crate::index::copy`]). Other writes wait until it is done.
+    /// [`crate::index::copy()`]). Other writes wait until it is done.
     pub fn import(&self, from: &dyn Snapshot, progress: &dyn Fn(usize, usize)) -> Result<Imported> {
         if from.model() != self.embedder.id() {
             return Err(Error::invalid(format!(

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use copy::{copy, Copied};
 pub use local::LocalStore;
-pub use store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write};
+pub use store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write, WriterGuard};
 
 /// A stored passage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

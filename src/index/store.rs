@@ -104,6 +104,9 @@ pub enum Write {
     Delete(String),
 }
 
+/// Held by a writer for [`Store::exclusive`]; released on drop.
+pub type WriterGuard = Box<dyn Send>;
+
 /// Where passages live: hands out snapshots, applies writes durably.
 pub trait Store: Send + Sync {
     /// The current state.
@@ -111,6 +114,12 @@ pub trait Store: Send + Sync {
     /// Applies `write` and returns the number of passages it stored (upsert) or removed
     /// (delete), once it is durable. Callers order writes; readers see the old or new state.
     fn apply(&self, write: Write) -> Result<usize, StoreError>;
+    /// Exclusion between writers in *other processes* sharing this store, held while the
+    /// engine decides ids against a fresh snapshot and applies its write (the engine's own mutex
+    /// orders writers within a process). None for a store only one process writes.
+    fn exclusive(&self) -> Result<Option<WriterGuard>, StoreError> {
+        Ok(None)
+    }
     /// A bulk load into this store starts (`true`) or ends (`false`): a store may put off index
     /// maintenance in between, as long as searches stay correct. The default does nothing.
     fn bulk(&self, _loading: bool) -> Result<(), StoreError> {

@@ -193,6 +193,26 @@ fn two_servers_share_writes_and_one_version_wins() {
     for t in threads {
         t.join().unwrap();
     }
+    // Documents without an id get one from their title: two servers choosing at once must not
+    // choose the same one (the later would replace the earlier).
+    let untitled: Vec<_> = (0..6)
+        .map(|n| {
+            let e = if n % 2 == 0 { a.clone() } else { b.clone() };
+            std::thread::spawn(move || {
+                let mut raw = RawDocument::new("", format!("note {n} text."), Format::Text);
+                raw.doc = None;
+                raw.title = Some("Same Title".into());
+                e.ingest(&[raw], &|_| {}).unwrap()[0].doc.clone()
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = untitled.into_iter().map(|t| t.join().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "every document kept its own id: {ids:?}");
+    for id in &ids {
+        b.delete(id).unwrap();
+    }
     for e in [&a, &b] {
         let docs = e.documents().unwrap();
         assert_eq!(docs.len(), 1);

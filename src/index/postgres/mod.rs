@@ -289,6 +289,23 @@ pub(crate) fn off_runtime(f: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// Advisory lock key of [`Store::exclusive`] ("semwrite" in ASCII).
+const WRITER_LOCK: i64 = 0x7365_6d77_7269_7465;
+
+/// The connection holding [`WRITER_LOCK`].
+struct Exclusive(Option<Conn>);
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            off_runtime(move || {
+                // On failure the connection is broken, and its session (with the lock) ends.
+                let _ = c.execute("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK]);
+            });
+        }
+    }
+}
+
 /// Serialises writers of the same documents across servers until the transaction ends; taken
 /// in id order, so two multi-document writes cannot deadlock.
 fn lock_documents(tx: &mut postgres::Transaction<'_>, ids: &[&str]) -> Result<(), StoreError> {
@@ -363,6 +380,14 @@ impl Store for PgStore {
             Write::Upsert(docs) => self.upsert(&docs),
             Write::Delete(doc) => self.delete(&doc),
         }
+    }
+
+    /// A session advisory lock on a connection of its own, released when the guard drops.
+    fn exclusive(&self) -> Result<Option<super::WriterGuard>, StoreError> {
+        let mut conn = self.conn()?;
+        conn.execute("SELECT pg_advisory_lock($1)", &[&WRITER_LOCK])
+            .map_err(db)?;
+        Ok(Some(Box::new(Exclusive(Some(conn)))))
     }
 
     /// Into an empty database, the HNSW indexes are dropped for the load and built once at the
