@@ -27,11 +27,11 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for d in "$corpus_db" "$synth_db"; do psql -q "$admin" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" 2>/dev/null || true; done
+  for d in "$corpus_db" "$synth_db"; do scripts/postgres.sh psql -q "$admin" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
-for d in "$corpus_db" "$synth_db"; do psql -q "$admin" -c "CREATE DATABASE $d"; done
+for d in "$corpus_db" "$synth_db"; do scripts/postgres.sh psql -q "$admin" -c "CREATE DATABASE $d"; done
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 
 echo "== corpus: search latency (ms), local index vs PostgreSQL"

@@ -6,6 +6,7 @@
 #   scripts/postgres.sh stop     stops it (data kept)
 #   scripts/postgres.sh url      prints the URL
 #   scripts/postgres.sh status   exit 0 when it is running
+#   scripts/postgres.sh psql ... the server's own psql (no system client needed)
 #   scripts/postgres.sh destroy  stops it and removes the data
 # PostgreSQL refuses to run as root, so the server runs as a system user (semsearch-pg) and
 # everything lives outside /root (mode 700 there would lock that user out):
@@ -86,5 +87,6 @@ case "${1:-}" in
     install >/dev/null
     as_user "$BIN/pg_ctl" -D "$DATA" status ;;
   destroy) stop; rm -rf "$DATA" ;;
+  psql) shift; install; exec "$BIN/psql" "$@" ;;
   *) echo "usage: $0 start|stop|url|destroy" >&2; exit 2 ;;
 esac

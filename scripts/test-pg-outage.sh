@@ -11,7 +11,7 @@ export SEMSEARCH_PG_HOME="${SEMSEARCH_PG_HOME:-/var/lib/semsearch-pg}-outage"
 export SEMSEARCH_PG_PORT="${SEMSEARCH_PG_OUTAGE_PORT:-55433}"
 admin=$(scripts/postgres.sh start)
 db="outage_$$"
-psql -q "$admin" -c "CREATE DATABASE $db"
+scripts/postgres.sh psql -q "$admin" -c "CREATE DATABASE $db"
 work=$(mktemp -d)
 serve_corpus "$work/unused" --store "${admin%/*}/$db"
 url=$SERVE_URL
