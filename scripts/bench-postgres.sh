@@ -54,19 +54,7 @@ for name, x in (("local", r), ("postgres", pg)):
 PY
 
 echo "== POST /search at concurrency 8 ($duration each)"
-cat >"$work/search.lua" <<'LUA'
-local questions = {
-  "太湖苏州辖区已经连续多少年安全度夏？", "苏州的全社会研发投入强度达到了多少？",
-  "How will unmanned aerial vehicles be controlled?", "化解基层矛盾要坚持什么经验？",
-  "What share of the economy should manufacturing keep?", "苏州打算提前布局哪些未来产业？",
-}
-local i = 0
-request = function()
-  i = i + 1
-  local body = '{"query": "' .. questions[(i % #questions) + 1] .. '", "k": 5}'
-  return wrk.format("POST", "/search", {["Content-Type"] = "application/json"}, body)
-end
-LUA
+search_lua "$work/search.lua"
 load() { wrk -t2 -c"$2" -d"$duration" --latency -s "$work/search.lua" "$1/search"; }
 summary() { awk '/Requests\/sec/ {r=$2} $1 == "50%" {p50=$2} $1 == "99%" {p99=$2} /Non-2xx/ {e=$NF} END {printf "%s req/s  p50 %s  p99 %s  non-2xx %s\n", r, p50, p99, e+0}'; }
 serve_corpus "$work/idx"; pids+=("$SERVE_PID")

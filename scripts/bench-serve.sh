@@ -18,19 +18,7 @@ url=$SERVE_URL
 writer=""
 trap 'kill $SERVE_PID $writer 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cat >"$work/search.lua" <<'LUA'
-local questions = {
-  "太湖苏州辖区已经连续多少年安全度夏？", "苏州的全社会研发投入强度达到了多少？",
-  "How will unmanned aerial vehicles be controlled?", "化解基层矛盾要坚持什么经验？",
-  "What share of the economy should manufacturing keep?", "苏州打算提前布局哪些未来产业？",
-}
-local i = 0
-request = function()
-  i = i + 1
-  local body = '{"query": "' .. questions[(i % #questions) + 1] .. '", "k": 5}'
-  return wrk.format("POST", "/search", {["Content-Type"] = "application/json"}, body)
-end
-LUA
+search_lua "$work/search.lua"
 
 # Writer: a second wrk on one keep-alive connection, adding then deleting a small document in a
 # loop for the whole run (wrk rather than curl in a shell loop: forking a curl per request cost the

@@ -1,6 +1,7 @@
 # Shared by the scripts: source it after `cd` to the repository root.
 #   build                      cargo build --release --locked (quiet unless it fails)
 #   corpus_index DIR           index the bundled corpus into DIR unless it is there already
+#   search_lua FILE            a wrk script posting the benchmark questions to /search in turn
 #   serve_corpus DIR [ARGS...] serve DIR on a free loopback port in the background; sets
 #                              SERVE_URL and SERVE_PID, stops the server on exit, and fails loudly
 #                              (with the server's log) if it is not healthy within 60 s
@@ -40,4 +41,20 @@ serve_corpus() {
   done
   cat "$log" >&2
   die "the server at $SERVE_URL was not healthy within 60 s"
+}
+
+search_lua() {
+  cat >"$1" <<'LUA'
+local questions = {
+  "太湖苏州辖区已经连续多少年安全度夏？", "苏州的全社会研发投入强度达到了多少？",
+  "How will unmanned aerial vehicles be controlled?", "化解基层矛盾要坚持什么经验？",
+  "What share of the economy should manufacturing keep?", "苏州打算提前布局哪些未来产业？",
+}
+local i = 0
+request = function()
+  i = i + 1
+  local body = '{"query": "' .. questions[(i % #questions) + 1] .. '", "k": 5}'
+  return wrk.format("POST", "/search", {["Content-Type"] = "application/json"}, body)
+end
+LUA
 }

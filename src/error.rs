@@ -48,3 +48,16 @@ impl Error {
         }
     }
 }
+
+/// An error with its whole source chain on one line (`a: b: c`), for logs and for failures that
+/// travel as text.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::api::{ErrorBody, ErrorDetail};
-use crate::error::{Error, IngestError};
+use crate::error::{chain, Error, IngestError};
 use crate::index::StoreError;
 
 /// An HTTP error answer.
@@ -64,18 +64,6 @@ impl ApiError {
             "internal error",
         )
     }
-}
-
-/// The detail of an error with its whole source chain, for the log.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
 }
 
 impl From<Error> for ApiError {

@@ -84,18 +84,6 @@ pub(crate) fn db(e: postgres::Error) -> StoreError {
     }
 }
 
-/// An error with its sources, one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
-
 impl PgStore {
     /// The store at `url`, which must hold a semsearch schema built with `model`.
     pub fn open(url: &str, model: &ModelId) -> Result<Self, StoreError> {

@@ -96,7 +96,7 @@ impl PgSnapshot {
         let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
         f.get_or_insert_with(|| match e {
             StoreError::Unavailable(m) => (true, m),
-            other => (false, super::chain(&other)),
+            other => (false, crate::error::chain(&other)),
         });
         // The connection may be broken: never reuse it in this snapshot.
         if let Ok(mut c) = self.conn.try_lock() {
