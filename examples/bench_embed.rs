@@ -68,6 +68,8 @@ fn main() -> anyhow::Result<()> {
         "{}",
         serde_json::json!({
             "engine": "semsearch",
+            "kernels": format!("{:?}", semsearch::kernels::isa()),
+            "precision": format!("{:?}", e.precision()),
             "load_s": load_s,
             "questions": questions.len(),
             "mean_query_tokens": qtokens as f64 / questions.len() as f64,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use semsearch::config::{DEFAULT_MAX_PASSAGE_TOKENS, PASSAGE_TOKENS_RANGE};
-use semsearch::embed::{Embedder, TextEmbedder};
+use semsearch::embed::{Embedder, SentenceVectors, TextEmbedder};
 use semsearch::engine::{Engine, Options};
 use semsearch::index::postgres::PgStore;
 use semsearch::search::fusion::FusionParams;
@@ -20,6 +20,10 @@ pub struct PassageArgs {
     /// Embed each passage together with its section heading.
     #[arg(long)]
     pub embed_heading: bool,
+    /// Sentence vectors: pooled from their passage's own pass (late), or each sentence
+    /// embedded on its own (separate: about twice the embedding work).
+    #[arg(long, value_enum, default_value_t = SentenceVectors::Late)]
+    pub sentence_vectors: SentenceVectors,
 }
 
 impl PassageArgs {
@@ -33,12 +37,15 @@ impl PassageArgs {
         );
         options.max_passage_tokens = self.max_passage_tokens;
         options.embed_heading = self.embed_heading;
+        options.sentence_vectors = self.sentence_vectors;
         Ok(())
     }
 
     /// True when a flag differs from its default.
     pub fn is_set(&self) -> bool {
-        self.max_passage_tokens != DEFAULT_MAX_PASSAGE_TOKENS || self.embed_heading
+        self.max_passage_tokens != DEFAULT_MAX_PASSAGE_TOKENS
+            || self.embed_heading
+            || self.sentence_vectors != SentenceVectors::Late
     }
 }
 

@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Shape, Tensor, D};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Module, Shape, Tensor};
 use candle_nn::LayerNorm;
 
 use super::config::ModelConfig;
 use super::{EmbedError, Result};
-use crate::kernels::gemm::{Activation, PackedLinear};
-use crate::kernels::q4;
+use crate::kernels::gemm::{Activation, PackedLinear, Precision};
+use crate::kernels::{attention, q4};
 
 /// Name of the Q4_0 word-embedding tensor (U8, `[rows, row_bytes]`) written by the converter.
 pub const WORD_Q4_NAME: &str = "embeddings.word_embeddings.q4_0";
@@ -48,14 +48,16 @@ impl Bytes {
 struct Linear(PackedLinear);
 
 impl Linear {
-    fn new(w: Tensor, b: Option<Tensor>, act: Activation) -> Result<Self> {
+    fn new(w: Tensor, b: Option<Tensor>, act: Activation, precision: Precision) -> Result<Self> {
         let (n, k) = w.dims2()?;
         let w = w.flatten_all()?.to_vec1::<f32>()?;
         let b = match b {
             Some(b) => b.to_vec1::<f32>()?,
             None => Vec::new(),
         };
-        Ok(Linear(PackedLinear::new(&w, n, k, &b, act)))
+        Ok(Linear(PackedLinear::with_precision(
+            &w, n, k, &b, act, precision,
+        )))
     }
 
     fn forward(&self, x: &Tensor, parallel: bool) -> Result<Tensor> {
@@ -95,16 +97,127 @@ impl CustomOp1 for LinearOp<'_> {
     }
 }
 
+/// `LayerNorm(x + residual)` as one candle op over [`attention::add_layer_norm`].
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    eps: f32,
+}
+
+impl Norm {
+    fn new(gamma: Tensor, beta: Tensor, eps: f64) -> Result<Self> {
+        Ok(Norm {
+            gamma: gamma.to_vec1()?,
+            beta: beta.to_vec1()?,
+            eps: eps as f32,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        Ok(x.apply_op2_no_bwd(residual, self)?)
+    }
+}
+
+impl CustomOp2 for Norm {
+    fn name(&self) -> &'static str {
+        "add-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let mut x = super::ops::contiguous_f32(self.name(), s1, l1)?.to_vec();
+        let r = super::ops::contiguous_f32(self.name(), s2, l2)?;
+        if x.len() != r.len() || !x.len().is_multiple_of(self.gamma.len()) {
+            candle_core::bail!("add-layer-norm: shapes do not match");
+        }
+        attention::add_layer_norm(
+            crate::kernels::isa(),
+            &mut x,
+            r,
+            &self.gamma,
+            &self.beta,
+            self.eps,
+        );
+        Ok((CpuStorage::F32(x), l1.shape().clone()))
+    }
+}
+
+/// Self-attention of a batch as one candle op over [`attention::attend`].
+struct Attend<'a> {
+    lens: &'a [usize],
+    shape: attention::Shape,
+    parallel: bool,
+}
+
+impl CustomOp1 for Attend<'_> {
+    fn name(&self) -> &'static str {
+        "attend"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let qkv = super::ops::contiguous_f32(self.name(), storage, layout)?;
+        let attention::Shape { t, h, .. } = self.shape;
+        if qkv.len() != self.lens.len() * t * 3 * h {
+            candle_core::bail!("attend: input is not b*t x 3h");
+        }
+        let out = attention::attend(
+            crate::kernels::isa(),
+            qkv,
+            self.lens,
+            self.shape,
+            self.parallel,
+        );
+        Ok((CpuStorage::F32(out), Shape::from((self.lens.len() * t, h))))
+    }
+}
+
 struct Layer {
     qkv: Linear,
     attn_out: Linear,
-    attn_ln: LayerNorm,
+    attn_ln: Norm,
     ffn_in: Linear,
     ffn_out: Linear,
-    ffn_ln: LayerNorm,
+    ffn_ln: Norm,
 }
 
-/// The encoder: token ids in, mean-pooled hidden states out.
+/// The last layer's hidden states of a batch: `t` (padded) rows of `h` per sequence.
+pub struct Hidden {
+    t: usize,
+    h: usize,
+    data: Vec<f32>,
+}
+
+impl Hidden {
+    /// Token `j` of sequence `s`.
+    pub fn token(&self, s: usize, j: usize) -> &[f32] {
+        let at = (s * self.t + j) * self.h;
+        &self.data[at..at + self.h]
+    }
+
+    /// Mean of tokens `range` of sequence `s` (zeros for an empty range).
+    pub fn mean(&self, s: usize, range: std::ops::Range<usize>) -> Vec<f32> {
+        let mut acc = vec![0f32; self.h];
+        let n = range.len().max(1) as f32;
+        for j in range {
+            acc.iter_mut()
+                .zip(self.token(s, j))
+                .for_each(|(a, v)| *a += v);
+        }
+        acc.iter_mut().for_each(|a| *a /= n);
+        acc
+    }
+}
+
+/// The encoder: token ids in, hidden states (or their means) out.
 pub struct Encoder {
     cfg: ModelConfig,
     word: WordEmbeddings,
@@ -223,8 +336,18 @@ fn load_safetensors(path: &Path) -> Result<(Vec<(String, Tensor)>, Option<(Bytes
 }
 
 impl Encoder {
-    /// Builds the encoder from `weights` shaped as `cfg` says.
-    pub fn new(cfg: &ModelConfig, mut weights: Weights) -> Result<Self> {
+    /// Builds the encoder from `weights` shaped as `cfg` says, its dense layers in this
+    /// process's precision ([`crate::kernels::precision`]).
+    pub fn new(cfg: &ModelConfig, weights: Weights) -> Result<Self> {
+        Self::with_precision(cfg, weights, crate::kernels::precision())
+    }
+
+    /// [`Encoder::new`] with the dense layers in `precision`.
+    pub fn with_precision(
+        cfg: &ModelConfig,
+        mut weights: Weights,
+        precision: Precision,
+    ) -> Result<Self> {
         let h = cfg.hidden_size;
         let device = Device::Cpu;
         let q4_table = match (&weights.word_q4, weights.tensors.get(WORD_Q4_NAME)) {
@@ -262,6 +385,14 @@ impl Encoder {
                 w.take(&format!("{prefix}.weight"))?,
                 Some(w.take(&format!("{prefix}.bias"))?),
                 act,
+                precision,
+            )
+        };
+        let norm = |w: &mut Weights, prefix: &str| -> Result<Norm> {
+            Norm::new(
+                w.take(&format!("{prefix}.weight"))?,
+                w.take(&format!("{prefix}.bias"))?,
+                eps,
             )
         };
         let scale = 1.0 / ((h / cfg.num_attention_heads) as f64).sqrt();
@@ -288,12 +419,12 @@ impl Encoder {
             )?;
             let w = &mut weights;
             layers.push(Layer {
-                qkv: Linear::new(qkv_w, Some(qkv_b), Activation::None)?,
+                qkv: Linear::new(qkv_w, Some(qkv_b), Activation::None, precision)?,
                 attn_out: linear(w, &format!("{p}.attention.output.dense"), Activation::None)?,
-                attn_ln: ln(w, &format!("{p}.attention.output.LayerNorm"))?,
+                attn_ln: norm(w, &format!("{p}.attention.output.LayerNorm"))?,
                 ffn_in: linear(w, &format!("{p}.intermediate.dense"), Activation::Gelu)?,
                 ffn_out: linear(w, &format!("{p}.output.dense"), Activation::None)?,
-                ffn_ln: ln(w, &format!("{p}.output.LayerNorm"))?,
+                ffn_ln: norm(w, &format!("{p}.output.LayerNorm"))?,
             });
         }
         let emb_ln = ln(&mut weights, "embeddings.LayerNorm")?;
@@ -308,6 +439,14 @@ impl Encoder {
             layers,
             device,
         })
+    }
+
+    /// The precision of the dense layers.
+    pub fn precision(&self) -> Precision {
+        self.layers
+            .first()
+            .map(|l| l.qkv.0.precision())
+            .unwrap_or(Precision::F32)
     }
 
     /// Rows of the word-embedding table.
@@ -346,23 +485,31 @@ impl Encoder {
     /// [`ModelConfig::max_tokens`] long) and returns each sequence's mean hidden state over its
     /// real tokens, not normalised.
     pub fn forward_mean(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let hidden = self.forward_hidden(seqs)?;
+        Ok(seqs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| hidden.mean(i, 0..s.len().max(1)))
+            .collect())
+    }
+
+    /// Runs the encoder and returns the last layer's hidden state of every token, the
+    /// sequences' work spread over the rayon pool.
+    pub fn forward_hidden(&self, seqs: &[&[u32]]) -> Result<Hidden> {
         // The kernels fork work with rayon ~100 times per pass. Called from a thread outside the
         // pool, each fork would park this thread on a futex and wake a worker (a quarter of a
         // query's time, measured); run inside the pool, a fork is a cheap work-stealing push.
-        rayon::scope(|_| self.forward_mean_on(seqs, true))
+        rayon::scope(|_| self.forward_hidden_on(seqs, true))
     }
 
-    /// [`Encoder::forward_mean`] entirely on the calling thread: for a server already running
-    /// one request per core, where forking each matmul only interleaves requests and stretches
-    /// every one of them.
-    pub fn forward_mean_serial(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        self.forward_mean_on(seqs, false)
-    }
-
-    fn forward_mean_on(&self, seqs: &[&[u32]], parallel: bool) -> Result<Vec<Vec<f32>>> {
+    fn forward_hidden_on(&self, seqs: &[&[u32]], parallel: bool) -> Result<Hidden> {
         let b = seqs.len();
         if b == 0 {
-            return Ok(Vec::new());
+            return Ok(Hidden {
+                t: 0,
+                h: self.cfg.hidden_size,
+                data: Vec::new(),
+            });
         }
         let t = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         if t > self.cfg.max_tokens() {
@@ -373,12 +520,10 @@ impl Encoder {
         }
         let h = self.cfg.hidden_size;
         let nh = self.cfg.num_attention_heads;
-        let hd = h / nh;
         let off = self.cfg.position_offset();
 
         let mut ids = Vec::with_capacity(b * t);
         let mut pos = Vec::with_capacity(b * t);
-        let mut mask = Vec::with_capacity(b * t);
         for s in seqs {
             for i in 0..t {
                 let real = i < s.len();
@@ -388,7 +533,6 @@ impl Encoder {
                     self.cfg.pad_token_id as u32
                 });
                 pos.push((off + if real { i } else { 0 }) as u32);
-                mask.push(if real { 1f32 } else { 0f32 });
             }
         }
         let pos = Tensor::new(pos.as_slice(), &self.device)?;
@@ -396,48 +540,29 @@ impl Encoder {
             .broadcast_add(&self.token_type0)?;
         let mut x = self.emb_ln.forward(&x)?; // [b*t, h]
 
-        let mask_t = Tensor::from_vec(mask, (b, t), &self.device)?;
         let lens: Vec<usize> = seqs.iter().map(|s| s.len().clamp(1, t)).collect();
 
+        let shape = attention::Shape { t, h, heads: nh };
         for layer in &self.layers {
             let qkv = layer.qkv.forward(&x, parallel)?; // [b*t, 3h]
-            let heads = |i: usize| -> Result<Tensor> {
-                Ok(qkv
-                    .narrow(1, i * h, h)?
-                    .reshape((b, t, nh, hd))?
-                    .transpose(1, 2)?
-                    .contiguous()?)
-            };
-            let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
-            // One sequence at a time, over its real tokens only: no padding mask is needed, and
-            // the score matrices ([heads, t, t], 12 MB at 512 tokens) exist for one sequence at
-            // a time instead of for the whole batch. Padding rows get a zero context; they
-            // never reach a real token (keys are cut to the real length) or the mean.
-            let mut parts = Vec::with_capacity(2 * b);
-            for (j, &n) in lens.iter().enumerate() {
-                let part = |m: &Tensor| m.narrow(0, j, 1)?.narrow(2, 0, n)?.contiguous();
-                let (qj, kj, vj) = (part(&q)?, part(&k)?, part(&v)?);
-                let probs = super::ops::softmax_last_dim(&qj.matmul(&kj.t()?)?)?;
-                parts.push(probs.matmul(&vj)?.transpose(1, 2)?.reshape((n, h))?);
-                if n < t {
-                    parts.push(Tensor::zeros((t - n, h), DType::F32, &self.device)?);
-                }
-            }
-            let ctx = if parts.len() == 1 {
-                parts.pop().expect("one part")
-            } else {
-                Tensor::cat(&parts, 0)?
-            };
+                                                        // Each sequence attends over its real tokens only: no padding mask is needed, and
+                                                        // padding rows get a zero context that never reaches a real token or the mean.
+            let ctx = qkv.apply_op1_no_bwd(&Attend {
+                lens: &lens,
+                shape,
+                parallel,
+            })?;
             let attn = layer.attn_out.forward(&ctx, parallel)?;
-            x = layer.attn_ln.forward(&(attn + &x)?)?;
+            x = layer.attn_ln.forward(&attn, &x)?;
             let mid = layer.ffn_in.forward(&x, parallel)?; // GELU applied by the kernel
             let out = layer.ffn_out.forward(&mid, parallel)?;
-            x = layer.ffn_ln.forward(&(out + &x)?)?;
+            x = layer.ffn_ln.forward(&out, &x)?;
         }
 
-        let x = x.reshape((b, t, h))?;
-        let summed = x.broadcast_mul(&mask_t.unsqueeze(2)?)?.sum(1)?; // [b, h]
-        let counts = mask_t.sum_keepdim(D::Minus1)?; // [b, 1]
-        Ok(summed.broadcast_div(&counts)?.to_vec2::<f32>()?)
+        Ok(Hidden {
+            t,
+            h,
+            data: x.flatten_all()?.to_vec1::<f32>()?,
+        })
     }
 }

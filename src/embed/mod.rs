@@ -7,6 +7,7 @@
 //! the windows' mean-pooled vectors, L2-normalised. For a text that fits, this is plain mean
 //! pooling. Batches are formed after sorting windows by length so that padding stays small.
 
+mod batch;
 pub mod bert;
 pub mod config;
 pub mod convert;
@@ -105,8 +106,60 @@ pub trait Embedder: Send + Sync {
     }
     /// Embeds `texts`, one normalised vector each, in order.
     fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>>;
+    /// Embeds `texts` and, for each, the pieces `spans[i]` (character ranges of `texts[i]`).
+    /// This default embeds each piece as a text of its own; [`TextEmbedder`] pools the
+    /// piece's tokens from the text's own forward pass instead ("late chunking"), which costs
+    /// nothing beyond the text's pass and gives each piece its context.
+    fn embed_spans(
+        &self,
+        texts: &[&str],
+        spans: &[Vec<(usize, usize)>],
+        kind: TextKind,
+    ) -> Result<Embedded> {
+        let mut all: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        for (t, sp) in texts.iter().zip(spans) {
+            let chars: Vec<char> = t.chars().collect();
+            all.extend(sp.iter().map(|&(a, b)| {
+                chars[a.min(b)..b.min(chars.len())]
+                    .iter()
+                    .collect::<String>()
+            }));
+        }
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let mut vectors = self.embed(&refs, kind)?.into_iter();
+        let texts_v: Vec<Vec<f32>> = vectors.by_ref().take(texts.len()).collect();
+        let spans_v = spans
+            .iter()
+            .map(|sp| vectors.by_ref().take(sp.len()).collect())
+            .collect();
+        Ok(Embedded {
+            texts: texts_v,
+            spans: spans_v,
+        })
+    }
     /// Tokens the model reads for `text` (prefix and special tokens included, before windowing).
     fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize>;
+}
+
+/// Vectors of texts and of pieces of them (see [`Embedder::embed_spans`]).
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    /// One normalised vector per text.
+    pub texts: Vec<Vec<f32>>,
+    /// Per text, one normalised vector per piece.
+    pub spans: Vec<Vec<Vec<f32>>>,
+}
+
+/// How sentence vectors are made at ingest: pooled from their passage's pass (`late`, the
+/// default) or embedded as texts of their own (`separate`, twice the work). See
+/// [`Embedder::embed_spans`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SentenceVectors {
+    /// Pooled from the passage's forward pass.
+    #[default]
+    Late,
+    /// Embedded on their own.
+    Separate,
 }
 
 /// Upper bound on padded tokens per forward pass: large enough to keep matmuls efficient, small
@@ -123,27 +176,24 @@ pub struct TextEmbedder {
     encoder: bert::Encoder,
     cls: u32,
     sep: u32,
-    /// Query embeddings running now (see [`TextEmbedder::embed`]).
-    queries_in_flight: std::sync::atomic::AtomicUsize,
-}
-
-/// Decrements the in-flight count when a query embedding ends, however it ends.
-struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
+    /// Single queries waiting to share a forward pass (see [`batch::Combiner`]).
+    queries: batch::Combiner,
 }
 
 impl TextEmbedder {
-    /// Loads the model folder `dir` (config.json, tokenizer.json, weights).
+    /// Loads the model folder `dir` (config.json, tokenizer.json, weights), its dense layers in
+    /// this process's precision ([`crate::kernels::precision`]).
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_with(dir, crate::kernels::precision())
+    }
+
+    /// [`TextEmbedder::load`] with the dense layers in `precision` (to compare the paths).
+    pub fn load_with(dir: &Path, precision: crate::kernels::gemm::Precision) -> Result<Self> {
         let cfg = ModelConfig::load(dir)?;
         // Weights before the tokenizer: the load's transient copies then do not stack on top of
         // the tokenizer's resident vocabulary trie, which keeps peak memory lower.
         let weights = bert::Weights::load(dir)?;
-        let encoder = bert::Encoder::new(&cfg, weights)?;
+        let encoder = bert::Encoder::with_precision(&cfg, weights, precision)?;
         let tok_path = dir.join("tokenizer.json");
         let tokenizer = Tokenizer::from_file(&tok_path)
             .map_err(|e| EmbedError::model(&tok_path, format!("cannot load tokenizer: {e}")))?;
@@ -197,8 +247,13 @@ impl TextEmbedder {
             encoder,
             cls,
             sep,
-            queries_in_flight: Default::default(),
+            queries: batch::Combiner::default(),
         })
+    }
+
+    /// The precision of the encoder's dense layers.
+    pub fn precision(&self) -> crate::kernels::gemm::Precision {
+        self.encoder.precision()
     }
 
     /// The model's configuration.
@@ -215,31 +270,59 @@ impl TextEmbedder {
 
     /// Content token ids (prefix included, no special tokens) of each text.
     fn content_ids(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<u32>>> {
+        Ok(self
+            .content(texts, kind, false)?
+            .into_iter()
+            .map(|(ids, _)| ids)
+            .collect())
+    }
+
+    /// Content token ids of each text and, when `offsets`, each token's character range in
+    /// the text (the prefix's tokens get empty ranges at 0).
+    #[allow(clippy::type_complexity)]
+    fn content(
+        &self,
+        texts: &[&str],
+        kind: TextKind,
+        offsets: bool,
+    ) -> Result<Vec<(Vec<u32>, Vec<(usize, usize)>)>> {
         let prefix = self.prefix(kind);
+        let shift = prefix.chars().count();
         let mut inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
         // One text (a query) skips encode_batch, whose rayon fan-out costs a thread hand-off.
-        let encodings = if inputs.len() == 1 {
-            vec![self
+        let encodings = match (inputs.len(), offsets) {
+            (1, false) => vec![self.tokenizer.encode(inputs.remove(0), false)],
+            (1, true) => vec![self.tokenizer.encode_char_offsets(inputs.remove(0), false)],
+            (_, false) => self
                 .tokenizer
-                .encode(inputs.remove(0), false)
-                .map_err(EmbedError::Tokenizer)?]
-        } else {
-            self.tokenizer
                 .encode_batch(inputs, false)
-                .map_err(EmbedError::Tokenizer)?
+                .map_or_else(|e| vec![Err(e)], |v| v.into_iter().map(Ok).collect()),
+            (_, true) => self
+                .tokenizer
+                .encode_batch_char_offsets(inputs, false)
+                .map_or_else(|e| vec![Err(e)], |v| v.into_iter().map(Ok).collect()),
         };
         let rows = self.encoder.vocab_rows() as u32;
         encodings
             .into_iter()
             .map(|e| {
+                let e = e.map_err(EmbedError::Tokenizer)?;
                 let ids = e.get_ids().to_vec();
-                match ids.iter().find(|&&i| i >= rows) {
-                    Some(bad) => Err(EmbedError::model(
+                if let Some(bad) = ids.iter().find(|&&i| i >= rows) {
+                    return Err(EmbedError::model(
                         "tokenizer.json",
                         format!("token id {bad} outside the model's vocabulary"),
-                    )),
-                    None => Ok(ids),
+                    ));
                 }
+                let spans = if offsets {
+                    e.get_offsets()
+                        .iter()
+                        .map(|&(a, b)| (a.saturating_sub(shift), b.saturating_sub(shift)))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                Ok((ids, spans))
             })
             .collect()
     }
@@ -255,68 +338,129 @@ impl Embedder for TextEmbedder {
     }
 
     fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
-        // A query alone spreads its matmuls over every core (~10 ms instead of ~14 here). When
-        // other queries are running too, each runs on its own thread instead: forking them all
-        // onto one pool interleaves their pieces and stretches every one (concurrency 4 on 2
-        // cores: p99 300+ ms). Passage batches are throughput work and always fork.
-        let _in_flight;
-        let parallel = match kind {
-            TextKind::Query => {
-                let n = self
-                    .queries_in_flight
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                _in_flight = InFlight(&self.queries_in_flight);
-                n == 0
+        if let ([text], TextKind::Query) = (texts, kind) {
+            // A query alone shares its forward pass with the queries that arrive while one is
+            // running (concurrent requests): one pass over a few short sequences costs little
+            // more than over one, since a short pass is bound by reading the weights.
+            let ids = self.content_ids(&[text], kind)?.remove(0);
+            if ids.len() <= self.cfg.max_tokens() - 2 {
+                let mut seq = Vec::with_capacity(ids.len() + 2);
+                seq.push(self.cls);
+                seq.extend_from_slice(&ids);
+                seq.push(self.sep);
+                let mean = self
+                    .queries
+                    .run(seq, |batch| self.encoder.forward_mean(batch))?;
+                let mean: Vec<f64> = mean.into_iter().map(f64::from).collect();
+                return Ok(vec![normalize(&mean)]);
             }
-            TextKind::Passage => true,
-        };
-        let content = self.content_ids(texts, kind)?;
+        }
+        let none = vec![Vec::new(); texts.len()];
+        Ok(self.embed_spans(texts, &none, kind)?.texts)
+    }
+
+    fn embed_spans(
+        &self,
+        texts: &[&str],
+        spans: &[Vec<(usize, usize)>],
+        kind: TextKind,
+    ) -> Result<Embedded> {
+        let want_spans = spans.iter().any(|s| !s.is_empty());
+        let content = self.content(texts, kind, want_spans)?;
         let window = self.cfg.max_tokens() - 2;
-        // (text index, window of its content wrapped in special tokens)
-        let mut windows: Vec<(usize, Vec<u32>)> = Vec::new();
-        for (i, ids) in content.iter().enumerate() {
+        // For each text, the piece each content token belongs to (the first piece its
+        // characters overlap).
+        let piece_of: Vec<Vec<Option<usize>>> = content
+            .iter()
+            .enumerate()
+            .map(|(i, (ids, offsets))| {
+                let pieces = spans.get(i).map(Vec::as_slice).unwrap_or(&[]);
+                if pieces.is_empty() {
+                    return vec![None; ids.len()];
+                }
+                offsets
+                    .iter()
+                    .map(|&(a, b)| pieces.iter().position(|&(s, e)| a < e && b > s && b > a))
+                    .collect()
+            })
+            .collect();
+        // (text index, first content token, window of its content wrapped in special tokens)
+        let mut windows: Vec<(usize, usize, Vec<u32>)> = Vec::new();
+        for (i, (ids, _)) in content.iter().enumerate() {
             let chunks: Vec<&[u32]> = if ids.is_empty() {
                 vec![&[][..]]
             } else {
                 ids.chunks(window).collect()
             };
-            for c in chunks {
+            for (w, c) in chunks.into_iter().enumerate() {
                 let mut seq = Vec::with_capacity(c.len() + 2);
                 seq.push(self.cls);
                 seq.extend_from_slice(c);
                 seq.push(self.sep);
-                windows.push((i, seq));
+                windows.push((i, w * window, seq));
             }
         }
-        windows.sort_by_key(|(_, s)| std::cmp::Reverse(s.len()));
+        windows.sort_by_key(|(_, _, s)| std::cmp::Reverse(s.len()));
 
         let dim = self.cfg.hidden_size;
         let mut sums = vec![vec![0f64; dim]; texts.len()];
+        let mut piece_sums: Vec<Vec<(Vec<f64>, usize)>> = (0..texts.len())
+            .map(|i| vec![(vec![0f64; dim], 0); spans.get(i).map_or(0, Vec::len)])
+            .collect();
         let mut start = 0;
         while start < windows.len() {
             // Longest first, so the first window of a batch fixes its padded length.
-            let longest = windows[start].1.len();
+            let longest = windows[start].2.len();
             let n = (BATCH_TOKENS / longest)
                 .clamp(1, BATCH_SEQS)
                 .min(windows.len() - start);
             let batch: Vec<&[u32]> = windows[start..start + n]
                 .iter()
-                .map(|(_, s)| s.as_slice())
+                .map(|(_, _, s)| s.as_slice())
                 .collect();
-            let means = if parallel {
-                self.encoder.forward_mean(&batch)?
-            } else {
-                self.encoder.forward_mean_serial(&batch)?
-            };
-            for ((text, seq), mean) in windows[start..start + n].iter().zip(means) {
+            let hidden = self.encoder.forward_hidden(&batch)?;
+            for (b, (text, first, seq)) in windows[start..start + n].iter().enumerate() {
+                let mean = hidden.mean(b, 0..seq.len());
                 let weight = (seq.len() - 2).max(1) as f64;
                 for (acc, v) in sums[*text].iter_mut().zip(mean) {
                     *acc += weight * v as f64;
                 }
+                // Content token `first + j` sits at position `1 + j` of this window.
+                for j in 0..seq.len() - 2 {
+                    if let Some(p) = piece_of[*text][first + j] {
+                        let (acc, count) = &mut piece_sums[*text][p];
+                        for (a, v) in acc.iter_mut().zip(hidden.token(b, 1 + j)) {
+                            *a += *v as f64;
+                        }
+                        *count += 1;
+                    }
+                }
             }
             start += n;
         }
-        Ok(sums.into_iter().map(|s| normalize(&s)).collect())
+        let texts_v: Vec<Vec<f32>> = sums.iter().map(|s| normalize(s)).collect();
+        let spans_v = piece_sums
+            .into_iter()
+            .zip(&texts_v)
+            .map(|(pieces, whole)| {
+                pieces
+                    .into_iter()
+                    // A piece no token falls in (empty, or whitespace only) takes its text's
+                    // vector.
+                    .map(|(acc, count)| {
+                        if count == 0 {
+                            whole.clone()
+                        } else {
+                            normalize(&acc)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Embedded {
+            texts: texts_v,
+            spans: spans_v,
+        })
     }
 }
 

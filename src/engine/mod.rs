@@ -35,6 +35,8 @@ pub struct Options {
     pub embed_heading: bool,
     /// How hybrid mode fuses its two rankings.
     pub fusion: FusionParams,
+    /// How ingest makes sentence vectors.
+    pub sentence_vectors: crate::embed::SentenceVectors,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             max_passage_tokens: DEFAULT_MAX_PASSAGE_TOKENS,
             embed_heading: false,
             fusion: FusionParams::default(),
+            sentence_vectors: Default::default(),
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use super::{Engine, Options};
-use crate::embed::{Embedder, TextKind};
+use crate::embed::{Embedder, SentenceVectors, TextKind};
 use crate::error::{Error, Result};
 use crate::index::{content_hash, Passage, PassageVectors, SentenceVector, Snapshot, Write};
 use crate::ingest::{self, split::Draft, IngestError, RawDocument};
@@ -209,52 +209,85 @@ impl Engine {
     }
 
     /// Vectors of passages (as the index stores them) and of each of their sentences, from one
-    /// embedder call.
+    /// embedder call: pooled from the passage's own pass, or embedded on their own (see
+    /// [`SentenceVectors`]).
     fn embed_chunk(&self, chunk: &[(&Draft, Option<&str>)]) -> Result<Vec<PassageVectors>> {
         let heading = self.options.embed_heading;
-        let mut texts: Vec<String> = chunk
-            .iter()
-            .map(|(p, section)| match (section, heading) {
-                (Some(s), true) => format!("{s}\n{}", p.text),
-                _ => p.text.clone(),
-            })
-            .collect();
-        // (passage in chunk, start, end, position in `texts`; None: the passage's own vector).
-        let mut spans: Vec<(usize, u32, u32, Option<usize>)> = Vec::new();
-        for (i, (p, _)) in chunk.iter().enumerate() {
+        let mut texts: Vec<String> = Vec::with_capacity(chunk.len());
+        // Per passage: its sentences as character ranges of its text, and of the embedded text
+        // (which may start with the heading).
+        let mut cuts: Vec<Vec<(usize, usize)>> = Vec::with_capacity(chunk.len());
+        let mut spans: Vec<Vec<(usize, usize)>> = Vec::with_capacity(chunk.len());
+        for (p, section) in chunk {
+            let (text, shift) = match (section, heading) {
+                (Some(s), true) => (format!("{s}\n{}", p.text), s.chars().count() + 1),
+                _ => (p.text.clone(), 0),
+            };
             let cut = ingest::split::sentences(&p.text);
-            let chars: Vec<char> = p.text.chars().collect();
-            let whole = cut.len() == 1 && cut[0] == (0, chars.len());
-            for (a, b) in cut {
-                let at = if whole && !heading {
-                    // The one sentence is the passage: its vector is the passage's.
-                    None
-                } else {
-                    texts.push(chars[a..b].iter().collect());
-                    Some(texts.len() - 1)
-                };
-                spans.push((i, a as u32, b as u32, at));
-            }
+            let whole = cut.len() == 1 && cut[0] == (0, p.text.chars().count());
+            // The one sentence that is the whole passage takes the passage's vector.
+            spans.push(if whole && !heading {
+                Vec::new()
+            } else {
+                cut.iter().map(|&(a, b)| (a + shift, b + shift)).collect()
+            });
+            texts.push(text);
+            cuts.push(cut);
         }
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         // Phase events (start/end pairs, target `semsearch::phase`) let the crash soak tell
         // where each kill landed.
         tracing::debug!(target: "semsearch::phase", texts = refs.len(), "embed start");
-        let vectors = self.embedder.embed(&refs, TextKind::Passage)?;
+        let embedded = match self.options.sentence_vectors {
+            SentenceVectors::Late => self
+                .embedder
+                .embed_spans(&refs, &spans, TextKind::Passage)?,
+            SentenceVectors::Separate => Embedder::embed_spans(
+                &Separate(self.embedder.as_ref()),
+                &refs,
+                &spans,
+                TextKind::Passage,
+            )?,
+        };
         tracing::debug!(target: "semsearch::phase", "embed end");
-        let mut out: Vec<PassageVectors> = vectors[..chunk.len()]
-            .iter()
-            .cloned()
-            .map(PassageVectors::from)
-            .collect();
-        for (i, start, end, at) in spans {
-            let vector = match at {
-                Some(t) => vectors[t].clone(),
-                None => out[i].passage.clone(),
-            };
-            out[i].sentences.push(SentenceVector { start, end, vector });
-        }
-        Ok(out)
+        Ok(embedded
+            .texts
+            .into_iter()
+            .zip(embedded.spans)
+            .zip(cuts)
+            .map(|((passage, sentence_vectors), cut)| {
+                let mut out = PassageVectors::from(passage);
+                out.sentences = cut
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(start, end))| SentenceVector {
+                        start: start as u32,
+                        end: end as u32,
+                        vector: sentence_vectors
+                            .get(i)
+                            .cloned()
+                            .unwrap_or_else(|| out.passage.clone()),
+                    })
+                    .collect();
+                out
+            })
+            .collect())
+    }
+}
+
+/// An embedder whose [`Embedder::embed_spans`] is the trait's default (each piece embedded as a
+/// text of its own), whatever the wrapped embedder does.
+struct Separate<'a>(&'a dyn Embedder);
+
+impl Embedder for Separate<'_> {
+    fn id(&self) -> &crate::embed::ModelId {
+        self.0.id()
+    }
+    fn embed(&self, texts: &[&str], kind: TextKind) -> crate::embed::Result<Vec<Vec<f32>>> {
+        self.0.embed(texts, kind)
+    }
+    fn count_tokens(&self, text: &str, kind: TextKind) -> crate::embed::Result<usize> {
+        self.0.count_tokens(text, kind)
     }
 }
 

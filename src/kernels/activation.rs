@@ -25,3 +25,43 @@ fn erf(x: f32) -> f32 {
 pub fn gelu_scalar(v: f32) -> f32 {
     0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2))
 }
+
+/// `e^x` for `x <= 0` without a library call, so that loops over it vectorise (attention's
+/// softmax): x = n·ln2 + r, a degree-6 polynomial for e^r, 2^n through the exponent bits, as the
+/// AVX2 kernel does. Relative error ~2e-7; 0 below -87.
+#[inline(always)]
+pub fn exp_fast(x: f32) -> f32 {
+    let x = x.max(-87.0);
+    // Round to nearest by the 1.5·2^23 trick: no rounding instruction needed.
+    const MAGIC: f32 = 12_582_912.0;
+    let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
+    let r = x - n * 0.693_359_4;
+    let r = r - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ] {
+        p = p * r + c;
+    }
+    let p = p * r * r + r + 1.0;
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+#[cfg(test)]
+mod exp_tests {
+    #[test]
+    fn exp_fast_matches_exp() {
+        for i in 0..=9000 {
+            let x = -(i as f32) / 100.0;
+            let (got, want) = (super::exp_fast(x), (x as f64).exp());
+            assert!(
+                (got as f64 - want).abs() <= 1e-6 * want + 1e-37,
+                "{x}: {got} vs {want}"
+            );
+        }
+    }
+}

@@ -14,10 +14,12 @@ use rayon::prelude::*;
 
 use super::{isa, Isa};
 
-/// Output columns per panel (two 8-lane AVX registers).
-const NR: usize = 16;
-/// Rows of `x` per micro-kernel call.
-const MR: usize = 6;
+/// Output columns per panel (two 8-lane AVX registers, or one 16-lane AVX-512 register).
+pub(super) const NR: usize = 16;
+/// Most rows of `x` per micro-kernel call (the AVX-512 kernels: one register per row).
+pub(super) const MR: usize = 12;
+/// Rows per call of the AVX2 and portable f32 kernels (12 accumulators of 8 lanes).
+const MR_AVX2: usize = 6;
 /// Rows per parallel task when `x` is tall: keeps a block of `x` (MC·k floats) in L2.
 const MC: usize = 96;
 
@@ -30,38 +32,73 @@ pub enum Activation {
     Gelu,
 }
 
+/// How a layer's weights are stored and multiplied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 weights and activations.
+    F32,
+    /// int8 weights (one scale per output column) times int8 activations (one scale per row,
+    /// quantized on the fly); sums in i32, bias and GELU in f32. See [`super::qgemm`].
+    Int8,
+}
+
+/// The weights in the form the micro-kernels read.
+enum Packed {
+    /// `ceil(n/16)` panels of `k × 16`, zero-padded past `n`.
+    F32(Vec<f32>),
+    /// The same panels in int8, four k-steps per 32-bit lane.
+    Int8(super::qgemm::Panels),
+}
+
 /// A dense layer `y = act(x·Wᵀ + b)` with `W` (`[n, k]`, as stored by PyTorch) packed for the
 /// micro-kernel.
 pub struct PackedLinear {
     k: usize,
     n: usize,
-    /// `ceil(n/16)` panels of `k × 16`, zero-padded past `n`.
-    panels: Vec<f32>,
+    packed: Packed,
     bias: Vec<f32>,
     act: Activation,
     isa: Isa,
 }
 
 impl PackedLinear {
-    /// Packs `w` (`n` rows of `k`, row-major) and `bias` (`n`, or empty for none).
+    /// Packs `w` (`n` rows of `k`, row-major) and `bias` (`n`, or empty for none) in f32.
     pub fn new(w: &[f32], n: usize, k: usize, bias: &[f32], act: Activation) -> Self {
+        Self::with_precision(w, n, k, bias, act, Precision::F32)
+    }
+
+    /// Packs `w` and `bias` (as [`PackedLinear::new`]) for the given precision.
+    pub fn with_precision(
+        w: &[f32],
+        n: usize,
+        k: usize,
+        bias: &[f32],
+        act: Activation,
+        precision: Precision,
+    ) -> Self {
         assert_eq!(w.len(), n * k, "weight is not n x k");
         assert!(bias.is_empty() || bias.len() == n, "bias is not n long");
         let np = n.div_ceil(NR);
-        let mut panels = vec![0f32; np * k * NR];
-        for j in 0..n {
-            let (p, c) = (j / NR, j % NR);
-            let panel = &mut panels[p * k * NR..(p + 1) * k * NR];
-            for (kk, &v) in w[j * k..(j + 1) * k].iter().enumerate() {
-                panel[kk * NR + c] = v;
+        let packed = match precision {
+            Precision::F32 => {
+                let mut panels = vec![0f32; np * k * NR];
+                for j in 0..n {
+                    let (p, c) = (j / NR, j % NR);
+                    let panel = &mut panels[p * k * NR..(p + 1) * k * NR];
+                    for (kk, &v) in w[j * k..(j + 1) * k].iter().enumerate() {
+                        panel[kk * NR + c] = v;
+                    }
+                }
+                Packed::F32(panels)
             }
-        }
+            Precision::Int8 => Packed::Int8(super::qgemm::Panels::pack(w, n, k)),
+        };
         let mut b = vec![0f32; np * NR];
         b[..bias.len()].copy_from_slice(bias);
         PackedLinear {
             k,
             n,
-            panels,
+            packed,
             bias: b,
             act,
             isa: isa(),
@@ -73,6 +110,22 @@ impl PackedLinear {
     pub fn on(mut self, isa: Isa) -> Self {
         self.isa = isa.or_portable();
         self
+    }
+
+    /// How the weights are stored.
+    pub fn precision(&self) -> Precision {
+        match self.packed {
+            Packed::F32(_) => Precision::F32,
+            Packed::Int8(_) => Precision::Int8,
+        }
+    }
+
+    /// Bytes the packed weights take.
+    pub fn weight_bytes(&self) -> usize {
+        match &self.packed {
+            Packed::F32(p) => p.len() * 4,
+            Packed::Int8(p) => p.bytes(),
+        }
     }
 
     /// Input width.
@@ -99,6 +152,11 @@ impl PackedLinear {
         if m == 0 || n == 0 {
             return y;
         }
+        // int8 layers quantize the input once per call, not once per panel.
+        let rows = match &self.packed {
+            Packed::Int8(p) => Some(super::qgemm::Rows::quantize(self.isa, x, m, self.k, p.kp())),
+            Packed::F32(_) => None,
+        };
         let np = n.div_ceil(NR);
         let blocks = m.div_ceil(MC);
         // Tasks are (row block, panel) pairs; each writes a disjoint MC x 16 tile of y. Small
@@ -109,10 +167,10 @@ impl PackedLinear {
         let run = |t: usize| {
             let (blk, p) = (t / np, t % np);
             let r0 = blk * MC;
-            let rows = MC.min(m - r0);
-            // SAFETY: task t writes rows r0..r0+rows of columns p*16..p*16+16 only, and every
+            let count = MC.min(m - r0);
+            // SAFETY: task t writes rows r0..r0+count of columns p*16..p*16+16 only, and every
             // (blk, p) pair is run once, so no two tasks write the same element.
-            unsafe { self.tile(x, r0, rows, p, y_addr as *mut f32) };
+            unsafe { self.tile(x, rows.as_ref(), r0, count, p, y_addr as *mut f32) };
         };
         if !parallel || flops < 2_000_000 {
             (0..tasks).for_each(run);
@@ -122,21 +180,49 @@ impl PackedLinear {
         y
     }
 
-    /// Rows `r0..r0+rows` of panel `p`, written into `y` (row stride `n`).
+    /// Rows `r0..r0+count` of panel `p`, written into `y` (row stride `n`).
     ///
     /// # Safety
     /// `y` must point to `m * n` floats, and no other thread may write this tile.
-    unsafe fn tile(&self, x: &[f32], r0: usize, rows: usize, p: usize, y: *mut f32) {
+    unsafe fn tile(
+        &self,
+        x: &[f32],
+        rows: Option<&super::qgemm::Rows>,
+        r0: usize,
+        count: usize,
+        p: usize,
+        y: *mut f32,
+    ) {
         let k = self.k;
-        let panel = &self.panels[p * k * NR..(p + 1) * k * NR];
         let bias = &self.bias[p * NR..(p + 1) * NR];
         let cols = NR.min(self.n - p * NR);
+        let step = match (&self.packed, self.isa) {
+            (_, Isa::Avx512Vnni) => MR,
+            (Packed::Int8(_), _) => MR,
+            (Packed::F32(_), _) => MR_AVX2,
+        };
         let mut out = [0f32; MR * NR];
         let mut r = r0;
-        while r < r0 + rows {
-            let mr = MR.min(r0 + rows - r);
-            let a = &x[r * k..(r + mr) * k];
-            micro(self.isa, a, k, mr, panel, bias, &mut out);
+        while r < r0 + count {
+            let mr = step.min(r0 + count - r);
+            match (&self.packed, rows) {
+                (Packed::Int8(panels), Some(rows)) => {
+                    super::qgemm::micro(self.isa, rows, r, mr, panels, p, bias, &mut out)
+                }
+                (Packed::F32(panels), _) => {
+                    let panel = &panels[p * k * NR..(p + 1) * k * NR];
+                    micro(
+                        self.isa,
+                        &x[r * k..(r + mr) * k],
+                        k,
+                        mr,
+                        panel,
+                        bias,
+                        &mut out,
+                    )
+                }
+                (Packed::Int8(_), None) => unreachable!("int8 layers quantize their input"),
+            }
             if self.act == Activation::Gelu {
                 gelu(self.isa, &mut out[..mr * NR]);
             }
@@ -155,8 +241,8 @@ impl PackedLinear {
 /// form's libm `exp` was a tenth of a query's time).
 fn gelu(isa: Isa, v: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2Fma {
-        // SAFETY: `Isa::Avx2Fma` is only ever chosen when the CPU has AVX2 and FMA.
+    if isa >= Isa::Avx2Fma {
+        // SAFETY: `Isa::Avx2Fma` and above are only ever chosen when the CPU has AVX2 and FMA.
         unsafe { avx::gelu(v) };
         return;
     }
@@ -180,8 +266,8 @@ pub fn softmax_row_on(isa: Isa, row: &mut [f32]) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2Fma {
-        // SAFETY: `Isa::Avx2Fma` is only ever chosen when the CPU has AVX2 and FMA.
+    if isa >= Isa::Avx2Fma {
+        // SAFETY: `Isa::Avx2Fma` and above are only ever chosen when the CPU has AVX2 and FMA.
         let sum = unsafe { avx::exp_shifted(row, max) };
         let inv = 1.0 / sum;
         row.iter_mut().for_each(|v| *v *= inv);
@@ -196,7 +282,8 @@ pub fn softmax_row_on(isa: Isa, row: &mut [f32]) {
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
-/// `out[i][c] = bias[c] + Σ_k a[i][k]·panel[k][c]` for `mr <= 6` rows.
+/// `out[i][c] = bias[c] + Σ_k a[i][k]·panel[k][c]` for `mr` rows (at most 12 on AVX-512, 6
+/// otherwise).
 fn micro(
     isa: Isa,
     a: &[f32],
@@ -207,9 +294,23 @@ fn micro(
     out: &mut [f32; MR * NR],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2Fma {
-        // SAFETY: `Isa::Avx2Fma` is only ever chosen when the CPU has AVX2 and FMA; slice sizes
+    if isa == Isa::Avx512Vnni {
+        // SAFETY: `Isa::Avx512Vnni` is only ever chosen when the CPU has AVX-512 F; slice sizes
         // are asserted inside.
+        unsafe {
+            macro_rules! rows {
+                ($($r:literal)*) => {
+                    match mr { $($r => avx512::micro::<$r>(a, k, panel, bias, out),)* _ => unreachable!() }
+                };
+            }
+            rows!(1 2 3 4 5 6 7 8 9 10 11 12);
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if isa >= Isa::Avx2Fma {
+        // SAFETY: `Isa::Avx2Fma` and above are only ever chosen when the CPU has AVX2 and FMA;
+        // slice sizes are asserted inside.
         unsafe {
             match mr {
                 1 => avx::micro::<1>(a, k, panel, bias, out),
@@ -229,6 +330,41 @@ fn micro(
             for (c, v) in o.iter_mut().enumerate() {
                 *v += av * panel[kk * NR + c];
             }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{MR, NR};
+
+    /// The 12x16 (or fewer rows) AVX-512 micro-kernel: one 16-lane accumulator per row, the
+    /// panel row loaded once per k and each `x` value broadcast into its row's multiply-add.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn micro<const R: usize>(
+        a: &[f32],
+        k: usize,
+        panel: &[f32],
+        bias: &[f32],
+        out: &mut [f32; MR * NR],
+    ) {
+        assert!(R <= MR && a.len() >= R * k && panel.len() >= k * NR && bias.len() >= NR);
+        let b = _mm512_loadu_ps(bias.as_ptr());
+        let mut acc = [b; R];
+        let ap = a.as_ptr();
+        let mut pp = panel.as_ptr();
+        for kk in 0..k {
+            let w = _mm512_loadu_ps(pp);
+            for (i, acc) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_ps(*ap.add(i * k + kk));
+                *acc = _mm512_fmadd_ps(av, w, *acc);
+            }
+            pp = pp.add(NR);
+        }
+        for (i, acc) in acc.iter().enumerate() {
+            _mm512_storeu_ps(out.as_mut_ptr().add(i * NR), *acc);
         }
     }
 }

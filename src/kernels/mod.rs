@@ -9,19 +9,25 @@
 //! the portable one on the CPU that runs the tests.
 
 pub mod activation;
+pub mod attention;
 pub mod gemm;
 pub mod q4;
+pub mod qgemm;
 pub mod vector;
 
 use std::sync::OnceLock;
 
-/// An instruction set the kernels have a path for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An instruction set the kernels have a path for. Each level includes the ones before it, so a
+/// kernel with no path of its own for a level runs the best lower one it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Isa {
     /// Plain Rust: any CPU.
     Portable,
     /// x86-64 with AVX2 and FMA (256-bit vectors, fused multiply-add).
     Avx2Fma,
+    /// AVX2/FMA plus AVX-512 F, BW, VL and VNNI: 512-bit vectors and the `vpdpbusd` u8 x i8
+    /// dot product of the int8 dense layers (Intel since Cascade Lake, AMD since Zen 4).
+    Avx512Vnni,
 }
 
 impl Isa {
@@ -30,10 +36,15 @@ impl Isa {
         static DETECTED: OnceLock<Isa> = OnceLock::new();
         *DETECTED.get_or_init(|| {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
             {
-                return Isa::Avx2Fma;
+                use std::arch::is_x86_feature_detected as has;
+                if has!("avx2") && has!("fma") {
+                    if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni")
+                    {
+                        return Isa::Avx512Vnni;
+                    }
+                    return Isa::Avx2Fma;
+                }
             }
             Isa::Portable
         })
@@ -42,7 +53,7 @@ impl Isa {
     /// This path if the CPU runs it, else the portable one: SIMD code is only ever entered on
     /// a CPU that has the instructions.
     pub fn or_portable(self) -> Isa {
-        if self == Isa::detect() {
+        if self <= Isa::detect() {
             self
         } else {
             Isa::Portable
@@ -51,11 +62,18 @@ impl Isa {
 
     /// Every path this CPU can run, portable first (for tests that compare them).
     pub fn available() -> Vec<Isa> {
-        let mut v = vec![Isa::Portable];
-        if Isa::detect() != Isa::Portable {
-            v.push(Isa::detect());
-        }
-        v
+        [Isa::Portable, Isa::Avx2Fma, Isa::Avx512Vnni]
+            .into_iter()
+            .filter(|&i| i <= Isa::detect())
+            .collect()
+    }
+
+    /// The paths this CPU lacks (tests say which they skip).
+    pub fn missing() -> Vec<Isa> {
+        [Isa::Avx2Fma, Isa::Avx512Vnni]
+            .into_iter()
+            .filter(|&i| i > Isa::detect())
+            .collect()
     }
 }
 
@@ -64,7 +82,21 @@ pub fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| match std::env::var("SEMSEARCH_KERNELS").as_deref() {
         Ok("portable") => Isa::Portable,
+        Ok("avx2") => Isa::Avx2Fma.or_portable(),
         _ => Isa::detect(),
+    })
+}
+
+/// The precision of the encoder's dense layers in this process: int8 where the CPU multiplies
+/// bytes fast (AVX-512 VNNI), f32 elsewhere; `SEMSEARCH_PRECISION=f32` or `int8` overrides it
+/// (int8 without VNNI runs, slowly, on the portable path: for comparisons only).
+pub fn precision() -> gemm::Precision {
+    static PRECISION: OnceLock<gemm::Precision> = OnceLock::new();
+    *PRECISION.get_or_init(|| match std::env::var("SEMSEARCH_PRECISION").as_deref() {
+        Ok("f32") => gemm::Precision::F32,
+        Ok("int8") => gemm::Precision::Int8,
+        _ if isa() >= Isa::Avx512Vnni => gemm::Precision::Int8,
+        _ => gemm::Precision::F32,
     })
 }
 

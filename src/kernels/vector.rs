@@ -13,8 +13,8 @@ pub fn dot_on(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
     let (a, b) = (&a[..n], &b[..n]);
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2Fma` is only ever selected on a CPU that has AVX2 and FMA.
-        Isa::Avx2Fma => unsafe { avx2::dot(a, b) },
+        // SAFETY: `Isa::Avx2Fma` and above are only ever selected on a CPU with AVX2 and FMA.
+        Isa::Avx2Fma | Isa::Avx512Vnni => unsafe { avx2::dot(a, b) },
         _ => dot_portable(a, b),
     }
 }
@@ -46,7 +46,7 @@ pub fn dot_i8_on(isa: Isa, a: &[i8], b: &[i8]) -> i32 {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as in `dot_on`.
-        Isa::Avx2Fma => unsafe { avx2::dot_i8(a, b) },
+        Isa::Avx2Fma | Isa::Avx512Vnni => unsafe { avx2::dot_i8(a, b) },
         _ => dot_i8_portable(a, b),
     }
 }

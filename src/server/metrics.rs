@@ -124,6 +124,17 @@ impl Embedder for Timed {
         self.histogram.observe(t.elapsed().as_secs_f64());
         r
     }
+    fn embed_spans(
+        &self,
+        texts: &[&str],
+        spans: &[Vec<(usize, usize)>],
+        kind: TextKind,
+    ) -> Result<crate::embed::Embedded> {
+        let t = Instant::now();
+        let r = self.inner.embed_spans(texts, spans, kind);
+        self.histogram.observe(t.elapsed().as_secs_f64());
+        r
+    }
     fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize> {
         self.inner.count_tokens(text, kind)
     }
