@@ -13,6 +13,7 @@ pub mod config;
 pub mod convert;
 pub mod ops;
 pub mod tiny;
+pub mod unigram;
 
 use std::path::{Path, PathBuf};
 
@@ -141,6 +142,54 @@ pub trait Embedder: Send + Sync {
     fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize>;
 }
 
+/// The tokenizer: `tokenizers`' own, or the same pipeline with the compact
+/// [`unigram::Unigram`] model (XLM-R vocabularies: ~290 MB less resident memory).
+enum Tok {
+    Full(Box<Tokenizer>),
+    Lean(Box<unigram::LeanTokenizer>),
+}
+
+impl Tok {
+    /// No truncation and no padding: windows and batches are formed here.
+    fn plain(&mut self) -> Result<()> {
+        match self {
+            Tok::Full(t) => {
+                t.with_truncation(None).map_err(EmbedError::Tokenizer)?;
+                t.with_padding(None);
+            }
+            Tok::Lean(t) => {
+                t.with_truncation(None).map_err(EmbedError::Tokenizer)?;
+                t.with_padding(None);
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes one text; offsets in characters when `chars`, else in bytes.
+    fn encode(&self, input: String, chars: bool) -> tokenizers::Result<tokenizers::Encoding> {
+        match (self, chars) {
+            (Tok::Full(t), false) => t.encode(input, false),
+            (Tok::Full(t), true) => t.encode_char_offsets(input, false),
+            (Tok::Lean(t), false) => t.encode(input, false),
+            (Tok::Lean(t), true) => t.encode_char_offsets(input, false),
+        }
+    }
+
+    /// Encodes texts on the rayon pool; offsets as in [`Tok::encode`].
+    fn encode_batch(
+        &self,
+        inputs: Vec<String>,
+        chars: bool,
+    ) -> tokenizers::Result<Vec<tokenizers::Encoding>> {
+        match (self, chars) {
+            (Tok::Full(t), false) => t.encode_batch(inputs, false),
+            (Tok::Full(t), true) => t.encode_batch_char_offsets(inputs, false),
+            (Tok::Lean(t), false) => t.encode_batch(inputs, false),
+            (Tok::Lean(t), true) => t.encode_batch_char_offsets(inputs, false),
+        }
+    }
+}
+
 /// Vectors of texts and of pieces of them (see [`Embedder::embed_spans`]).
 #[derive(Debug, Clone)]
 pub struct Embedded {
@@ -172,7 +221,7 @@ const BATCH_SEQS: usize = 64;
 pub struct TextEmbedder {
     id: ModelId,
     cfg: ModelConfig,
-    tokenizer: Tokenizer,
+    tokenizer: Tok,
     encoder: bert::Encoder,
     cls: u32,
     sep: u32,
@@ -195,24 +244,40 @@ impl TextEmbedder {
         let weights = bert::Weights::load(dir)?;
         let encoder = bert::Encoder::with_precision(&cfg, weights, precision)?;
         let tok_path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|e| EmbedError::model(&tok_path, format!("cannot load tokenizer: {e}")))?;
-        Self::from_parts(dir, cfg, tokenizer, encoder)
+        let json = std::fs::read_to_string(&tok_path).map_err(|e| EmbedError::io(&tok_path, e))?;
+        let bad = |e: String| EmbedError::model(&tok_path, format!("cannot load tokenizer: {e}"));
+        let tokenizer = match unigram::load(&json).map_err(bad)? {
+            Some(lean) => Tok::Lean(Box::new(lean)),
+            None => Tok::Full(Box::new(
+                json.parse::<Tokenizer>().map_err(|e| bad(e.to_string()))?,
+            )),
+        };
+        Self::assemble(dir, cfg, tokenizer, encoder)
     }
 
     /// Assembles an embedder from loaded parts (tests use a tiny random encoder).
     pub fn from_parts(
         dir: &Path,
         cfg: ModelConfig,
-        mut tokenizer: Tokenizer,
+        tokenizer: Tokenizer,
         encoder: bert::Encoder,
     ) -> Result<Self> {
-        tokenizer
-            .with_truncation(None)
-            .map_err(EmbedError::Tokenizer)?;
-        tokenizer.with_padding(None);
+        Self::assemble(dir, cfg, Tok::Full(Box::new(tokenizer)), encoder)
+    }
+
+    fn assemble(
+        dir: &Path,
+        cfg: ModelConfig,
+        mut tokenizer: Tok,
+        encoder: bert::Encoder,
+    ) -> Result<Self> {
+        tokenizer.plain()?;
         // The tokenizer's own post-processor knows the special tokens: encoding "" yields them.
-        let specials = tokenizer.encode("", true).map_err(EmbedError::Tokenizer)?;
+        let specials = match &tokenizer {
+            Tok::Full(t) => t.encode("", true),
+            Tok::Lean(t) => t.encode("", true),
+        }
+        .map_err(EmbedError::Tokenizer)?;
         let (cls, sep) = match specials.get_ids() {
             [c, s] => (*c, *s),
             other => {
@@ -290,17 +355,12 @@ impl TextEmbedder {
         let shift = prefix.chars().count();
         let mut inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
         // One text (a query) skips encode_batch, whose rayon fan-out costs a thread hand-off.
-        let encodings = match (inputs.len(), offsets) {
-            (1, false) => vec![self.tokenizer.encode(inputs.remove(0), false)],
-            (1, true) => vec![self.tokenizer.encode_char_offsets(inputs.remove(0), false)],
-            (_, false) => self
-                .tokenizer
-                .encode_batch(inputs, false)
-                .map_or_else(|e| vec![Err(e)], |v| v.into_iter().map(Ok).collect()),
-            (_, true) => self
-                .tokenizer
-                .encode_batch_char_offsets(inputs, false)
-                .map_or_else(|e| vec![Err(e)], |v| v.into_iter().map(Ok).collect()),
+        let encodings = if inputs.len() == 1 {
+            vec![self.tokenizer.encode(inputs.remove(0), offsets)]
+        } else {
+            self.tokenizer
+                .encode_batch(inputs, offsets)
+                .map_or_else(|e| vec![Err(e)], |v| v.into_iter().map(Ok).collect())
         };
         let rows = self.encoder.vocab_rows() as u32;
         encodings

@@ -9,3 +9,4 @@ mod hostile;
 mod http;
 mod http_contract;
 mod pg_store;
+mod tokenizer;
