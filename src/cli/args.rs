@@ -20,9 +20,9 @@ pub struct PassageArgs {
     /// Embed each passage together with its section heading.
     #[arg(long)]
     pub embed_heading: bool,
-    /// Sentence vectors: pooled from their passage's own pass (late), or each sentence
-    /// embedded on its own (separate: about twice the embedding work).
-    #[arg(long, value_enum, default_value_t = SentenceVectors::Late)]
+    /// Sentence vectors: each sentence embedded on its own (separate), or pooled from its
+    /// passage's own pass (late: about half the embedding work, lower recall).
+    #[arg(long, value_enum, default_value_t = SentenceVectors::Separate)]
     pub sentence_vectors: SentenceVectors,
 }
 
@@ -45,7 +45,7 @@ impl PassageArgs {
     pub fn is_set(&self) -> bool {
         self.max_passage_tokens != DEFAULT_MAX_PASSAGE_TOKENS
             || self.embed_heading
-            || self.sentence_vectors != SentenceVectors::Late
+            || self.sentence_vectors != SentenceVectors::Separate
     }
 }
 

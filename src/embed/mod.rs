@@ -199,16 +199,17 @@ pub struct Embedded {
     pub spans: Vec<Vec<Vec<f32>>>,
 }
 
-/// How sentence vectors are made at ingest: pooled from their passage's pass (`late`, the
-/// default) or embedded as texts of their own (`separate`, twice the work). See
+/// How sentence vectors are made at ingest: each sentence embedded as a text of its own
+/// (`separate`, the default), or pooled from its passage's forward pass (`late`: about half the
+/// embedding work, but measured to lose retrieval quality, see the README). See
 /// [`Embedder::embed_spans`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SentenceVectors {
-    /// Pooled from the passage's forward pass.
-    #[default]
-    Late,
     /// Embedded on their own.
+    #[default]
     Separate,
+    /// Pooled from the passage's forward pass.
+    Late,
 }
 
 /// Upper bound on padded tokens per forward pass: large enough to keep matmuls efficient, small

@@ -164,3 +164,117 @@ fn q4_word_table_matches_its_dequantized_dense_table() {
         1e-5,
     );
 }
+
+/// Late chunking: a piece's vector is the mean of its own tokens from the text's pass, so it
+/// equals what pooling those rows of the encoder's output gives; a piece no token falls in takes
+/// the text's vector; the texts' own vectors do not change when pieces are asked for.
+#[test]
+fn late_pieces_pool_their_tokens_from_the_texts_pass() {
+    let e = tiny_embedder(2, false);
+    let texts = ["the lake tai. suzhou plan", "river city"];
+    let spans = vec![vec![(0, 13), (14, 25), (5, 5)], vec![]];
+    let out = e.embed_spans(&texts, &spans, TextKind::Passage).unwrap();
+    close(
+        &out.texts[0],
+        &e.embed(&texts[..1], TextKind::Passage).unwrap()[0],
+        1e-5,
+    );
+    close(
+        &out.texts[1],
+        &e.embed(&texts[1..], TextKind::Passage).unwrap()[0],
+        1e-5,
+    );
+    assert_eq!(out.spans[0].len(), 3);
+    assert!(out.spans[1].is_empty());
+    close(&out.spans[0][2], &out.texts[0], 1e-6);
+
+    // By hand: the tokens of "suzhou plan" (offsets past the prefix), pooled from the pass.
+    let content = e
+        .content(&texts[..1], TextKind::Passage, true)
+        .unwrap()
+        .remove(0);
+    let mut seq = vec![e.cls];
+    seq.extend(&content.0);
+    seq.push(e.sep);
+    let hidden = e.encoder.forward_hidden(&[&seq]).unwrap();
+    let mine: Vec<usize> = content
+        .1
+        .iter()
+        .enumerate()
+        .filter(|(_, &(a, b))| a < 25 && b > 14 && b > a)
+        .map(|(j, _)| j + 1)
+        .collect();
+    assert!(!mine.is_empty());
+    let mut mean = vec![0f64; 32];
+    for &j in &mine {
+        for (m, v) in mean.iter_mut().zip(hidden.token(0, j)) {
+            *m += *v as f64;
+        }
+    }
+    close(&out.spans[0][1], &normalize(&mean), 1e-5);
+    // The two sentences differ, and each is nearer its own text than the other text is.
+    assert!(dot(&out.spans[0][0], &out.spans[0][1]) < 0.9999);
+}
+
+/// The trait's default embeds pieces as texts of their own: what `--sentence-vectors separate`
+/// stores.
+#[test]
+fn separate_pieces_are_embedded_as_texts() {
+    struct Plain<'a>(&'a TextEmbedder);
+    impl Embedder for Plain<'_> {
+        fn id(&self) -> &ModelId {
+            self.0.id()
+        }
+        fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
+            self.0.embed(texts, kind)
+        }
+        fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize> {
+            self.0.count_tokens(text, kind)
+        }
+    }
+    let e = tiny_embedder(2, false);
+    let out = Plain(&e)
+        .embed_spans(
+            &["the lake tai. suzhou"],
+            &[vec![(14, 20)]],
+            TextKind::Passage,
+        )
+        .unwrap();
+    close(
+        &out.spans[0][0],
+        &e.embed(&["suzhou"], TextKind::Passage).unwrap()[0],
+        1e-5,
+    );
+}
+
+/// Queries embedded from many threads at once (sharing passes) get the vectors they get alone.
+#[test]
+fn concurrent_queries_get_their_own_vectors() {
+    let e = std::sync::Arc::new(tiny_embedder(2, false));
+    let qs = [
+        "the lake",
+        "suzhou plan five year",
+        "river",
+        "city of lakes and rivers",
+    ];
+    let alone: Vec<Vec<f32>> = qs
+        .iter()
+        .map(|q| e.embed(&[q], TextKind::Query).unwrap().remove(0))
+        .collect();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                let q = qs[i % qs.len()];
+                (
+                    i % qs.len(),
+                    e.embed(&[q], TextKind::Query).unwrap().remove(0),
+                )
+            })
+        })
+        .collect();
+    for t in threads {
+        let (i, v) = t.join().unwrap();
+        close(&v, &alone[i], 1e-5);
+    }
+}
