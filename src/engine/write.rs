@@ -15,7 +15,7 @@ use crate::ingest::{self, split::Draft, IngestError, RawDocument};
 
 /// Passages embedded per call: the embedder packs them and their sentences into as few forward
 /// passes as fit, and progress moves at least this often.
-const EMBED_CHUNK: usize = 16;
+const EMBED_CHUNK: usize = 32;
 
 /// Longest id derived from a title, in characters: readable in a URL.
 const SLUG_CHARS: usize = 60;

@@ -322,14 +322,25 @@ pub fn add_layer_norm(
 ) {
     let h = gamma.len();
     assert!(x.len() == residual.len() && beta.len() == h && x.len().is_multiple_of(h));
-    #[cfg(target_arch = "x86_64")]
-    if isa.or_portable() >= Isa::Avx2Fma {
-        // SAFETY: the CPU has AVX2 and FMA (checked by `or_portable`).
-        unsafe { add_ln_avx2(x, residual, gamma, beta, eps) };
-        return;
+    let rows = |x: &mut [f32], residual: &[f32]| {
+        #[cfg(target_arch = "x86_64")]
+        if isa.or_portable() >= Isa::Avx2Fma {
+            // SAFETY: the CPU has AVX2 and FMA (checked by `or_portable`).
+            unsafe { add_ln_avx2(x, residual, gamma, beta, eps) };
+            return;
+        }
+        add_ln_body(x, residual, gamma, beta, eps)
+    };
+    // Blocks of 64 rows over the pool when there are many: on its own thread this was a tenth
+    // of a passage batch's time.
+    const BLOCK: usize = 64;
+    if x.len() >= 4 * BLOCK * h {
+        x.par_chunks_mut(BLOCK * h)
+            .zip(residual.par_chunks(BLOCK * h))
+            .for_each(|(x, r)| rows(x, r));
+    } else {
+        rows(x, residual)
     }
-    let _ = isa;
-    add_ln_body(x, residual, gamma, beta, eps)
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -12,6 +12,8 @@
 //! Residual adds, LayerNorm, softmax and the mean pooling stay in f32; only the four matrix
 //! multiplies of each layer run in int8.
 
+use rayon::prelude::*;
+
 use super::gemm::{MR, NR};
 use super::Isa;
 
@@ -82,22 +84,32 @@ impl Rows {
     pub fn quantize(isa: Isa, x: &[f32], m: usize, k: usize, kp: usize) -> Self {
         let mut data = vec![128u8; m * kp];
         let mut scale = vec![1f32; m];
-        for (i, (src, dst)) in x.chunks_exact(k).zip(data.chunks_exact_mut(kp)).enumerate() {
+        let row = |(src, (dst, scale)): (&[f32], (&mut [u8], &mut f32))| {
             #[cfg(target_arch = "x86_64")]
             if isa == Isa::Avx512Vnni {
                 // SAFETY: `Isa::Avx512Vnni` is only ever chosen when the CPU has AVX-512 F/BW.
-                scale[i] = unsafe { vnni::quantize_row(src, dst) };
-                continue;
+                *scale = unsafe { vnni::quantize_row(src, dst) };
+                return;
             }
-            let _ = isa;
             let max = src.iter().fold(0f32, |m, v| m.max(v.abs()));
             if max > 0.0 {
-                scale[i] = max / 127.0;
+                *scale = max / 127.0;
             }
-            let inv = 1.0 / scale[i];
+            let inv = 1.0 / *scale;
             for (d, &v) in dst.iter_mut().zip(src) {
                 *d = (round_i32(v * inv).clamp(-127, 127) + 128) as u8;
             }
+        };
+        // Tall inputs (passage batches) are split over the pool; a query's few rows are not
+        // worth the hand-off.
+        if m >= 256 {
+            x.par_chunks(k)
+                .zip(data.par_chunks_mut(kp).zip(scale.par_iter_mut()))
+                .for_each(row);
+        } else {
+            x.chunks_exact(k)
+                .zip(data.chunks_exact_mut(kp).zip(scale.iter_mut()))
+                .for_each(row);
         }
         Rows { kp, data, scale }
     }
