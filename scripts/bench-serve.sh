@@ -44,7 +44,7 @@ if [ -z "${NO_WRITER:-}" ]; then
   writer=$!
   sleep 1
 fi
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'); writer: ${NO_WRITER:+none}${NO_WRITER:-add+delete loop}"
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'); $SEMSEARCH_BIN; writer: $([ -n "${NO_WRITER:-}" ] && echo none || echo add+delete loop)"
 declare -A p99s
 
 declare -A rps
