@@ -410,10 +410,14 @@ mod avx512 {
     /// division is a reciprocal estimate refined by one Newton step (relative error ~1e-7).
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn gelu(v: &mut [f32]) {
-        assert!(v.len().is_multiple_of(16));
         let one = _mm512_set1_ps(1.0);
         let two = _mm512_set1_ps(2.0);
-        for chunk in v.chunks_exact_mut(16) {
+        let full = v.len() / 16 * 16;
+        let (body, tail) = v.split_at_mut(full);
+        for x in tail {
+            *x = crate::kernels::activation::gelu_scalar(*x);
+        }
+        for chunk in body.chunks_exact_mut(16) {
             let x = _mm512_loadu_ps(chunk.as_ptr());
             let z = _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
             let a = _mm512_abs_ps(z);
