@@ -93,6 +93,12 @@ impl FusionArgs {
 pub fn load_embedder(dir: &Path) -> anyhow::Result<Arc<dyn Embedder>> {
     let e = TextEmbedder::load(dir)
         .with_context(|| format!("loading the model from {}", dir.display()))?;
+    tracing::debug!(
+        model = %dir.display(),
+        precision = ?e.precision(),
+        kernels = ?semsearch::kernels::isa(),
+        "model loaded"
+    );
     Ok(Arc::new(e))
 }
 

@@ -41,10 +41,12 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let engine = Arc::new(args.store.open(embedder, &args.index, true, options)?);
     let snap = engine.snapshot();
     tracing::info!(
-        "index {}: {} documents, {} passages",
+        "index {}: {} documents, {} passages; embedding in {:?} on {:?} kernels",
         args.store.name(&args.index),
         snap.documents().len(),
-        snap.len()
+        snap.len(),
+        semsearch::kernels::precision(),
+        semsearch::kernels::isa()
     );
     let api_key = std::env::var("SEMSEARCH_API_KEY")
         .ok()
