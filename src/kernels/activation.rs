@@ -3,20 +3,39 @@
 //! error below 1.5e-7, far under the model's own f32/Q4 noise). The packed GEMM's portable path
 //! and the tests of its SIMD path use it.
 
+/// Abramowitz-Stegun 7.1.26: `erf(x) ≈ 1 - t·(a1 + t·(a2 + ...)) e^(-x²)`, `t = 1/(1 + P x)`.
+/// Shared with the SIMD GELUs in `gemm.rs`.
+pub(crate) const ERF_P: f32 = 0.327_591_1;
+/// a5 down to a1 (Horner order).
+pub(crate) const ERF_A: [f32; 5] = [
+    1.061_405_4,
+    -1.453_152_1,
+    1.421_413_8,
+    -0.284_496_74,
+    0.254_829_6,
+];
+
+/// ln 2 in two parts (high part exact in few bits), for `x - n ln2` without losing precision.
+pub(crate) const LN2_HI: f32 = 0.693_359_4;
+/// See [`LN2_HI`].
+pub(crate) const LN2_LO: f32 = -2.121_944_4e-4;
+/// Cephes' polynomial for e^r on [-ln2/2, ln2/2], highest degree first; `e^r ≈ 1 + r + p(r) r²`.
+/// Shared with the SIMD `exp`s in `gemm.rs`.
+pub(crate) const EXP_POLY: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    0.5,
+];
+
 #[inline]
 fn erf(x: f32) -> f32 {
-    const P: f32 = 0.327_591_1;
-    const A: [f32; 5] = [
-        0.254_829_6,
-        -0.284_496_74,
-        1.421_413_8,
-        -1.453_152_1,
-        1.061_405_4,
-    ];
     let s = x.signum();
     let x = x.abs();
-    let t = 1.0 / (1.0 + P * x);
-    let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
+    let t = 1.0 / (1.0 + ERF_P * x);
+    let poly = t * ERF_A[1..].iter().fold(ERF_A[0], |p, &c| p * t + c);
     s * (1.0 - poly * (-x * x).exp())
 }
 
@@ -35,18 +54,9 @@ pub fn exp_fast(x: f32) -> f32 {
     // Round to nearest by the 1.5·2^23 trick: no rounding instruction needed.
     const MAGIC: f32 = 12_582_912.0;
     let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
-    let r = x - n * 0.693_359_4;
-    let r = r - n * -2.121_944_4e-4;
-    let mut p = 1.987_569_1e-4f32;
-    for c in [
-        1.398_199_9e-3,
-        8.333_452e-3,
-        4.166_579_6e-2,
-        1.666_666_5e-1,
-        0.5,
-    ] {
-        p = p * r + c;
-    }
+    let r = x - n * LN2_HI;
+    let r = r - n * LN2_LO;
+    let p = EXP_POLY[1..].iter().fold(EXP_POLY[0], |p, &c| p * r + c);
     let p = p * r * r + r + 1.0;
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }

@@ -348,6 +348,8 @@ fn micro(
 mod avx512 {
     use std::arch::x86_64::*;
 
+    use crate::kernels::activation::{ERF_A, ERF_P, EXP_POLY, LN2_HI, LN2_LO};
+
     use super::{MR, NR};
 
     /// The 12x16 (or fewer rows) AVX-512 micro-kernel: one 16-lane accumulator per row, the
@@ -385,17 +387,11 @@ mod avx512 {
         let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
             _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
         );
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), x);
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
-        let mut p = _mm512_set1_ps(1.987_569_1e-4);
-        for c in [
-            1.398_199_9e-3,
-            8.333_452e-3,
-            4.166_579_6e-2,
-            1.666_666_5e-1,
-            0.5,
-        ] {
-            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+        let mut p = _mm512_set1_ps(EXP_POLY[0]);
+        for c in &EXP_POLY[1..] {
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(*c));
         }
         let p = _mm512_fmadd_ps(
             _mm512_mul_ps(p, r),
@@ -421,12 +417,12 @@ mod avx512 {
             let x = _mm512_loadu_ps(chunk.as_ptr());
             let z = _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
             let a = _mm512_abs_ps(z);
-            let d = _mm512_fmadd_ps(_mm512_set1_ps(0.327_591_1), a, one);
+            let d = _mm512_fmadd_ps(_mm512_set1_ps(ERF_P), a, one);
             let r = _mm512_rcp14_ps(d);
             let t = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, two));
-            let mut poly = _mm512_set1_ps(1.061_405_4);
-            for c in [-1.453_152_1, 1.421_413_8, -0.284_496_74, 0.254_829_6] {
-                poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(c));
+            let mut poly = _mm512_set1_ps(ERF_A[0]);
+            for c in &ERF_A[1..] {
+                poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(*c));
             }
             poly = _mm512_mul_ps(poly, t);
             let e = exp_nonpositive(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a)));
@@ -446,6 +442,8 @@ mod avx512 {
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use std::arch::x86_64::*;
+
+    use crate::kernels::activation::{ERF_A, ERF_P, EXP_POLY, LN2_HI, LN2_LO};
 
     use super::{MR, NR};
 
@@ -491,17 +489,11 @@ mod avx {
             _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)),
         );
         // r = x - n ln2, in two parts for accuracy.
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
-        let mut p = _mm256_set1_ps(1.987_569_1e-4);
-        for c in [
-            1.398_199_9e-3,
-            8.333_452e-3,
-            4.166_579_6e-2,
-            1.666_666_5e-1,
-            0.5,
-        ] {
-            p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+        let mut p = _mm256_set1_ps(EXP_POLY[0]);
+        for c in &EXP_POLY[1..] {
+            p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(*c));
         }
         let p = _mm256_fmadd_ps(
             _mm256_mul_ps(p, r),
@@ -547,10 +539,10 @@ mod avx {
             let z = _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
             let sign = _mm256_and_ps(z, sign_mask);
             let a = _mm256_andnot_ps(sign_mask, z);
-            let t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.327_591_1), a, one));
-            let mut poly = _mm256_set1_ps(1.061_405_4);
-            for c in [-1.453_152_1, 1.421_413_8, -0.284_496_74, 0.254_829_6] {
-                poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(c));
+            let t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(ERF_P), a, one));
+            let mut poly = _mm256_set1_ps(ERF_A[0]);
+            for c in &ERF_A[1..] {
+                poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(*c));
             }
             poly = _mm256_mul_ps(poly, t);
             let e = exp_nonpositive(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a)));
