@@ -120,10 +120,11 @@ pub trait Embedder: Send + Sync {
         let mut all: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
         for (t, sp) in texts.iter().zip(spans) {
             let chars: Vec<char> = t.chars().collect();
+            // Ranges are clamped to the text: a bad range gives a short piece, never a panic.
+            let n = chars.len();
             all.extend(sp.iter().map(|&(a, b)| {
-                chars[a.min(b)..b.min(chars.len())]
-                    .iter()
-                    .collect::<String>()
+                let (a, b) = (a.min(n), b.min(n));
+                chars[a.min(b)..b].iter().collect::<String>()
             }));
         }
         let refs: Vec<&str> = all.iter().map(String::as_str).collect();
