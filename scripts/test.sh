@@ -9,17 +9,22 @@ cargo build --release --locked
 scripts/fetch-model.sh multilingual-e5-small
 scripts/fetch-model.sh m3e-small
 # The shared-store tests need a PostgreSQL with pgvector: started here from its PyPI wheel
-# (scripts/postgres.sh), and stopped at the end when this script started it.
+# (scripts/postgres.sh, which refuses a CPU the build cannot run on and smoke-tests pgvector),
+# and stopped at the end when this script started it.
 if ! scripts/postgres.sh status >/dev/null 2>&1; then
   trap 'scripts/postgres.sh stop' EXIT
 fi
 SEMSEARCH_TEST_PG="$(scripts/postgres.sh start)"
 export SEMSEARCH_TEST_PG
+# Nothing here may assume a CPU feature: PostgreSQL and semsearch under qemu's AVX2-only and
+# no-AVX CPUs, whatever this machine has.
+scripts/test-cpu-guard.sh
+# The PostgreSQL tests are #[ignore]d (skipped without a database); here they run.
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --release --locked --no-fail-fast
+  cargo nextest run --release --locked --no-fail-fast --run-ignored all
   cargo test --release --locked --doc
 else
-  cargo test --release --locked
+  cargo test --release --locked -- --include-ignored
 fi
 # Crash safety with real processes: SIGKILLs of a serving process under a writer (short run).
 KILLS="${SOAK_KILLS:-10}" scripts/soak-crash.sh

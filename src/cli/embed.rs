@@ -20,6 +20,12 @@ pub struct Args {
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let embedder = TextEmbedder::load(model)
         .with_context(|| format!("loading the model from {}", model.display()))?;
+    // Which path ran matters when figures or CPUs are compared (scripts/test-cpu-guard.sh).
+    tracing::info!(
+        "embedding in {:?} on {:?} kernels",
+        semsearch::kernels::precision(),
+        semsearch::kernels::isa()
+    );
     let kind = if args.query {
         TextKind::Query
     } else {

@@ -105,10 +105,9 @@ fn session(engine: &Engine) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn both_stores_answer_a_session_alike() {
-    let Some(db) = TestDb::create() else {
-        return;
-    };
+    let db = TestDb::create();
     let local = Engine::open(tiny(), None, Options::default()).unwrap();
     let want = session(&local);
     let got = session(&pg_engine(&db.url));
@@ -116,10 +115,9 @@ fn both_stores_answer_a_session_alike() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn http_contract_on_postgres() {
-    let Some(db) = TestDb::create() else {
-        return;
-    };
+    let db = TestDb::create();
     let engine = Arc::new(pg_engine(&db.url));
     let s = state(engine, Some("s3cret"));
     tokio::runtime::Runtime::new().unwrap().block_on(async move {
@@ -165,10 +163,9 @@ fn http_contract_on_postgres() {
 /// Two servers (two engines, two connection pools) over one database: each sees the other's
 /// writes at once, and concurrent writes of one document leave exactly one whole version.
 #[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn two_servers_share_writes_and_one_version_wins() {
-    let Some(db) = TestDb::create() else {
-        return;
-    };
+    let db = TestDb::create();
     let a = Arc::new(pg_engine(&db.url));
     let b = Arc::new(pg_engine(&db.url));
     a.ingest(&docs()[..1], &|_| {}).unwrap();
@@ -226,10 +223,9 @@ fn two_servers_share_writes_and_one_version_wins() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn another_model_is_refused() {
-    let Some(db) = TestDb::create() else {
-        return;
-    };
+    let db = TestDb::create();
     let engine = pg_engine(&db.url);
     engine.ingest(&docs()[..1], &|_| {}).unwrap();
     let mut other = tiny().id().clone();
@@ -237,7 +233,7 @@ fn another_model_is_refused() {
     let err = PgStore::open(&db.url, &other).err().expect("refused");
     assert!(matches!(err, StoreError::ModelMismatch { .. }), "{err}");
     assert!(err.to_string().contains("built with model"), "{err}");
-    let empty = TestDb::create().unwrap();
+    let empty = TestDb::create();
     let err = PgStore::open(&empty.url, tiny().id())
         .err()
         .expect("missing");
@@ -302,10 +298,9 @@ impl Proxy {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn a_lost_database_answers_503_and_recovers() {
-    let Some(db) = TestDb::create() else {
-        return;
-    };
+    let db = TestDb::create();
     pg_engine(&db.url).ingest(&docs(), &|_| {}).unwrap();
     let upstream = db
         .url
@@ -340,10 +335,9 @@ fn a_lost_database_answers_503_and_recovers() {
 /// A local index copied into the database and back keeps every passage and vector, bit for bit
 /// (pgvector stores f32): the copies answer as the original does, and a re-run copies nothing.
 #[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn import_copies_both_ways_without_re_embedding() {
-    let Some(db) = TestDb::create() else {
-        return;
-    };
+    let db = TestDb::create();
     let dir = tempfile::tempdir().unwrap();
     let local = Engine::open(tiny(), Some(&dir.path().join("a")), Options::default()).unwrap();
     local.ingest(&docs(), &|_| {}).unwrap();
@@ -381,11 +375,10 @@ fn import_copies_both_ways_without_re_embedding() {
 /// searches are right meanwhile (exact), and a writer that opens a database left without them
 /// (a load cut short) builds them again.
 #[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn bulk_loads_defer_the_vector_indexes() {
     use semsearch::index::Store;
-    let Some(db) = TestDb::create() else {
-        return;
-    };
+    let db = TestDb::create();
     let hnsw = || {
         let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
         c.query_one(
