@@ -160,6 +160,33 @@ impl StoreError {
         }
     }
 
+    /// True when the cause is a full disk (or quota): the write failed and left the store as
+    /// it was, and writes succeed again once space is freed (HTTP 507).
+    pub fn is_disk_full(&self) -> bool {
+        fn full(e: &std::io::Error) -> bool {
+            e.kind() == std::io::ErrorKind::StorageFull
+                || matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+        }
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if e.downcast_ref::<std::io::Error>().is_some_and(full)
+                || e.downcast_ref::<std::sync::Arc<std::io::Error>>()
+                    .is_some_and(|e| full(e))
+            {
+                return true;
+            }
+            cause = e.source();
+        }
+        // tantivy keeps some I/O errors only as text.
+        match self {
+            StoreError::Lexical(t) => {
+                let text = t.to_string();
+                text.contains("No space left on device") || text.contains("os error 28")
+            }
+            _ => false,
+        }
+    }
+
     /// A [`StoreError::Corrupt`].
     pub fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         StoreError::Corrupt {

@@ -89,6 +89,14 @@ impl From<Error> for ApiError {
                     "the database is unreachable; retry shortly",
                 )
             }
+            Error::Store(s) if s.is_disk_full() => {
+                tracing::error!("write failed, disk full: {}", chain(&e));
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "disk_full",
+                    "the disk holding the index is full: nothing was written; free space and retry",
+                )
+            }
             Error::Embed(_) | Error::Store(_) => ApiError::internal(chain(&e)),
         }
     }

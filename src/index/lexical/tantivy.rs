@@ -133,24 +133,22 @@ impl LexicalIndex {
         payload: &str,
     ) -> Result<(), StoreError> {
         let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET)?);
-        }
-        let writer = guard.as_mut().expect("created above");
-        let f = self.fields;
-        for d in remove {
-            writer.delete_term(Term::from_field_text(f.doc, d));
-        }
-        for p in add {
-            let mut td = TantivyDocument::default();
-            td.add_text(f.pid, &p.id);
-            td.add_text(f.doc, &p.doc);
-            td.add_pre_tokenized_text(f.text, pre_tokenized(&tokenize(&p.text)));
-            writer.add_document(td)?;
-        }
-        let mut commit = writer.prepare_commit()?;
-        commit.set_payload(payload);
-        commit.commit()?;
+        self.with_writer(&mut guard, |writer, f| {
+            for d in remove {
+                writer.delete_term(Term::from_field_text(f.doc, d));
+            }
+            for p in add {
+                let mut td = TantivyDocument::default();
+                td.add_text(f.pid, &p.id);
+                td.add_text(f.doc, &p.doc);
+                td.add_pre_tokenized_text(f.text, pre_tokenized(&tokenize(&p.text)));
+                writer.add_document(td)?;
+            }
+            let mut commit = writer.prepare_commit()?;
+            commit.set_payload(payload);
+            commit.commit()?;
+            Ok(())
+        })?;
         self.reader.reload()?;
         Ok(())
     }
@@ -159,15 +157,35 @@ impl LexicalIndex {
     pub fn rebuild(&self, add: &[&Passage], payload: &str) -> Result<(), StoreError> {
         {
             let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            if guard.is_none() {
-                *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET)?);
-            }
-            guard
-                .as_mut()
-                .expect("created above")
-                .delete_all_documents()?;
+            self.with_writer(&mut guard, |writer, _| {
+                writer.delete_all_documents()?;
+                Ok(())
+            })?;
         }
         self.apply(&[], add, payload)
+    }
+
+    /// Runs `work` on the writer, created on first use. When `work` fails the writer is dropped
+    /// with its uncommitted operations, so the index stays at its last commit and the next call
+    /// starts a fresh writer: tantivy does not restart an indexing worker that failed (a full
+    /// disk, say), and a writer kept after that accepts documents that never reach a commit.
+    fn with_writer(
+        &self,
+        guard: &mut Option<IndexWriter>,
+        work: impl FnOnce(&mut IndexWriter, Fields) -> tantivy::Result<()>,
+    ) -> Result<(), StoreError> {
+        if guard.is_none() {
+            *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET)?);
+        }
+        let writer = guard.as_mut().expect("created above");
+        let result = work(writer, self.fields);
+        if result.is_err() {
+            if let Some(broken) = guard.take() {
+                // Joins its threads; a worker that died returns at once.
+                drop(broken);
+            }
+        }
+        Ok(result?)
     }
 
     /// A view of the last commit.

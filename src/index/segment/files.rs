@@ -108,7 +108,10 @@ pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 /// Replaces `path` atomically with `bytes`: written aside, fsynced, renamed, folder fsynced.
 pub fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let tmp = path.with_extension("tmp");
-    write_bytes(&tmp, bytes)?;
+    // A half-written temporary file is removed, not left to hold space on a full disk.
+    write_bytes(&tmp, bytes).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
     std::fs::rename(&tmp, path).map_err(|e| StoreError::io(path, e))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
 }

@@ -37,6 +37,9 @@ use super::store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, 
 use super::{DocumentInfo, Passage, PassageVectors, SentenceVector, StoreError};
 use crate::embed::ModelId;
 
+mod merge;
+mod recover;
+
 /// Version of the on-disk layout written now.
 pub const FORMAT_VERSION: u32 = 2;
 
@@ -414,6 +417,9 @@ pub(super) struct Inner {
     writing: Mutex<()>,
     /// True while a merge thread runs.
     merging: std::sync::atomic::AtomicBool,
+    /// True when a failed write left the lexical index ahead of the manifest and putting it
+    /// back failed too: the next write repairs it first.
+    lexical_dirty: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Inner {
@@ -576,77 +582,10 @@ impl Inner {
             lexical,
             writing: Mutex::new(()),
             merging: std::sync::atomic::AtomicBool::new(false),
+            lexical_dirty: std::sync::atomic::AtomicBool::new(false),
         };
         store.recover()?;
         Ok(store)
-    }
-
-    /// Brings the lexical index in step with the manifest after a crash, and removes what no
-    /// manifest names (segments and WAL entries of unfinished writes).
-    fn recover(&self) -> Result<(), StoreError> {
-        let state = self.state();
-        let g = state.generation;
-        let payload = self.lexical.payload()?;
-        if payload.as_deref() != Some(g.to_string().as_str()) {
-            let wal = self.dir.join(format!("wal-{}.json", g + 1));
-            let ahead = payload.as_deref() == Some((g + 1).to_string().as_str());
-            let docs: Vec<String> = if ahead && wal.is_file() {
-                let text = std::fs::read(&wal).map_err(|e| StoreError::io(&wal, e))?;
-                serde_json::from_slice(&text)
-                    .map_err(|e| StoreError::corrupt(&wal, e.to_string()))?
-            } else {
-                // Unknown divergence (an index migrated from format 1, a lost lexical folder):
-                // rebuild the lexical side from every live passage.
-                tracing::warn!(
-                    "lexical index out of step with the manifest at {}: rebuilding it",
-                    self.dir.display()
-                );
-                let mut passages = Vec::new();
-                for d in state.docs.keys() {
-                    if let Some((ps, _)) = state.document(d)? {
-                        passages.extend(ps);
-                    }
-                }
-                let adds: Vec<&Passage> = passages.iter().collect();
-                self.lexical.rebuild(&adds, &g.to_string())?;
-                Vec::new()
-            };
-            if !docs.is_empty() {
-                let mut passages = Vec::new();
-                for d in &docs {
-                    if let Some((ps, _)) = state.document(d)? {
-                        passages.extend(ps);
-                    }
-                }
-                let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
-                let adds: Vec<&Passage> = passages.iter().collect();
-                self.lexical.apply(&refs, &adds, &g.to_string())?;
-            }
-            self.swap(State::build(
-                state.model.clone(),
-                g,
-                state.next_segment,
-                state.segments.clone(),
-                self.lexical.view(),
-            ));
-        }
-        let named: HashSet<u64> = state.segments.iter().map(|l| l.seg.id).collect();
-        if let Ok(entries) = std::fs::read_dir(&self.dir) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let orphan_segment = name
-                    .strip_prefix("seg-")
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .is_some_and(|id| !named.contains(&id));
-                let old_wal = name.starts_with("wal-") || name.ends_with(".tmp");
-                if orphan_segment {
-                    let _ = std::fs::remove_dir_all(e.path());
-                } else if old_wal {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
-        Ok(())
     }
 
     fn state(&self) -> Arc<State> {
@@ -660,25 +599,43 @@ impl Inner {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
     }
 
-    /// Steps 2-4 of a write (see the module docs): WAL, lexical commit, manifest.
+    /// Steps 2-4 of a write (see the module docs): WAL, lexical commit, manifest. A failure at
+    /// any step leaves the store as it was (the lexical commit undone), so the write is not
+    /// acknowledged and leaves no trace, and the next write starts clean.
     fn commit(&self, next: State, touched: &[String], added: &[Passage]) -> Result<(), StoreError> {
         let g = next.generation;
         let wal = self.dir.join(format!("wal-{g}.json"));
         replace_atomically(&wal, &serde_json::to_vec(touched)?)?;
         let refs: Vec<&str> = touched.iter().map(String::as_str).collect();
         let adds: Vec<&Passage> = added.iter().collect();
-        self.lexical.apply(&refs, &adds, &g.to_string())?;
-        let next = State {
-            lexical: self.lexical.view(),
-            ..next
-        };
-        replace_atomically(
-            &self.dir.join(MANIFEST),
-            &serde_json::to_vec_pretty(&next.manifest())?,
-        )?;
-        self.swap(next);
-        let _ = std::fs::remove_file(&wal);
-        Ok(())
+        let committed = self
+            .lexical
+            .apply(&refs, &adds, &g.to_string())
+            .and_then(|()| {
+                let next = State {
+                    lexical: self.lexical.view(),
+                    ..next
+                };
+                replace_atomically(
+                    &self.dir.join(MANIFEST),
+                    &serde_json::to_vec_pretty(&next.manifest())?,
+                )?;
+                Ok(next)
+            });
+        match committed {
+            Ok(next) => {
+                self.swap(next);
+                let _ = std::fs::remove_file(&wal);
+                Ok(())
+            }
+            Err(e) => {
+                self.undo_lexical(touched);
+                if !self.lexical_dirty.load(std::sync::atomic::Ordering::SeqCst) {
+                    let _ = std::fs::remove_file(&wal);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn upsert(&self, docs: Vec<(Vec<Passage>, Vec<PassageVectors>)>) -> Result<usize, StoreError> {
@@ -689,11 +646,14 @@ impl Inner {
             .filter_map(|(p, _)| p.first().map(|p| p.doc.clone()))
             .collect();
         let id = state.next_segment;
-        segment::write(&self.dir, id, state.model.dim, &docs)?;
-        let seg = Arc::new(Segment::open(
-            &segment::dir_of(&self.dir, id),
-            state.model.dim,
-        )?);
+        let seg_dir = segment::dir_of(&self.dir, id);
+        // A segment of a write that fails is removed at once (a full disk gets its space back).
+        let gone = |e: StoreError| {
+            let _ = std::fs::remove_dir_all(&seg_dir);
+            e
+        };
+        segment::write(&self.dir, id, state.model.dim, &docs).map_err(gone)?;
+        let seg = Arc::new(Segment::open(&seg_dir, state.model.dim).map_err(gone)?);
         let mut segments = tombstoned(&state, &ids);
         segments.push(Live::new(seg, HashSet::new()));
         let next = State::build(
@@ -704,7 +664,19 @@ impl Inner {
             state.lexical.clone(),
         );
         let added: Vec<Passage> = docs.into_iter().flat_map(|(p, _)| p).collect();
-        self.commit(next, &ids, &added)?;
+        self.commit(next, &ids, &added).map_err(|e| {
+            // Unless the new manifest did land (only its folder's fsync failed): then it names
+            // the segment, and the write is kept, though not acknowledged.
+            let landed = read_manifest(&self.dir)
+                .ok()
+                .and_then(|m| m.get("generation").and_then(|g| g.as_u64()))
+                == Some(state.generation + 1);
+            if landed {
+                e
+            } else {
+                gone(e)
+            }
+        })?;
         Ok(count)
     }
 
@@ -721,115 +693,6 @@ impl Inner {
         );
         self.commit(next, &ids, &[])?;
         Ok(removed)
-    }
-
-    /// Merges the smallest segments into one (their live documents only), off the write path:
-    /// the new segment is built from a snapshot without holding the commit lock, then swapped
-    /// in under it, carrying as tombstones the documents deleted or replaced meanwhile. The
-    /// lexical index is keyed by passage id and does not change, so the generation stays.
-    fn merge(&self) -> Result<bool, StoreError> {
-        let (snap, id) = {
-            let _w = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-            let snap = self.state();
-            if snap.segments.len() <= MAX_SEGMENTS {
-                return Ok(false);
-            }
-            // Reserve the new segment's id before letting writes go on.
-            let id = snap.next_segment;
-            self.swap(State::build(
-                snap.model.clone(),
-                snap.generation,
-                id + 1,
-                snap.segments.clone(),
-                snap.lexical.clone(),
-            ));
-            (snap, id)
-        };
-        // Size-tiered: the smallest segments, and each next one only while it is no more than
-        // twice what is chosen so far, so a big segment is not rebuilt for a few small ones (a
-        // passage is merged about log(n) times in all).
-        let mut order: Vec<usize> = (0..snap.segments.len()).collect();
-        order.sort_by_key(|&s| snap.segments[s].live);
-        let mut chosen = Vec::new();
-        let mut total = 0;
-        for s in order {
-            let live = snap.segments[s].live;
-            if chosen.len() >= 2 && (live > 2 * total.max(1) || total + live > MAX_MERGE_PASSAGES) {
-                break;
-            }
-            chosen.push(s);
-            total += live;
-        }
-        if chosen.len() < 2 {
-            return Ok(false);
-        }
-        tracing::debug!(target: "semsearch::phase", segments = chosen.len(), passages = total, "merge start");
-        let merged = self.merge_chosen(&snap, id, &chosen);
-        tracing::debug!(target: "semsearch::phase", "merge end");
-        merged
-    }
-
-    /// The rest of [`Inner::merge`], once segments are chosen.
-    fn merge_chosen(&self, snap: &State, id: u64, chosen: &[usize]) -> Result<bool, StoreError> {
-        let mut docs = Vec::new();
-        for &s in chosen {
-            let l = &snap.segments[s];
-            for d in l.seg.docs().iter().filter(|d| !l.deleted.contains(&d.doc)) {
-                if let Some(doc) = snap.document(&d.doc)? {
-                    docs.push(doc);
-                }
-            }
-        }
-        let dim = snap.model.dim;
-        let merged = if docs.is_empty() {
-            None
-        } else {
-            segment::write(&self.dir, id, dim, &docs)?;
-            Some(Arc::new(Segment::open(
-                &segment::dir_of(&self.dir, id),
-                dim,
-            )?))
-        };
-        let chosen_ids: Vec<u64> = chosen.iter().map(|&s| snap.segments[s].seg.id).collect();
-        let _w = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let now = self.state();
-        // Documents of the chosen segments deleted or replaced since the snapshot.
-        let mut dead = HashSet::new();
-        for &s in chosen {
-            let before = &snap.segments[s];
-            let Some(after) = now.segments.iter().find(|l| l.seg.id == before.seg.id) else {
-                // Another merge took it: give up, the next write retries.
-                let _ = std::fs::remove_dir_all(segment::dir_of(&self.dir, id));
-                return Ok(false);
-            };
-            dead.extend(after.deleted.difference(&before.deleted).cloned());
-        }
-        let mut segments: Vec<Live> = now
-            .segments
-            .iter()
-            .filter(|l| !chosen_ids.contains(&l.seg.id))
-            .cloned()
-            .collect();
-        if let Some(seg) = merged {
-            segments.push(Live::new(seg, dead));
-        }
-        let next = State::build(
-            now.model.clone(),
-            now.generation,
-            now.next_segment.max(id + 1),
-            segments,
-            now.lexical.clone(),
-        );
-        replace_atomically(
-            &self.dir.join(MANIFEST),
-            &serde_json::to_vec_pretty(&next.manifest())?,
-        )?;
-        self.swap(next);
-        for &s in chosen {
-            // Snapshots still reading them keep their mappings; the files go when they do.
-            let _ = std::fs::remove_dir_all(snap.segments[s].seg.dir());
-        }
-        Ok(true)
     }
 }
 
@@ -860,6 +723,7 @@ impl Store for LocalStore {
         let inner = &self.inner;
         let n = {
             let _w = inner.writing.lock().unwrap_or_else(|e| e.into_inner());
+            inner.repair_if_dirty()?;
             tracing::debug!(target: "semsearch::phase", "save start");
             let n = match write {
                 Write::Upsert(docs) => inner.upsert(docs)?,
@@ -868,45 +732,8 @@ impl Store for LocalStore {
             tracing::debug!(target: "semsearch::phase", "save end");
             n
         };
-        // The write is durable now. Too many segments: merge in the background (one merge at a
-        // time); a failed merge loses nothing and is retried after the next write. The thread
-        // inherits the caller's priority, which for the server is the low write priority.
-        use std::sync::atomic::Ordering;
-        if inner.state().segments.len() > MAX_SEGMENTS
-            && !inner.merging.swap(true, Ordering::SeqCst)
-        {
-            let inner = inner.clone();
-            let spawned = std::thread::Builder::new()
-                .name("semsearch-merge".into())
-                .spawn(move || {
-                    // Writes that land during a merge add segments: merge until few enough, and
-                    // look again after letting go, for a write that came in between.
-                    loop {
-                        let mut failed = false;
-                        loop {
-                            match inner.merge() {
-                                Ok(true) => continue,
-                                Ok(false) => break,
-                                Err(e) => {
-                                    tracing::warn!("segment merge failed: {e}");
-                                    failed = true;
-                                    break;
-                                }
-                            }
-                        }
-                        inner.merging.store(false, Ordering::SeqCst);
-                        if failed
-                            || inner.state().segments.len() <= MAX_SEGMENTS
-                            || inner.merging.swap(true, Ordering::SeqCst)
-                        {
-                            break;
-                        }
-                    }
-                });
-            if spawned.is_err() {
-                self.inner.merging.store(false, Ordering::SeqCst);
-            }
-        }
+        // The write is durable now; too many segments are merged in the background.
+        merge::start(inner);
         Ok(n)
     }
 }
