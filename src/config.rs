@@ -56,3 +56,9 @@ pub const MAX_EMBED_CHARS: usize = 100_000;
 /// acknowledged; a long document embeds for minutes on two cores, and bulk work belongs to
 /// `semsearch ingest`.
 pub const REQUEST_TIMEOUT_SECS: u64 = 120;
+
+/// Longest document id, in bytes: an id is copied into every passage record and names the
+/// document in URLs and tantivy terms (which stop at 65,530 bytes).
+pub const MAX_DOC_ID_BYTES: usize = 256;
+/// Longest title, in bytes: one given longer is refused, one taken from the text is cut.
+pub const MAX_TITLE_BYTES: usize = 1024;

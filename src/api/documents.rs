@@ -34,10 +34,8 @@ impl TryFrom<NewDocument> for RawDocument {
     type Error = crate::ingest::IngestError;
     fn try_from(d: NewDocument) -> Result<Self, Self::Error> {
         Ok(RawDocument {
-            doc: d
-                .doc
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty()),
+            // Not trimmed: an id is checked as sent (ingest::check_doc_id), never rewritten.
+            doc: d.doc.filter(|s| !s.is_empty()),
             title: d.title,
             text: d.text,
             format: Format::parse(d.format.as_deref().unwrap_or("text"))?,

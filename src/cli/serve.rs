@@ -61,8 +61,22 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| format!("http://{}", args.addr));
-    let state = AppState::new(engine, metrics, api_key).with_public_url(&public);
-    tokio::runtime::Runtime::new()?
+    let hosts: Vec<String> = std::env::var("SEMSEARCH_ALLOWED_HOSTS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .collect();
+    let state = AppState::new(engine, metrics, api_key)
+        .with_public_url(&public)
+        .with_allowed_hosts(&hosts);
+    tracing::info!("answering to hosts {:?}", state.allowed_hosts);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let served = runtime
         .block_on(server::serve(state, &args.addr))
-        .with_context(|| format!("serving on {}", args.addr))
+        .with_context(|| format!("serving on {}", args.addr));
+    // A write still running past the shutdown grace was not acknowledged; a crash at any point
+    // of a write loses nothing, so the process need not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }

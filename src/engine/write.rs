@@ -77,6 +77,9 @@ pub fn draft(
     };
     let mut out = Vec::with_capacity(raws.len());
     for raw in raws {
+        if let Some(t) = &raw.title {
+            ingest::check_title(t)?;
+        }
         if let Some(id) = &raw.doc {
             ingest::check_doc_id(id)?;
             if !seen.insert(id.as_str()) {
@@ -183,6 +186,7 @@ impl Engine {
 
     /// Deletes a document; returns how many passages went.
     pub fn delete(&self, doc: &str) -> Result<usize> {
+        ingest::check_doc_id(doc)?;
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         // Checked first: a store write for a document it lacks is wasted work.
         let snap = self.snapshot();

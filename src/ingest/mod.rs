@@ -22,6 +22,9 @@ pub enum IngestError {
     /// A document id that cannot be used.
     #[error("{0}")]
     DocId(String),
+    /// A title that cannot be used.
+    #[error("{0}")]
+    Title(String),
     /// Two documents with one id in a single ingest.
     #[error("two documents with id {0:?} in one ingest")]
     DuplicateId(String),
@@ -65,17 +68,64 @@ impl IngestError {
 
 type Result<T, E = IngestError> = std::result::Result<T, E>;
 
-/// Checks a document id: non-empty, and free of the characters passage ids and URLs use.
+/// Checks a document id, the one rule for writes and deletes alike (nothing is trimmed or
+/// rewritten, so an id never silently names another document): non-empty, at most
+/// [`MAX_DOC_ID_BYTES`](crate::config::MAX_DOC_ID_BYTES), no control characters, no
+/// surrounding whitespace, in Unicode NFC form, and free of the characters passage ids and URLs
+/// use.
 pub fn check_doc_id(id: &str) -> Result<()> {
+    use unicode_normalization::UnicodeNormalization;
+    let max = crate::config::MAX_DOC_ID_BYTES;
+    let refuse = |why: &str| {
+        let shown: String = id.chars().take(40).collect();
+        Err(IngestError::DocId(format!("document id {shown:?}: {why}")))
+    };
     if id.trim().is_empty() {
         return Err(IngestError::DocId("document id must not be empty".into()));
     }
+    if id.len() > max {
+        return refuse(&format!("longer than {max} bytes ({})", id.len()));
+    }
+    if id.chars().any(char::is_control) {
+        return refuse("must not contain control characters");
+    }
+    if id.trim() != id {
+        return refuse("must not start or end with whitespace");
+    }
     if id.contains('#') || id.contains('/') {
-        return Err(IngestError::DocId(format!(
-            "document id {id:?} must not contain '#' or '/'"
+        return refuse("must not contain '#' or '/'");
+    }
+    if !id.nfc().eq(id.chars()) {
+        return refuse("must be in Unicode NFC form");
+    }
+    Ok(())
+}
+
+/// Checks a title given with a document: at most
+/// [`MAX_TITLE_BYTES`](crate::config::MAX_TITLE_BYTES).
+pub fn check_title(title: &str) -> Result<()> {
+    let max = crate::config::MAX_TITLE_BYTES;
+    if title.len() > max {
+        return Err(IngestError::Title(format!(
+            "title longer than {max} bytes ({})",
+            title.len()
         )));
     }
     Ok(())
+}
+
+/// `title` with control characters as spaces and cut to
+/// [`MAX_TITLE_BYTES`](crate::config::MAX_TITLE_BYTES) at a character boundary.
+fn bounded_title(title: &str) -> String {
+    let mut out = String::with_capacity(title.len().min(crate::config::MAX_TITLE_BYTES));
+    for c in title.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if out.len() + c.len_utf8() > crate::config::MAX_TITLE_BYTES {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Input formats.
@@ -192,7 +242,7 @@ pub fn clean(raw: &RawDocument) -> Result<Document> {
         .or_else(first_line)
         .unwrap_or_else(|| "untitled".into());
     Ok(Document {
-        title,
+        title: bounded_title(&title),
         text: cleaned.lines.join("\n"),
         markdown,
     })

@@ -74,6 +74,7 @@ impl From<Error> for ApiError {
             Error::Ingest(i) => match i {
                 IngestError::Format(_)
                 | IngestError::DocId(_)
+                | IngestError::Title(_)
                 | IngestError::DuplicateId(_)
                 | IngestError::NoText(_)
                 | IngestError::TooDeep { .. }

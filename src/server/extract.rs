@@ -75,7 +75,7 @@ pub fn check_key(state: &AppState, headers: &HeaderMap) -> KeyCheck {
     let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer)
     else {
         return KeyCheck::Missing;
     };
@@ -85,6 +85,15 @@ pub fn check_key(state: &AppState, headers: &HeaderMap) -> KeyCheck {
     } else {
         KeyCheck::Wrong
     }
+}
+
+/// The token of an `Authorization` value: the scheme is case-insensitive (RFC 9110), spaces
+/// around the token are not part of it.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Checks `Authorization: Bearer <key>` when the server has a key.

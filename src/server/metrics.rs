@@ -147,7 +147,17 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    // A fixed label set: invented methods must not grow the registry.
+    let method = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        _ => "other",
+    };
     let t = Instant::now();
     let resp = next.run(req).await;
     state
@@ -158,7 +168,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     state
         .metrics
         .requests
-        .with_label_values(&[&route, &method, resp.status().as_str()])
+        .with_label_values(&[&route, method, resp.status().as_str()])
         .inc();
     resp
 }

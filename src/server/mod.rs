@@ -3,8 +3,10 @@
 //! orders the work. Engine work runs on the blocking pool behind a bounded permit count: past
 //! the bound, requests get 503 at once instead of queueing without limit.
 
+pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -48,19 +50,32 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(meta::metrics_text))
         .route("/openapi.json", get(meta::openapi))
         .fallback(meta::not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
+        .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(REQUEST_TIMEOUT_SECS),
         ))
+        // MCP has its own body limit and the same deadline as every other route.
+        .nest_service(
+            "/mcp",
+            tower::ServiceBuilder::new()
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(REQUEST_TIMEOUT_SECS),
+                ))
+                .service(mcp_service(&state)),
+        )
+        .layer(middleware::from_fn(edge::harden))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            edge::check_host,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        // After the layers: an MCP call is not cut by the request timeout (a client may run a
-        // long `context`), and it has its own body limit.
-        .nest_service("/mcp", mcp_service(&state))
         .with_state(state)
 }
 
@@ -73,21 +88,19 @@ fn mcp_service(
 > {
     use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
     let server = crate::mcp::McpServer::new(state.engine.clone(), &state.public_url);
-    // DNS-rebinding protection keeps its loopback names; the public URL's host is added.
-    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
-    if let Some(host) = state
-        .public_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .filter(|h| !h.is_empty())
-    {
-        hosts.push(host.to_string());
-    }
+    // The router checks hosts for every route (edge::check_host); rmcp's own check is kept
+    // with the same names, unless any host is allowed.
+    let hosts: Vec<String> = state.allowed_hosts.iter().cloned().collect();
+    let any = hosts.iter().any(|h| h == "*");
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_allowed_hosts(hosts);
+    let config = if any {
+        config.disable_allowed_hosts()
+    } else {
+        config
+    };
     rmcp::transport::streamable_http_server::StreamableHttpService::new(
         move || Ok(server.clone()),
         Default::default(),
@@ -101,9 +114,7 @@ pub async fn serve(state: AppState, addr: &str) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!("semsearch listening on http://{local}/");
     eprintln!("semsearch: open http://{local}/ (Ctrl-C to stop)");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    listen::run(listener, app(state), shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

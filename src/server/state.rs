@@ -21,6 +21,9 @@ pub struct AppState {
     pub api_key: Option<String>,
     /// Base of the URLs results carry (`SEMSEARCH_PUBLIC_URL`, else the bind address).
     pub public_url: String,
+    /// Host names requests may name (`Host`): loopback, the public URL's, and any configured.
+    pub allowed_hosts: Arc<Vec<String>>,
+    extra_hosts: Vec<String>,
     permits: Arc<Semaphore>,
     writes: Arc<rayon::ThreadPool>,
 }
@@ -33,6 +36,8 @@ impl AppState {
             metrics,
             api_key,
             public_url: String::new(),
+            allowed_hosts: Arc::new(super::edge::allowed_hosts("", &[])),
+            extra_hosts: Vec::new(),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             writes: Arc::new(write_pool()),
         }
@@ -41,7 +46,27 @@ impl AppState {
     /// The same state with result URLs under `base` (no trailing slash needed).
     pub fn with_public_url(mut self, base: &str) -> Self {
         self.public_url = base.trim_end_matches('/').to_string();
+        self.allowed_hosts = Arc::new(super::edge::allowed_hosts(
+            &self.public_url,
+            &self.extra_hosts,
+        ));
         self
+    }
+
+    /// The same state also answering to `hosts` (`*`: any host, for a server behind a proxy
+    /// that checks names itself).
+    pub fn with_allowed_hosts(mut self, hosts: &[String]) -> Self {
+        self.extra_hosts = hosts.to_vec();
+        self.allowed_hosts = Arc::new(super::edge::allowed_hosts(
+            &self.public_url,
+            &self.extra_hosts,
+        ));
+        self
+    }
+
+    /// True when a request naming `host` is served.
+    pub fn answers_host(&self, host: &str) -> bool {
+        self.allowed_hosts.iter().any(|h| h == "*" || h == host)
     }
 
     /// Where passage `id` can be read on this server: its page, with the passages around it.

@@ -2,11 +2,11 @@
 //! `search`, `serve` and `eval` do, commands that would ignore a flag refuse it, and `ingest`
 //! checks its inputs before it touches the index.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::tiny_model_dir;
+use crate::process::{http, serve, Server};
 
 fn semsearch() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_semsearch"));
@@ -348,59 +348,6 @@ fn folders_are_read_recursively_with_path_ids() {
         .output()
         .unwrap());
     assert!(out.contains("\"doc\":\"laws.tax\""), "{out}");
-}
-
-/// One HTTP/1.1 request on a fresh connection: status and body.
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp[9..12].parse().unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// A `semsearch serve` child, killed when dropped.
-struct Server(std::process::Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(index: &Path, extra: &[&str]) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = semsearch()
-        .args(["serve", "--addr", &addr, "--index"])
-        .arg(index)
-        .args(extra)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child, addr);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(&server.1).is_ok() {
-            return server;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("semsearch serve did not start");
 }
 
 #[test]

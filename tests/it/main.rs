@@ -4,9 +4,11 @@
 mod cli;
 mod cli_flags;
 mod common;
+mod edge;
 mod embed_real;
 mod hostile;
 mod http;
 mod http_contract;
 mod pg_store;
+mod process;
 mod tokenizer;

@@ -141,4 +141,24 @@ mod tests {
         );
         assert_eq!(v.search("枫桥经验", 10, None).unwrap().hits.len(), 2);
     }
+
+    #[test]
+    fn a_failed_write_keeps_the_last_commit_and_the_next_one_works() {
+        let lex = LexicalIndex::in_ram().unwrap();
+        lex.apply(&[], &[&passage("a", 1, "枫桥经验")], "1")
+            .unwrap();
+        let err = lex
+            .fail_write(&passage("b", 1, "枫桥经验推广"))
+            .unwrap_err();
+        assert!(err.to_string().contains("lexical"), "{err}");
+        assert_eq!(lex.payload().unwrap().as_deref(), Some("1"));
+        // The next write gets a fresh writer: the failed one's document never shows.
+        lex.apply(&[], &[&passage("c", 1, "枫桥经验全国")], "2")
+            .unwrap();
+        let hits = lex.view().search("枫桥经验", 10, None).unwrap().hits;
+        let mut ids: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["a#1", "c#1"]);
+        assert_eq!(lex.payload().unwrap().as_deref(), Some("2"));
+    }
 }

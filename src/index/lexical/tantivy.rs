@@ -188,6 +188,22 @@ impl LexicalIndex {
         Ok(result?)
     }
 
+    /// A write that adds `add` and then fails inside the writer, as a full disk makes it fail.
+    #[cfg(test)]
+    pub(super) fn fail_write(&self, add: &Passage) -> Result<(), StoreError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.with_writer(&mut guard, |writer, f| {
+            let mut td = TantivyDocument::default();
+            td.add_text(f.pid, &add.id);
+            td.add_text(f.doc, &add.doc);
+            td.add_pre_tokenized_text(f.text, pre_tokenized(&tokenize(&add.text)));
+            writer.add_document(td)?;
+            Err(tantivy::TantivyError::SystemError(
+                "injected failure".into(),
+            ))
+        })
+    }
+
     /// A view of the last commit.
     pub fn view(&self) -> LexicalView {
         LexicalView {

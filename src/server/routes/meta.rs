@@ -55,6 +55,15 @@ pub async fn passage_page() -> Html<&'static str> {
     Html(include_str!("../page.html"))
 }
 
+/// A route served, with another method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
 /// Any route not served.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
