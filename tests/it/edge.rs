@@ -301,3 +301,37 @@ fn sigterm_ends_the_server_within_ten_seconds() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_long_filter_list_costs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(&dir.path().join("idx"), &[]);
+    assert_eq!(
+        request(&s.1, "localhost", "POST", "/documents", "", NOTE).status,
+        201
+    );
+    let search = |ids: Vec<String>| {
+        let body = serde_json::json!({"query": "lake", "filters": {"type": "in", "key": "doc", "value": ids}});
+        let t = Instant::now();
+        let a = request(
+            &s.1,
+            "localhost",
+            "POST",
+            "/v1/vector_stores/all/search",
+            "",
+            &body.to_string(),
+        );
+        (a, t.elapsed())
+    };
+    let (a, took) = search((0..2000).map(|i| format!("unknown-{i}")).collect());
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("at most 100 documents"), "{}", a.body);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // 99 unknown ids and the one that exists: one search, not a hundred.
+    let mut ids: Vec<String> = (0..99).map(|i| format!("unknown-{i}")).collect();
+    ids.push("note".into());
+    let (a, took) = search(ids);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("\"note\""), "{}", a.body);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}

@@ -63,6 +63,10 @@ async fn scope(state: &AppState, id: &str) -> Result<Option<Option<String>>, Api
     })
 }
 
+/// Most documents one filter may name (an OpenAI `in` list, a Dify `or`): each named document
+/// that exists is one search until filters are evaluated inside the search.
+const MAX_FILTER_ITEMS: usize = 100;
+
 /// Hits of `query` in the documents `filter` names (all of them for None), within `scope` (a
 /// knowledge base or vector store that is one document can only be narrowed to itself), merged
 /// by relevance and cut at `threshold`.
@@ -87,6 +91,27 @@ async fn search(
             .then_some(Some(only))
             .into_iter()
             .collect(),
+    };
+    if docs.len() > MAX_FILTER_ITEMS {
+        return Err(ApiError::invalid(format!(
+            "a filter may name at most {MAX_FILTER_ITEMS} documents ({} given)",
+            docs.len()
+        )));
+    }
+    // Documents the library lacks cost nothing: one lookup each, no search.
+    let docs = if docs.iter().any(Option::is_some) {
+        state
+            .blocking(move |e| {
+                let snap = e.snapshot();
+                let known: Vec<Option<String>> = docs
+                    .into_iter()
+                    .filter(|d| d.as_deref().is_none_or(|d| snap.has_document(d)))
+                    .collect();
+                engine::checked(snap.as_ref(), known)
+            })
+            .await?
+    } else {
+        docs
     };
     let mut all = Vec::new();
     for doc in docs {
