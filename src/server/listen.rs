@@ -26,7 +26,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 const RESERVED_FDS: u64 = 256;
 
 /// Most connections open at once: 4096, or fewer when the file-descriptor limit (raised to its
-/// hard maximum first) leaves less beside [`RESERVED_FDS`].
+/// hard maximum first) leaves less beside the 256 descriptors kept for everything else.
 pub fn max_connections() -> usize {
     let limit = raise_fd_limit();
     limit.saturating_sub(RESERVED_FDS).clamp(16, 4096) as usize
