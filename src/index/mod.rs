@@ -177,14 +177,20 @@ impl StoreError {
             }
             cause = e.source();
         }
-        // tantivy keeps some I/O errors only as text.
-        match self {
-            StoreError::Lexical(t) => {
-                let text = t.to_string();
-                text.contains("No space left on device") || text.contains("os error 28")
+        // tantivy keeps some I/O errors only as text, at any depth of the chain.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            let text = e.to_string();
+            if text.contains("No space left on device")
+                || text.contains("os error 28")
+                || text.contains("StorageFull")
+                || text.contains("Disk quota exceeded")
+            {
+                return true;
             }
-            _ => false,
+            cause = e.source();
         }
+        false
     }
 
     /// A [`StoreError::Corrupt`].
