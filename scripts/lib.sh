@@ -4,7 +4,7 @@
 #   corpus_index DIR           index the bundled corpus into DIR unless it is there already
 #   search_lua FILE            a wrk script posting the benchmark questions to /search in turn
 #   serve_corpus DIR [ARGS...] serve DIR on a free loopback port in the background; sets
-#                              SERVE_URL and SERVE_PID, stops the server on exit, and fails loudly
+#                              SERVE_URL, SERVE_PID and SERVE_LOG (its log file), stops the server on exit, and fails loudly
 #                              (with the server's log) if it is not healthy within 60 s
 set -euo pipefail
 
@@ -31,6 +31,7 @@ serve_corpus() {
   local port log
   port=$(free_port)
   log=$(mktemp)
+  SERVE_LOG=$log
   SERVE_URL="http://127.0.0.1:$port"
   RUST_LOG="${RUST_LOG:-warn}" "$SEMSEARCH_BIN" serve --index "$dir" --addr "127.0.0.1:$port" "$@" >"$log" 2>&1 &
   SERVE_PID=$!

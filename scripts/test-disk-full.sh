@@ -53,7 +53,7 @@ for i in $(seq 1 3000); do
       grep -q '"code":"disk_full"' "$work/body" || die "507 without disk_full: $(cat "$work/body")"
       full=$((full + 1))
       [ "$full" -ge 5 ] && break ;;
-    *) die "write d$i answered $code: $(cat "$work/body")" ;;
+    *) tail -n 20 "$SERVE_LOG" >&2; die "write d$i answered $code: $(cat "$work/body")" ;;
   esac
 done
 [ "$full" -ge 5 ] || die "the disk never filled (${#acked[@]} writes acknowledged)"

@@ -178,7 +178,7 @@ impl LexicalIndex {
             *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET)?);
         }
         let writer = guard.as_mut().expect("created above");
-        let result = work(writer, self.fields);
+        let result = work(writer, self.fields).map_err(|e| worker_error(writer, e));
         if result.is_err() {
             if let Some(broken) = guard.take() {
                 // Joins its threads; a worker that died returns at once.
@@ -210,6 +210,19 @@ impl LexicalIndex {
             searcher: self.reader.searcher(),
             fields: self.fields,
         }
+    }
+}
+
+/// The cause of `e` when it only says that an indexing worker died: `add_document` reports a
+/// worker that failed (on a full disk, say) without its error, and joining the workers, which
+/// `prepare_commit` does, returns it. Nothing is committed: the caller drops the writer.
+fn worker_error(writer: &mut IndexWriter, e: tantivy::TantivyError) -> tantivy::TantivyError {
+    if !matches!(e, tantivy::TantivyError::ErrorInThread(_)) {
+        return e;
+    }
+    match writer.prepare_commit() {
+        Err(cause) => cause,
+        Ok(_uncommitted) => e,
     }
 }
 
