@@ -8,7 +8,9 @@ use super::*;
 use crate::embed::ModelId;
 use crate::search::dense;
 
-fn model(dim: usize) -> ModelId {
+mod damage;
+
+pub(super) fn model(dim: usize) -> ModelId {
     ModelId {
         name: "m".into(),
         dim,
@@ -16,7 +18,7 @@ fn model(dim: usize) -> ModelId {
     }
 }
 
-fn unit(i: usize, dim: usize) -> Vec<f32> {
+pub(super) fn unit(i: usize, dim: usize) -> Vec<f32> {
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(i as u64);
     let mut v: Vec<f32> = (0..dim).map(|_| rng.gen::<f32>() - 0.5).collect();
@@ -25,7 +27,12 @@ fn unit(i: usize, dim: usize) -> Vec<f32> {
     v
 }
 
-fn doc(name: &str, n: usize, dim: usize, seed: usize) -> (Vec<Passage>, Vec<PassageVectors>) {
+pub(super) fn doc(
+    name: &str,
+    n: usize,
+    dim: usize,
+    seed: usize,
+) -> (Vec<Passage>, Vec<PassageVectors>) {
     let ps = (0..n)
         .map(|i| Passage {
             id: format!("{name}#{}", i + 1),
@@ -53,7 +60,7 @@ fn doc(name: &str, n: usize, dim: usize, seed: usize) -> (Vec<Passage>, Vec<Pass
     (ps, vs)
 }
 
-fn open(dir: &Path, dim: usize) -> LocalStore {
+pub(super) fn open(dir: &Path, dim: usize) -> LocalStore {
     LocalStore::open_or_create(dir, &model(dim)).unwrap()
 }
 
@@ -63,7 +70,7 @@ fn ids(s: &dyn Snapshot, hits: &[(Key, f32)]) -> Vec<String> {
         .collect()
 }
 
-fn dense_ids(s: &dyn Snapshot, q: &[f32], k: usize) -> Vec<String> {
+pub(super) fn dense_ids(s: &dyn Snapshot, q: &[f32], k: usize) -> Vec<String> {
     ids(s, &dense::search(s, q, k, Filter::default()))
 }
 

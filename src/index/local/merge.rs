@@ -7,8 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Inner, Live, State, MANIFEST, MAX_MERGE_PASSAGES, MAX_SEGMENTS};
-use crate::index::segment::files::replace_atomically;
+use super::{Inner, Live, State, MAX_MERGE_PASSAGES, MAX_SEGMENTS};
 use crate::index::segment::{self, Segment};
 use crate::index::StoreError;
 
@@ -177,10 +176,7 @@ impl Inner {
             segments,
             now.lexical.clone(),
         );
-        replace_atomically(
-            &self.dir.join(MANIFEST),
-            &serde_json::to_vec_pretty(&next.manifest())?,
-        )?;
+        super::write_manifest(&self.dir, &next.manifest())?;
         self.swap(next);
         for &s in chosen {
             // Snapshots still reading them keep their mappings; the files go when they do.

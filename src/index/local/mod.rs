@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use super::lexical::LexicalIndex;
-use super::segment::files::replace_atomically;
+use super::segment::files::{json_crc, replace_atomically};
 use super::segment::{self, Segment};
 use super::store::{Snapshot, Store, Write};
 use super::{Passage, PassageVectors, StoreError};
@@ -77,6 +77,41 @@ struct Manifest {
     segments: Vec<SegmentRef>,
     passages: usize,
     documents: usize,
+    /// [`json_crc`] of this manifest without this field (absent in manifests written before
+    /// checksums and by the format-1 migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checksum: Option<u32>,
+}
+
+/// Commits `manifest` (sealed with its checksum) as the index's manifest.
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
+    let mut sealed = Manifest {
+        checksum: None,
+        ..manifest.clone()
+    };
+    sealed.checksum = Some(json_crc(&sealed)?);
+    replace_atomically(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&sealed)?)
+}
+
+/// Checks what a manifest says of itself: its checksum, and segment ids that are distinct
+/// and below the next one to be given.
+fn check_manifest(dir: &Path, manifest: &mut Manifest) -> Result<(), StoreError> {
+    let path = dir.join(MANIFEST);
+    if let Some(sum) = manifest.checksum.take() {
+        if json_crc(manifest)? != sum {
+            return Err(StoreError::corrupt(path, "checksum mismatch (damaged)"));
+        }
+    }
+    let mut ids = HashSet::new();
+    for r in &manifest.segments {
+        if r.id >= manifest.next_segment || !ids.insert(r.id) {
+            return Err(StoreError::corrupt(
+                path,
+                format!("segment {} listed twice or beyond the next id", r.id),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The store in one folder (or in a temporary folder, removed on drop, for in-memory use).
@@ -183,8 +218,9 @@ impl Inner {
             }
         }
         let raw = read_manifest(dir)?;
-        let manifest: Manifest = serde_json::from_value(raw)
+        let mut manifest: Manifest = serde_json::from_value(raw)
             .map_err(|e| StoreError::corrupt(dir, format!("corrupt manifest.json: {e}")))?;
+        check_manifest(dir, &mut manifest)?;
         check_model(dir, &manifest.model, model)?;
         Self::load(dir, manifest, false)
     }
@@ -219,6 +255,7 @@ impl Inner {
             segments: Vec::new(),
             passages: 0,
             documents: 0,
+            checksum: None,
         };
         // The lexical side first: a manifest always names a lexical commit it can trust. A
         // lexical folder without a manifest is left from a creation that never finished.
@@ -228,7 +265,7 @@ impl Inner {
         }
         let lexical = LexicalIndex::open_or_create(&lexical_dir)?;
         lexical.apply(&[], &[], "0")?;
-        replace_atomically(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+        write_manifest(dir, &manifest)?;
         let mut store = Self::load(dir, manifest, temporary)?;
         store.temporary = temporary;
         Ok(store)
@@ -246,16 +283,29 @@ impl Inner {
             ));
         }
         let lexical = LexicalIndex::open_or_create(&dir.join("lexical"))?;
+        let state = State::build(
+            manifest.model.clone(),
+            manifest.generation,
+            manifest.next_segment,
+            segments,
+            lexical.view(),
+        );
+        if (state.passages, state.docs.len()) != (manifest.passages, manifest.documents) {
+            return Err(StoreError::corrupt(
+                dir.join(MANIFEST),
+                format!(
+                    "lists {} passages of {} documents; its segments hold {} of {}",
+                    manifest.passages,
+                    manifest.documents,
+                    state.passages,
+                    state.docs.len()
+                ),
+            ));
+        }
         let store = Inner {
             dir: dir.to_path_buf(),
             temporary,
-            current: RwLock::new(Arc::new(State::build(
-                manifest.model.clone(),
-                manifest.generation,
-                manifest.next_segment,
-                segments,
-                lexical.view(),
-            ))),
+            current: RwLock::new(Arc::new(state)),
             lexical,
             writing: Mutex::new(()),
             merging: std::sync::atomic::AtomicBool::new(false),
@@ -293,10 +343,7 @@ impl Inner {
                     lexical: self.lexical.view(),
                     ..next
                 };
-                replace_atomically(
-                    &self.dir.join(MANIFEST),
-                    &serde_json::to_vec_pretty(&next.manifest())?,
-                )?;
+                write_manifest(&self.dir, &next.manifest())?;
                 Ok(next)
             });
         match committed {

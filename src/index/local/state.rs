@@ -117,6 +117,7 @@ impl State {
                 .collect(),
             passages: self.passages,
             documents: self.docs.len(),
+            checksum: None,
         }
     }
 

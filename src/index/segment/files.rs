@@ -115,3 +115,78 @@ pub fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     std::fs::rename(&tmp, path).map_err(|e| StoreError::io(path, e))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
+
+/// A file's length and CRC-32, as a segment's table lists them: checked at open, so a damaged
+/// file is an error naming it before any query reads it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FileSum {
+    /// The file's name in its folder.
+    pub name: String,
+    /// Its length in bytes.
+    pub len: u64,
+    /// CRC-32 (IEEE) of its bytes.
+    pub crc32: u32,
+}
+
+/// Reads `dir/name` through and sums it.
+pub fn sum_file(dir: &Path, name: &str) -> Result<FileSum, StoreError> {
+    use std::io::Read;
+    let path = dir.join(name);
+    let io = |e| StoreError::io(&path, e);
+    let mut file = std::fs::File::open(&path).map_err(io)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok(FileSum {
+        name: name.to_string(),
+        len,
+        crc32: hasher.finalize(),
+    })
+}
+
+/// Checks that the files of `dir` are the ones `sums` lists.
+pub fn verify(dir: &Path, sums: &[FileSum]) -> Result<(), StoreError> {
+    for want in sums {
+        if want.name.contains(['/', '\\']) || want.name.starts_with('.') {
+            return Err(StoreError::corrupt(
+                dir,
+                format!("file name {:?}", want.name),
+            ));
+        }
+        let found = sum_file(dir, &want.name)?;
+        if found.len != want.len {
+            return Err(StoreError::corrupt(
+                &dir.join(&want.name),
+                format!(
+                    "{} bytes, {} written (truncated or extended)",
+                    found.len, want.len
+                ),
+            ));
+        }
+        if found.crc32 != want.crc32 {
+            return Err(StoreError::corrupt(
+                &dir.join(&want.name),
+                format!(
+                    "checksum {:08x}, {:08x} written (the file was damaged)",
+                    found.crc32, want.crc32
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// CRC-32 of a value's JSON form: a table (a manifest, a segment's `segment.json`) carries the
+/// checksum of itself serialized without it, so a change that still parses is caught, and
+/// one that does not change what is read (spacing) is harmless.
+pub fn json_crc<T: serde::Serialize>(value: &T) -> Result<u32, StoreError> {
+    Ok(crc32fast::hash(&serde_json::to_vec(value)?))
+}

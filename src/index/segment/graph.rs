@@ -111,8 +111,10 @@ pub fn build(vectors: &[f32], dim: usize, path: &Path) -> Result<(), StoreError>
 }
 
 impl Graph {
-    /// Maps the graph file at `path`.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Maps the graph file at `path`, a graph of `nodes` nodes, and checks it whole: every
+    /// offset and neighbour id a search may follow is in range, so a damaged file is an error
+    /// here and never a panic in a query.
+    pub fn open(path: &Path, nodes: usize) -> Result<Self, StoreError> {
         let file = Mapped::<u32>::open(path)?;
         let bad = |what: &str| StoreError::corrupt(path, format!("graph file: {what}"));
         let s = file.as_slice();
@@ -120,9 +122,28 @@ impl Graph {
             return Err(bad("bad header"));
         }
         let (n, entry, max_level) = (s[1] as usize, s[2], s[3] as usize);
+        if n != nodes {
+            return Err(bad(&format!("{n} nodes for {nodes} vectors")));
+        }
+        if max_level > MAX_LAYERS {
+            return Err(bad("too many layers"));
+        }
         let l0_offsets = 4;
         let l0_neighbours = l0_offsets + n + 1;
-        let edges = *s.get(l0_offsets + n).ok_or_else(|| bad("truncated"))? as usize;
+        let offsets = s
+            .get(l0_offsets..l0_neighbours)
+            .ok_or_else(|| bad("truncated"))?;
+        super::check::monotonic(path, offsets)?;
+        let edges = offsets[n] as usize;
+        if offsets[0] != 0 {
+            return Err(bad("offsets do not start at 0"));
+        }
+        let bottom = s
+            .get(l0_neighbours..l0_neighbours + edges)
+            .ok_or_else(|| bad("truncated"))?;
+        if bottom.iter().any(|&id| id as usize >= n) {
+            return Err(bad("a neighbour id is out of range"));
+        }
         let mut at = l0_neighbours + edges;
         let mut next = || -> Result<u32, StoreError> {
             let v = *s.get(at).ok_or_else(|| bad("truncated"))?;
@@ -133,13 +154,25 @@ impl Graph {
         for _ in 0..next()? {
             let node = next()?;
             let level = next()? as usize;
+            if node as usize >= n || level == 0 || level > max_level {
+                return Err(bad("an upper-layer node is out of range"));
+            }
             let mut layers = Vec::with_capacity(level);
             for _ in 0..level {
                 let count = next()? as usize;
+                if count > MAX_NEIGHBOURS * 2 {
+                    return Err(bad("a node has too many neighbours"));
+                }
                 let ids = (0..count).map(|_| next()).collect::<Result<Vec<_>, _>>()?;
+                if ids.iter().any(|&id| id as usize >= n) {
+                    return Err(bad("a neighbour id is out of range"));
+                }
                 layers.push(ids);
             }
             upper.insert(node, layers);
+        }
+        if at != s.len() {
+            return Err(bad("trailing data"));
         }
         if entry as usize >= n.max(1) {
             return Err(bad("entry point out of range"));

@@ -13,6 +13,7 @@
 //!   [`EXACT_BELOW`] vectors, walked on int8 copies (`*.i8`, one scale per vector in `*.scale`)
 //!   and rescored with the f32 vectors; smaller sets are scanned.
 
+mod check;
 pub mod files;
 pub mod graph;
 
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use self::files::{sync_dir, write_array, write_bytes, Mapped};
+use self::files::{sum_file, sync_dir, write_array, write_bytes, FileSum, Mapped};
 use self::graph::Graph;
 use super::{Passage, PassageVectors, StoreError};
 use crate::kernels::dot;
@@ -53,6 +54,13 @@ struct Meta {
     passages: usize,
     sentences: usize,
     docs: Vec<DocEntry>,
+    /// Every other file of the segment, with its length and checksum (absent in segments
+    /// written before checksums, which are checked for structure only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    files: Vec<FileSum>,
+    /// [`files::json_crc`] of this table without this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checksum: Option<u32>,
 }
 
 /// A vector set: mapped vectors and, when large, a graph walked on int8 copies of them.
@@ -87,7 +95,7 @@ impl Vectors {
                     format!("{name}.i8 holds the wrong count"),
                 ));
             }
-            (Some(Graph::open(&path)?), Some((q, s)))
+            (Some(Graph::open(&path, n)?), Some((q, s)))
         } else {
             (None, None)
         };
@@ -176,6 +184,14 @@ impl graph::Scorer for Int8Scorer<'_> {
         if let Some(v) = self.vectors.get(id as usize * d..(id as usize + 1) * d) {
             crate::kernels::prefetch(v);
         }
+    }
+}
+
+/// The files of a vector set that has a graph.
+fn graph_files(name: &str) -> [&'static str; 3] {
+    match name {
+        "vectors" => ["vectors.graph", "vectors.i8", "vectors.scale"],
+        _ => ["sentences.graph", "sentences.i8", "sentences.scale"],
     }
 }
 
@@ -277,13 +293,34 @@ pub fn write(
             write_array(&dir.join(format!("{name}.scale")), &scales)?;
         }
     }
-    let meta = Meta {
+    let mut names = vec![
+        "passages.jsonl",
+        "passages.off",
+        "vectors.f32",
+        "sentences.first",
+        "sentences.spans",
+        "sentences.f32",
+    ];
+    for (name, count) in [("vectors", n as usize), ("sentences", sentences)] {
+        if count >= EXACT_BELOW {
+            names.extend(graph_files(name));
+        }
+    }
+    // Summed from what is on disk, which is what a later open will read.
+    let files = names
+        .iter()
+        .map(|name| sum_file(&dir, name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut meta = Meta {
         id,
         dim,
         passages: n as usize,
         sentences,
         docs: entries,
+        files,
+        checksum: None,
     };
+    meta.checksum = Some(files::json_crc(&meta)?);
     write_bytes(&dir.join("segment.json"), &serde_json::to_vec(&meta)?)?;
     sync_dir(&dir)?;
     Ok(dir)
@@ -295,11 +332,19 @@ impl Segment {
     pub fn open(dir: &Path, dim: usize) -> Result<Self, StoreError> {
         let path = dir.join("segment.json");
         let text = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-        let meta: Meta = serde_json::from_slice(&text)
+        let mut meta: Meta = serde_json::from_slice(&text)
             .map_err(|e| StoreError::corrupt(&path, format!("segment.json: {e}")))?;
-        if meta.dim != dim {
-            return Err(StoreError::corrupt(dir, "segment of another dimension"));
+        if let Some(sum) = meta.checksum.take() {
+            if files::json_crc(&meta)? != sum {
+                return Err(StoreError::corrupt(&path, "checksum mismatch (damaged)"));
+            }
+        } else if !meta.files.is_empty() {
+            return Err(StoreError::corrupt(&path, "checksum missing"));
         }
+        if meta.dim != dim {
+            return Err(StoreError::corrupt(&path, "segment of another dimension"));
+        }
+        files::verify(dir, &meta.files)?;
         let offsets = Mapped::<u64>::open(&dir.join("passages.off"))?;
         let records = Mapped::<u8>::open(&dir.join("passages.jsonl"))?;
         let first_sentence = Mapped::<u32>::open(&dir.join("sentences.first"))?;
@@ -312,6 +357,15 @@ impl Segment {
         {
             return Err(StoreError::corrupt(dir, "segment tables do not match"));
         }
+        check::tables(
+            dir,
+            n,
+            meta.sentences,
+            &meta.docs,
+            offsets.as_slice(),
+            first_sentence.as_slice(),
+            spans.as_slice(),
+        )?;
         let passages = Vectors::open(dir, "vectors", dim, n)?;
         let sentences = Vectors::open(dir, "sentences", dim, meta.sentences)?;
         let mut owner = vec![0u32; meta.sentences];
