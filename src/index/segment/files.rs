@@ -164,7 +164,7 @@ pub fn verify(dir: &Path, sums: &[FileSum]) -> Result<(), StoreError> {
         let found = sum_file(dir, &want.name)?;
         if found.len != want.len {
             return Err(StoreError::corrupt(
-                &dir.join(&want.name),
+                dir.join(&want.name),
                 format!(
                     "{} bytes, {} written (truncated or extended)",
                     found.len, want.len
@@ -173,7 +173,7 @@ pub fn verify(dir: &Path, sums: &[FileSum]) -> Result<(), StoreError> {
         }
         if found.crc32 != want.crc32 {
             return Err(StoreError::corrupt(
-                &dir.join(&want.name),
+                dir.join(&want.name),
                 format!(
                     "checksum {:08x}, {:08x} written (the file was damaged)",
                     found.crc32, want.crc32
