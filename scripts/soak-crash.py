@@ -7,6 +7,10 @@ gone, and that a write in flight at the kill is either wholly there or wholly ab
 Where each kill landed is read from the server's phase events (`semsearch::phase` at debug:
 embed, save and merge, each a start/end pair) and counted at the end.
 
+With BACKUPS=N it kills nothing: it takes N backups (`semsearch backup`, another process) of
+the serving index under the same writer, serves each backup on its own and checks it the same
+way: every document as acknowledged before the backup began, or as a write sent while it ran.
+
 usage: soak-crash.py BIN MODEL_DIR WORK_DIR KILLS
 """
 import json, os, random, signal, socket, subprocess, sys, threading, time, urllib.request, urllib.error
@@ -38,12 +42,13 @@ def call(base, method, path, body=None, timeout=60):
 LOG = os.path.join(WORK, "serve.log")
 
 
-def start():
+def start(index=None, log_path=None):
+    index, log_path = index or INDEX, log_path or LOG
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = open(LOG, "wb")  # one server's log: read after its kill
+    log = open(log_path, "wb")  # one server's log: read after its kill
     env = dict(os.environ, RUST_LOG="warn,semsearch::phase=debug", NO_COLOR="1")
-    p = subprocess.Popen([BIN, "--model", MODEL, "serve", "--index", INDEX, "--addr", f"127.0.0.1:{port}"],
+    p = subprocess.Popen([BIN, "--model", MODEL, "serve", "--index", index, "--addr", f"127.0.0.1:{port}"],
                          stdout=log, stderr=log, env=env)
     for _ in range(600):
         try:
@@ -52,7 +57,7 @@ def start():
         except OSError:
             pass
         if p.poll() is not None:
-            sys.exit(f"soak: the server exited at start (code {p.returncode}); see {LOG}")
+            sys.exit(f"soak: the server exited at start (code {p.returncode}); see {log_path}")
         time.sleep(0.05)
     sys.exit("soak: the server did not become healthy")
 
@@ -67,6 +72,7 @@ def text_of(doc, version, lines):
 acked = {}
 acks = [0]  # acknowledged writes in all
 inflight = {}  # doc -> (version, lines) or None, sent but not answered
+during = None  # while a backup runs: doc -> every op sent meanwhile
 lock = threading.Lock()
 
 
@@ -85,6 +91,8 @@ def writer(base, stop):
             op = (version, rng.randint(40, 90) if rng.random() < 0.15 else rng.randint(1, 4))
         with lock:
             inflight[doc] = op
+            if during is not None:
+                during.setdefault(doc, []).append(op)
         try:
             if op is None:
                 st, body = call(base, "DELETE", f"/documents/d{doc}")
@@ -148,7 +156,58 @@ def phases_open():
     return sorted(p for p, n in open_.items() if n > 0)
 
 
+def check_backups(n):
+    """n backups of the serving index under the writer, each served and checked."""
+    global during
+    server, base = start()
+    check(base)
+    stop = threading.Event()
+    w = threading.Thread(target=writer, args=(base, stop), daemon=True)
+    w.start()
+    t0 = time.time()
+    for i in range(n):
+        time.sleep(rng.uniform(0.2, 1.0))
+        out = os.path.join(WORK, f"backup-{i}")
+        with lock:
+            before = dict(acked)
+            during = {d: [op] for d, op in inflight.items()}
+        r = subprocess.run([BIN, "backup", "--index", INDEX, out], capture_output=True, text=True)
+        with lock:
+            sent, during = during, None
+        if r.returncode != 0:
+            sys.exit(f"soak: backup {i} failed: {r.stderr}")
+        info = json.loads(r.stdout)
+        if not w.is_alive():
+            sys.exit("soak: the writer stopped")
+        copy, copy_base = start(out, os.path.join(WORK, "backup.log"))
+        st, body = call(copy_base, "GET", "/documents")
+        docs = {d["doc"]: d["passages"] for d in body["documents"]}
+        for doc in range(12):
+            got = state_of(copy_base, docs, doc)
+            allowed = [before.get(doc)] + sent.get(doc, [])
+            if got not in allowed:
+                sys.exit(f"soak: backup {i}: d{doc} holds {got}, acknowledged before it {before.get(doc)}, "
+                         f"sent during it {sent.get(doc, [])}")
+        copy.send_signal(signal.SIGTERM)
+        copy.wait()
+        segments = sum(1 for f in os.listdir(out) if f.startswith("seg-"))
+        subprocess.run(["rm", "-rf", out], check=True)
+        print(f"backup {i + 1}/{n}: generation {info['generation']}, {info['documents']} documents, "
+              f"{segments} segments; {acks[0]} writes acknowledged so far; checked", flush=True)
+    stop.set()
+    w.join(timeout=70)
+    server.send_signal(signal.SIGTERM)
+    server.wait()
+    with open(LOG, errors="replace") as f:
+        merges = sum(1 for line in f if "merge start" in line)
+    print(f"backup soak ok: {n} backups under a writer ({acks[0]} acknowledged writes, {merges} merges) "
+          f"in {time.time() - t0:.0f} s; each held every write acknowledged before it began")
+
+
 os.makedirs(WORK, exist_ok=True)
+if int(os.environ.get("BACKUPS", "0")) > 0:
+    check_backups(int(os.environ["BACKUPS"]))
+    sys.exit(0)
 landed = {"embed": 0, "save": 0, "merge": 0, "idle": 0}
 kills = 0
 t0 = time.time()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash soak (see scripts/soak-crash.py): KILLS=50 SIGKILLs of `semsearch serve` under a writer,
-# every acknowledged write checked after every restart. MODEL=DIR picks the model (default: the
+# every acknowledged write checked after every restart. BACKUPS=N instead takes N backups under
+# the writer and checks each (no kills). MODEL=DIR picks the model (default: the
 # tiny test model, so that the kills land in saves and merges rather than in embedding).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

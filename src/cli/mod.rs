@@ -3,6 +3,7 @@
 //! `semsearch::config`), so the library only ever sees resolved values.
 
 mod args;
+mod backup;
 mod convert;
 mod embed;
 mod eval;
@@ -42,6 +43,8 @@ enum Command {
     Ingest(ingest::Args),
     /// Copy another store's documents with their vectors (local index <-> PostgreSQL).
     Import(import::Args),
+    /// A consistent copy of a local index, also while a server writes to it.
+    Backup(backup::Args),
     /// Top-k passages for a question.
     Search(search::Args),
     /// HTTP service (JSON API, web page, metrics).
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Embed(a) => embed::run(&cli.model, a),
         Command::Ingest(a) => ingest::run(&cli.model, a),
         Command::Import(a) => import::run(&cli.model, a),
+        Command::Backup(a) => backup::run(a),
         Command::Search(a) => search::run(&cli.model, a),
         Command::Serve(a) => serve::run(&cli.model, a),
         Command::Related(a) => related::run(&cli.model, a),

@@ -37,11 +37,13 @@ use super::store::{Snapshot, Store, Write};
 use super::{Passage, PassageVectors, StoreError};
 use crate::embed::ModelId;
 
+mod backup;
 mod merge;
 mod recover;
 mod state;
 
 use state::Live;
+pub use backup::{backup, BackupInfo};
 pub use state::State;
 
 /// Version of the on-disk layout written now.
