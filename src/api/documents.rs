@@ -52,3 +52,28 @@ pub struct Deleted {
     /// Passages removed.
     pub deleted: usize,
 }
+
+/// Body of `POST /backups`.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewBackup {
+    /// The backup's folder name under the server's backup folder: 1-64 of `A-Z a-z 0-9 . _ -`,
+    /// not starting with a dot (default `backup-<unix milliseconds>`).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Answer of `POST /backups`.
+#[derive(Serialize, ToSchema)]
+pub struct Backup {
+    /// Its folder name.
+    pub name: String,
+    /// Its folder on the server (serve it with `--index`, or move it into place, to restore).
+    pub path: String,
+    /// The index generation it holds: every write acknowledged before the request.
+    pub generation: u64,
+    /// Documents in it.
+    pub documents: usize,
+    /// Passages in it.
+    pub passages: usize,
+}

@@ -13,7 +13,7 @@ mod passage;
 mod search;
 
 pub use chatbot::*;
-pub use documents::{Deleted, DocumentList, NewDocument};
+pub use documents::{Backup, Deleted, DocumentList, NewBackup, NewDocument};
 pub use embeddings::{EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, Usage};
 pub use error::{ErrorBody, ErrorDetail};
 pub use passage::{hits, Answer, Document, Hit, Ingested, Passage};

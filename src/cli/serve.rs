@@ -27,6 +27,10 @@ pub struct Args {
     passages: PassageArgs,
     #[command(flatten)]
     fusion: FusionArgs,
+    /// Where `POST /backups` puts backups of a local index [default: the index folder's
+    /// name + `.backups`, beside it].
+    #[arg(long, env = "SEMSEARCH_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
@@ -67,9 +71,17 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .collect();
+    let backups = args.store.store.is_none().then(|| {
+        args.backup_dir.clone().unwrap_or_else(|| {
+            let mut name = args.index.file_name().unwrap_or_default().to_os_string();
+            name.push(".backups");
+            args.index.with_file_name(name)
+        })
+    });
     let state = AppState::new(engine, metrics, api_key)
         .with_public_url(&public)
-        .with_allowed_hosts(&hosts);
+        .with_allowed_hosts(&hosts)
+        .with_backup_dir(backups);
     tracing::info!("answering to hosts {:?}", state.allowed_hosts);
     let runtime = tokio::runtime::Runtime::new()?;
     let served = runtime

@@ -129,6 +129,17 @@ impl Engine {
         self.store.snapshot()
     }
 
+    /// A consistent copy of the index into `out` (a folder that must not exist), taken while
+    /// writes go on: see [`crate::index::local::backup`].
+    pub fn backup(&self, out: &Path) -> Result<crate::index::local::BackupInfo> {
+        let dir = self.store.folder().ok_or_else(|| {
+            Error::invalid(
+                "only a local index folder can be backed up here; back up PostgreSQL with pg_dump",
+            )
+        })?;
+        Ok(crate::index::local::backup(dir, out)?)
+    }
+
     /// Documents in the index, in id order.
     pub fn documents(&self) -> Result<Vec<DocumentInfo>> {
         let snap = self.snapshot();

@@ -125,4 +125,9 @@ pub trait Store: Send + Sync {
     fn bulk(&self, _loading: bool) -> Result<(), StoreError> {
         Ok(())
     }
+    /// The folder of a store kept in one (a local index), which `semsearch backup` copies;
+    /// None for a database or a temporary store.
+    fn folder(&self) -> Option<&std::path::Path> {
+        None
+    }
 }

@@ -22,7 +22,7 @@ use axum::Router;
 
 use crate::config::{MAX_BODY_BYTES, REQUEST_TIMEOUT_SECS};
 pub use error::ApiError;
-use routes::{chatbot, documents, embeddings, meta, passages, search};
+use routes::{backups, chatbot, documents, embeddings, meta, passages, search};
 pub use state::AppState;
 
 /// The router with every route.
@@ -40,6 +40,7 @@ pub fn app(state: AppState) -> Router {
             get(documents::list_documents).post(documents::add_document),
         )
         .route("/documents/{doc}", delete(documents::delete_document))
+        .route("/backups", post(backups::create_backup))
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/retrieval", post(chatbot::retrieval))
         .route("/context", post(chatbot::context))

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use super::routes::{chatbot, documents, embeddings, meta, passages, search};
+use super::routes::{backups, chatbot, documents, embeddings, meta, passages, search};
 
 /// Alias so the error body appears in the OpenAPI components.
 pub type ErrorBodySchema = crate::api::ErrorBody;
@@ -24,6 +24,7 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         documents::list_documents,
         documents::add_document,
         documents::delete_document,
+        backups::create_backup,
         embeddings::embeddings,
         chatbot::retrieval,
         chatbot::context,

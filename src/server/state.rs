@@ -24,6 +24,10 @@ pub struct AppState {
     /// Host names requests may name (`Host`): loopback, the public URL's, and any configured.
     pub allowed_hosts: Arc<Vec<String>>,
     extra_hosts: Vec<String>,
+    /// Where `POST /backups` writes (none: the route refuses).
+    pub backup_dir: Option<std::path::PathBuf>,
+    /// Held while a backup runs: one at a time.
+    pub backup_running: Arc<tokio::sync::Mutex<()>>,
     permits: Arc<Semaphore>,
     writes: Arc<rayon::ThreadPool>,
 }
@@ -38,6 +42,8 @@ impl AppState {
             public_url: String::new(),
             allowed_hosts: Arc::new(super::edge::allowed_hosts("", &[])),
             extra_hosts: Vec::new(),
+            backup_dir: None,
+            backup_running: Arc::new(tokio::sync::Mutex::new(())),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             writes: Arc::new(write_pool()),
         }
@@ -61,6 +67,12 @@ impl AppState {
             &self.public_url,
             &self.extra_hosts,
         ));
+        self
+    }
+
+    /// The same state taking backups into `dir`.
+    pub fn with_backup_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.backup_dir = dir;
         self
     }
 

@@ -15,8 +15,8 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::{check_manifest, Inner, Manifest, MANIFEST};
-use crate::index::segment::files::{replace_atomically, sync_dir};
 use crate::index::segment::dir_of;
+use crate::index::segment::files::{replace_atomically, sync_dir};
 use crate::index::StoreError;
 
 /// Attempts before giving up when merges keep replacing segments under the copy.

@@ -42,8 +42,8 @@ mod merge;
 mod recover;
 mod state;
 
-use state::Live;
 pub use backup::{backup, BackupInfo};
+use state::Live;
 pub use state::State;
 
 /// Version of the on-disk layout written now.
@@ -443,6 +443,10 @@ fn tombstoned(state: &State, docs: &[String]) -> Vec<Live> {
 impl Store for LocalStore {
     fn snapshot(&self) -> Arc<dyn Snapshot> {
         self.inner.state()
+    }
+
+    fn folder(&self) -> Option<&Path> {
+        (!self.inner.temporary).then_some(self.inner.dir.as_path())
     }
 
     fn apply(&self, write: Write) -> Result<usize, StoreError> {

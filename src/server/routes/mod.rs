@@ -2,6 +2,7 @@
 //! engine call, runs it off the async threads (`AppState::blocking`), and converts the result
 //! back; validation and ordering live in the engine, not here.
 
+pub mod backups;
 pub mod chatbot;
 pub mod documents;
 pub mod embeddings;
