@@ -332,6 +332,20 @@ fn main() -> anyhow::Result<()> {
     let store = LocalStore::open(&dir, &model)?;
     let open_s = t.elapsed().as_secs_f64();
     let rss_open = rss();
+    // What checking the checksums costs of that open: every segment file read through and
+    // summed again, as open does (warm cache, like the open just measured).
+    let t = Instant::now();
+    let mut checked_bytes = 0u64;
+    for seg in std::fs::read_dir(&dir)?.flatten() {
+        if seg.file_name().to_string_lossy().starts_with("seg-") {
+            for f in std::fs::read_dir(seg.path())?.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                checked_bytes +=
+                    semsearch::index::segment::files::sum_file(&seg.path(), &name)?.len;
+            }
+        }
+    }
+    let checksum_s = t.elapsed().as_secs_f64();
     // The first write of a process also loads jieba's dictionary (on a thread started at open,
     // which a write this soon still waits for): reported apart from a write's own cost.
     let [first, second] = extra;
@@ -442,6 +456,7 @@ fn main() -> anyhow::Result<()> {
             "rss_mb": {"before_open": rss_before_open, "after_open": rss_open,
                        "after_searches": rss_search},
             "build_s": build_s, "segments": segments, "open_s": open_s,
+            "checksum_s": checksum_s, "checked_mb": checked_bytes / 1_000_000,
             "first_add_after_open_ms": first_add_ms, "add_20_passages_ms": add_ms, "delete_one_ms": delete_ms,
             "search_p50_ms": p50, "search_p99_ms": p99, "recall@10": all, "queries_per_s": qps,
             "filtered_p50_ms": fp50, "filtered_recall@10": filtered,

@@ -62,3 +62,16 @@ pub const REQUEST_TIMEOUT_SECS: u64 = 120;
 pub const MAX_DOC_ID_BYTES: usize = 256;
 /// Longest title, in bytes: one given longer is refused, one taken from the text is cut.
 pub const MAX_TITLE_BYTES: usize = 1024;
+
+/// Most passages in one document: about three times what a 4 MiB body of ordinary prose makes,
+/// and a bound on the vectors one request can make the index store.
+pub const MAX_DOC_PASSAGES: usize = 10_000;
+
+/// Most sentences in one document (each gets a vector of 1.5 KB): a 4 MiB body of two-character
+/// sentences would otherwise store a gigabyte of vectors.
+pub const MAX_DOC_SENTENCES: usize = 100_000;
+
+/// Seconds a write over HTTP may spend before its store write begins: short of the request
+/// deadline by the time a store write takes, so that a write stopped at its deadline is
+/// refused and never written after the client got its timeout.
+pub const WRITE_DEADLINE_SECS: f64 = REQUEST_TIMEOUT_SECS as f64 - 15.0;

@@ -28,6 +28,9 @@ pub enum Error {
     /// The store failed (files, corruption, another model's index, lexical index).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The work passed its deadline and was stopped; nothing was written.
+    #[error("stopped at the request deadline ({0}); nothing was written")]
+    Deadline(String),
 }
 
 /// Result alias for the library.
@@ -44,7 +47,7 @@ impl Error {
         match self {
             Error::InvalidInput(_) | Error::NotFound(_) => true,
             Error::Ingest(e) => e.is_input(),
-            Error::Embed(_) | Error::Store(_) => false,
+            Error::Embed(_) | Error::Store(_) | Error::Deadline(_) => false,
         }
     }
 }

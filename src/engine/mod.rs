@@ -24,7 +24,7 @@ use crate::search::{self, answer, fusion::FusionParams, relevance::Judge, Senten
 pub use context::{Citation, Context};
 pub use conversation::{questions, Message, Role, Strategy};
 pub use request::{validate_k, Mode, SearchRequest};
-pub use write::{draft, DocumentDraft, Imported, Ingested};
+pub use write::{draft, Deadline, DocumentDraft, Imported, Ingested};
 
 /// How passages are made and how hybrid search fuses its two rankings.
 #[derive(Debug, Clone, PartialEq)]

@@ -93,6 +93,22 @@ fn bad_input_is_refused_before_anything_is_embedded() {
         (note(Some(" "), None, "the lake"), "must not be empty"),
         (note(Some("a"), None, "the city"), "two documents with id"),
         (note(Some("e"), None, " \n \n"), "no text left"),
+        (
+            note(
+                Some("s"),
+                None,
+                &"甲。".repeat(crate::config::MAX_DOC_SENTENCES + 1),
+            ),
+            "100001 sentences, more than the 100000",
+        ),
+        (
+            note(
+                Some("p"),
+                None,
+                &"一段很长的文字，说明一件事情。\n".repeat(12_000),
+            ),
+            "passages, more than the 10000",
+        ),
     ] {
         let err = engine
             .ingest(&[good.clone(), bad], &|_| {})
@@ -282,4 +298,20 @@ fn not_found_means_no_answer_and_relevance_is_a_share() {
         .ask(&SearchRequest::new("lake tai").min_relevance(Some(-0.1)))
         .unwrap_err();
     assert!(err.to_string().contains("min_relevance"), "{err}");
+}
+
+#[test]
+fn a_write_past_its_deadline_stops_and_writes_nothing() {
+    let (counting, engine) = counting_engine();
+    let docs = [note(Some("a"), None, "the lake\n\nthe city")];
+    let err = engine
+        .ingest_by(&docs, &|_| {}, write::Deadline::after(0.0))
+        .unwrap_err();
+    assert!(matches!(err, Error::Deadline(_)), "{err}");
+    assert!(engine.documents().unwrap().is_empty());
+    assert_eq!(counting.1.load(Ordering::SeqCst), 0);
+    let done = engine
+        .ingest_by(&docs, &|_| {}, write::Deadline::after(60.0))
+        .unwrap();
+    assert_eq!(done.len(), 1);
 }

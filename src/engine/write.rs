@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 
 use super::{Engine, Options};
+use crate::config::{MAX_DOC_PASSAGES, MAX_DOC_SENTENCES};
 use crate::embed::{Embedder, SentenceVectors, TextKind};
 use crate::error::{Error, Result};
 use crate::index::{content_hash, Passage, PassageVectors, SentenceVector, Snapshot, Write};
@@ -87,10 +88,23 @@ pub fn draft(
             }
         }
         let doc = ingest::clean(raw)?;
+        // Counted on the whole text first: splitting a pathological text (hundreds of
+        // thousands of two-character sentences) takes minutes, counting it milliseconds.
+        let sentences = ingest::split::sentences(&doc.text).len();
+        if sentences > MAX_DOC_SENTENCES {
+            return Err(IngestError::TooLarge {
+                doc: raw.label(),
+                what: "sentences",
+                found: sentences,
+                limit: MAX_DOC_SENTENCES,
+            }
+            .into());
+        }
         let passages = ingest::split::split(&doc, &fits);
         if passages.is_empty() {
             return Err(IngestError::NoText(raw.label()).into());
         }
+        check_size(&raw.label(), &passages)?;
         out.push(DocumentDraft {
             doc: raw.doc.clone(),
             title: doc.title,
@@ -100,6 +114,56 @@ pub fn draft(
     Ok(out)
 }
 
+/// Refuses a document past [`MAX_DOC_PASSAGES`] or [`MAX_DOC_SENTENCES`] before anything is
+/// embedded: what a write stores grows with both, and a body's size bounds neither tightly.
+fn check_size(doc: &str, passages: &[Draft]) -> Result<()> {
+    let too_large = |what, found, limit| IngestError::TooLarge {
+        doc: doc.to_string(),
+        what,
+        found,
+        limit,
+    };
+    if passages.len() > MAX_DOC_PASSAGES {
+        return Err(too_large("passages", passages.len(), MAX_DOC_PASSAGES).into());
+    }
+    let sentences: usize = passages
+        .iter()
+        .map(|p| ingest::split::sentences(&p.text).len())
+        .sum();
+    if sentences > MAX_DOC_SENTENCES {
+        return Err(too_large("sentences", sentences, MAX_DOC_SENTENCES).into());
+    }
+    Ok(())
+}
+
+/// When a write must be done by: checked between its steps (after drafting, after each batch
+/// embedded, once it holds the writer) so that work a client has stopped waiting for stops
+/// too, and a write refused at its deadline is never written later.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Deadline(Option<std::time::Instant>);
+
+impl Deadline {
+    /// No deadline (the command line).
+    pub fn none() -> Self {
+        Deadline(None)
+    }
+
+    /// `secs` seconds from now.
+    pub fn after(secs: f64) -> Self {
+        Deadline(Some(
+            std::time::Instant::now() + std::time::Duration::from_secs_f64(secs),
+        ))
+    }
+
+    /// An error once the deadline has passed.
+    pub fn check(&self, step: &str) -> Result<()> {
+        match self.0 {
+            Some(at) if std::time::Instant::now() >= at => Err(Error::Deadline(step.to_string())),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// What [`Engine::import`] copied.
 pub type Imported = crate::index::Copied;
 
@@ -107,8 +171,20 @@ impl Engine {
     /// Drafts, embeds and writes documents; a document whose id exists is replaced. `progress`
     /// gets the number of passages embedded by each step.
     pub fn ingest(&self, raws: &[RawDocument], progress: &dyn Fn(usize)) -> Result<Vec<Ingested>> {
+        self.ingest_by(raws, progress, Deadline::none())
+    }
+
+    /// [`Engine::ingest`], stopped with [`Error::Deadline`] and nothing written once `deadline`
+    /// passes before the store write begins.
+    pub fn ingest_by(
+        &self,
+        raws: &[RawDocument],
+        progress: &dyn Fn(usize),
+        deadline: Deadline,
+    ) -> Result<Vec<Ingested>> {
         let drafts = draft(self.embedder.as_ref(), &self.options, raws)?;
-        self.ingest_drafts(drafts, progress)
+        deadline.check("cleaning and splitting")?;
+        self.write_drafts(drafts, progress, deadline)
     }
 
     /// Embeds and writes drafted documents (see [`Engine::ingest`]). A document whose id is
@@ -118,6 +194,15 @@ impl Engine {
         &self,
         drafts: Vec<DocumentDraft>,
         progress: &dyn Fn(usize),
+    ) -> Result<Vec<Ingested>> {
+        self.write_drafts(drafts, progress, Deadline::none())
+    }
+
+    fn write_drafts(
+        &self,
+        drafts: Vec<DocumentDraft>,
+        progress: &dyn Fn(usize),
+        deadline: Deadline,
     ) -> Result<Vec<Ingested>> {
         let snap = self.snapshot();
         let mut done: Vec<Option<Ingested>> = Vec::with_capacity(drafts.len());
@@ -148,10 +233,13 @@ impl Engine {
             .collect();
         let mut vectors = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(EMBED_CHUNK) {
+            deadline.check("embedding")?;
             vectors.extend(self.embed_chunk(chunk)?);
             progress(chunk.len());
         }
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        // The last point where the write can still be refused: past it, it is written.
+        deadline.check("waiting for other writes")?;
         // Other servers on a shared store wait too: an id chosen below must still be free when
         // the write lands, or one acknowledged document would silently replace another.
         let _exclusive = self.store.exclusive()?;

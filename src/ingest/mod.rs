@@ -34,6 +34,20 @@ pub enum IngestError {
         /// The deepest nesting accepted.
         limit: usize,
     },
+    /// A document with more passages or sentences than one write takes.
+    #[error(
+        "document {doc} has {found} {what}, more than the {limit} one document may have: split it"
+    )]
+    TooLarge {
+        /// The document.
+        doc: String,
+        /// `passages` or `sentences`.
+        what: &'static str,
+        /// How many it has.
+        found: usize,
+        /// The most allowed.
+        limit: usize,
+    },
     /// Nothing left to index.
     #[error("document {0} has no text left after cleaning")]
     NoText(String),

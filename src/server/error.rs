@@ -80,8 +80,18 @@ impl From<Error> for ApiError {
                 | IngestError::TooDeep { .. }
                 | IngestError::NotUtf8(_)
                 | IngestError::Json { .. } => ApiError::invalid(e.to_string()),
+                IngestError::TooLarge { .. } => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "document_too_large",
+                    e.to_string(),
+                ),
                 IngestError::Io { .. } => ApiError::internal(chain(&e)),
             },
+            Error::Deadline(_) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "deadline",
+                format!("{e}: send a smaller document, or ingest it with the command line"),
+            ),
             Error::Store(StoreError::Unavailable(m)) => {
                 tracing::warn!("store unavailable: {m}");
                 ApiError::new(

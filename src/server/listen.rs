@@ -20,7 +20,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Longest wait for in-flight requests at shutdown (a request's own limit is 120 s; a shutdown
 /// must end sooner, and whatever it cuts was not acknowledged).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// File descriptors kept for everything but client sockets (index files, the store's pool).
 const RESERVED_FDS: u64 = 256;

@@ -278,6 +278,23 @@ fn stalled_connections_are_cut_and_do_not_starve_others() {
 }
 
 #[test]
+fn a_document_of_700k_sentences_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(&dir.path().join("idx"), &[]);
+    let body = serde_json::json!({"doc": "big", "text": "甲。".repeat(690_000)}).to_string();
+    let t = Instant::now();
+    let a = request(&s.1, "localhost", "POST", "/documents", "", &body);
+    assert_eq!(a.status, 413, "{}", a.body);
+    assert!(a.body.contains("document_too_large"), "{}", a.body);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert_eq!(
+        request(&s.1, "localhost", "GET", "/healthz", "", "").status,
+        200
+    );
+    assert!(doc_ids(&s.1).is_empty());
+}
+
+#[test]
 fn sigterm_ends_the_server_within_ten_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = serve(&dir.path().join("idx"), &[]);
@@ -287,6 +304,13 @@ fn sigterm_ends_the_server_within_ten_seconds() {
         request(&s.1, "localhost", "POST", "/documents", "", NOTE).status,
         201
     );
+    // A write in flight that takes long (90,000 short sentences to split and embed).
+    let addr = s.1.clone();
+    let _busy = std::thread::spawn(move || {
+        let body = serde_json::json!({"doc": "busy", "text": "甲乙。".repeat(90_000)}).to_string();
+        request(&addr, "localhost", "POST", "/documents", "", &body)
+    });
+    std::thread::sleep(Duration::from_millis(500));
     let t = Instant::now();
     // SAFETY: sending SIGTERM to our own child.
     unsafe { libc::kill(s.0.id() as i32, libc::SIGTERM) };

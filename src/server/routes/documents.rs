@@ -5,6 +5,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 
 use crate::api::{Deleted, Document, DocumentList, Ingested, NewDocument};
+use crate::config::WRITE_DEADLINE_SECS;
+use crate::engine::Deadline;
 use crate::ingest::RawDocument;
 use crate::server::error::ApiError;
 use crate::server::extract::{authorized, ApiJson};
@@ -33,8 +35,10 @@ pub async fn add_document(
         return Err(ApiError::invalid("text must not be empty"));
     }
     let raw = RawDocument::try_from(req).map_err(crate::Error::from)?;
+    // Counted from arrival: waiting for a permit or the write pool uses the deadline too.
+    let deadline = Deadline::after(WRITE_DEADLINE_SECS);
     let done = state
-        .blocking_write(move |e| e.ingest(std::slice::from_ref(&raw), &|_| {}))
+        .blocking_write(move |e| e.ingest_by(std::slice::from_ref(&raw), &|_| {}, deadline))
         .await?;
     let first = done
         .first()
