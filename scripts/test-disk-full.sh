@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A full disk under a running `semsearch serve` (tiny model, index on a small tmpfs): writes go
 # on until the disk is full; every acknowledged write is kept; the failing ones are 507
-# `disk_full` JSON errors and the server stays up; once space is freed, writes succeed again and
+# `disk_full` JSON errors, the server stays up and /healthz says `degraded` with the cause; once space is freed, writes succeed again and
 # are found by lexical and dense search, also after a restart. Before the fix, a lexical commit
 # that failed left tantivy's writer broken: later writes were acknowledged and never reached
 # keyword search. Run by scripts/test.sh; needs root (or sudo) to mount the tmpfs.
@@ -57,7 +57,9 @@ for i in $(seq 1 3000); do
   esac
 done
 [ "$full" -ge 5 ] || die "the disk never filled (${#acked[@]} writes acknowledged)"
-curl -sf "$url/healthz" >/dev/null || die "the server is not healthy on a full disk"
+health=$(curl -sf "$url/healthz") || die "the server does not answer /healthz on a full disk"
+grep -q '"status":"degraded"' <<<"$health" && grep -q '"code":"disk_full"' <<<"$health" \
+  || die "/healthz does not report the failing writes: $health"
 echo "disk full: ${#acked[@]} writes acknowledged, then 507 disk_full; server up"
 
 listed() { curl -sf "$url/documents" | python3 -c 'import json, sys; [print(d["doc"]) for d in json.load(sys.stdin)["documents"]]' | sort; }
@@ -77,7 +79,9 @@ for d in after1 after2 after3; do
 done
 check_all
 for d in after1 after2 after3; do check_found "$d"; done
-echo "disk full: writes resume once space is freed, found by lexical and dense search"
+health=$(curl -sf "$url/healthz")
+[ "$health" = '{"status":"ok"}' ] || die "/healthz after writes resumed: $health"
+echo "disk full: writes resume once space is freed, found by lexical and dense search; /healthz ok again"
 
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" 2>/dev/null || true

@@ -24,6 +24,8 @@ pub struct McpServer {
     engine: Arc<Engine>,
     /// Base of passage URLs (`SEMSEARCH_PUBLIC_URL`, else the server's address).
     public_url: String,
+    /// The HTTP server's in-flight bound, shared with its routes (none on stdio).
+    permits: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl McpServer {
@@ -32,7 +34,15 @@ impl McpServer {
         McpServer {
             engine,
             public_url: public_url.trim_end_matches('/').to_string(),
+            permits: None,
         }
+    }
+
+    /// The same server taking a permit from `permits` for every tool call, as HTTP routes do:
+    /// past the bound a call is refused at once instead of queueing.
+    pub fn with_permits(mut self, permits: Arc<tokio::sync::Semaphore>) -> Self {
+        self.permits = Some(permits);
+        self
     }
 
     fn url(&self, id: &str) -> String {
@@ -214,17 +224,38 @@ impl ServerHandler for McpServer {
         let this = self.clone();
         let name = request.name.to_string();
         let args = request.arguments.unwrap_or_default();
+        let permit = match &self.permits {
+            Some(p) => Some(p.clone().try_acquire_owned().map_err(|_| {
+                ErrorData::internal_error(
+                    "overloaded: too many requests in progress; retry shortly",
+                    None,
+                )
+            })?),
+            None => None,
+        };
         // The engine's work is CPU-bound: off the async threads.
-        let out = tokio::task::spawn_blocking(move || this.run(&name, &args))
-            .await
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let out = tokio::task::spawn_blocking(move || {
+            let out = this.run(&name, &args);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         Ok(match out {
             Ok(v) => CallToolResult::structured(v),
             // Bad arguments and unknown ids are the tool's answer, for the model to read.
             Err(e @ (crate::Error::InvalidInput(_) | crate::Error::NotFound(_))) => {
                 CallToolResult::structured_error(json!({ "error": e.to_string() }))
             }
-            Err(e) => return Err(ErrorData::internal_error(e.to_string(), None)),
+            // Everything else as the HTTP routes map it: a code and a message, the detail of a
+            // service failure in the log only.
+            Err(e) => {
+                let api = crate::server::ApiError::from(e);
+                return Err(ErrorData::internal_error(
+                    format!("{}: {}", api.code, api.message),
+                    None,
+                ));
+            }
         }
         .into())
     }

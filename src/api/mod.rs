@@ -19,5 +19,5 @@ pub use error::{ErrorBody, ErrorDetail};
 pub use passage::{hits, Answer, Document, Hit, Ingested, Passage};
 pub use search::{
     AskRequest, AskResponse, Filter, Health, RelatedParams, Results, SearchParams, SearchRequest,
-    SearchResponse,
+    SearchResponse, WriteFailure,
 };

@@ -145,6 +145,21 @@ pub struct Results {
 /// `GET /healthz` answer.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`.
+    /// `ok`, or `degraded` when the last write failed for a reason not the client's (a full
+    /// disk, a lost database): searches still work, writes may not.
     pub status: &'static str,
+    /// The failure of the last write, while no write has succeeded since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_write_error: Option<WriteFailure>,
+}
+
+/// Why the last write failed.
+#[derive(Serialize, Clone, Debug, ToSchema)]
+pub struct WriteFailure {
+    /// The error code its client got (`disk_full`, `store_unavailable`, `internal`...).
+    pub code: String,
+    /// Its message.
+    pub message: String,
+    /// When, in seconds since the Unix epoch.
+    pub at: u64,
 }

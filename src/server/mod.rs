@@ -88,7 +88,8 @@ fn mcp_service(
     rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
 > {
     use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
-    let server = crate::mcp::McpServer::new(state.engine.clone(), &state.public_url);
+    let server = crate::mcp::McpServer::new(state.engine.clone(), &state.public_url)
+        .with_permits(state.permits());
     // The router checks hosts for every route (edge::check_host); rmcp's own check is kept
     // with the same names, unless any host is allowed.
     let hosts: Vec<String> = state.allowed_hosts.iter().cloned().collect();

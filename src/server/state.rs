@@ -28,6 +28,8 @@ pub struct AppState {
     pub backup_dir: Option<std::path::PathBuf>,
     /// Held while a backup runs: one at a time.
     pub backup_running: Arc<tokio::sync::Mutex<()>>,
+    /// The failure of the last write while none has succeeded since (`/healthz` shows it).
+    pub last_write_error: Arc<std::sync::Mutex<Option<crate::api::WriteFailure>>>,
     permits: Arc<Semaphore>,
     writes: Arc<rayon::ThreadPool>,
 }
@@ -44,6 +46,7 @@ impl AppState {
             extra_hosts: Vec::new(),
             backup_dir: None,
             backup_running: Arc::new(tokio::sync::Mutex::new(())),
+            last_write_error: Arc::new(std::sync::Mutex::new(None)),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             writes: Arc::new(write_pool()),
         }
@@ -74,6 +77,18 @@ impl AppState {
     pub fn with_backup_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.backup_dir = dir;
         self
+    }
+
+    /// The same state with at most `n` requests doing engine work at once (default
+    /// [`MAX_IN_FLIGHT`]).
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.permits = Arc::new(Semaphore::new(n));
+        self
+    }
+
+    /// The in-flight bound, for services that share it (MCP).
+    pub(crate) fn permits(&self) -> Arc<Semaphore> {
+        self.permits.clone()
     }
 
     /// True when a request naming `host` is served.
@@ -115,7 +130,26 @@ impl AppState {
         f: impl FnOnce(&Engine) -> crate::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let pool = self.writes.clone();
-        self.blocking(move |e| pool.install(|| f(e))).await
+        let out = self.blocking(move |e| pool.install(|| f(e))).await;
+        let failure = match &out {
+            Ok(_) => None,
+            // The service's fault, not the request's, and not a refusal to start.
+            Err(e) if e.status.is_server_error() && e.code != "overloaded" => {
+                Some(crate::api::WriteFailure {
+                    code: e.code.to_string(),
+                    message: e.message.clone(),
+                    at: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs()),
+                })
+            }
+            Err(_) => return out,
+        };
+        *self
+            .last_write_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = failure;
+        out
     }
 }
 

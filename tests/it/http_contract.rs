@@ -342,3 +342,35 @@ async fn dify_and_openai_retrieval_shapes_and_errors() {
         assert_error(st, &b, want);
     }
 }
+
+#[tokio::test]
+async fn mcp_tool_calls_share_the_in_flight_bound() {
+    let full = || state(tiny_engine(), None).with_max_in_flight(0);
+    let (status, body, _) = call(full(), post("/search", r#"{"query": "lake"}"#)).await;
+    assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE);
+    let tool = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "search", "arguments": {"query": "lake"}}});
+    let mcp = |s| {
+        let req = Request::post("/mcp")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("host", "localhost")
+            .body(Body::from(tool.to_string()))
+            .unwrap();
+        call(s, req)
+    };
+    let (status, body, text) = mcp(full()).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("overloaded"),
+        "{text}"
+    );
+    let (_, body, text) = mcp(state(tiny_engine(), None)).await;
+    assert!(
+        body["result"]["structuredContent"]["results"].is_array(),
+        "{text}"
+    );
+}

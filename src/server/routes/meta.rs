@@ -11,10 +11,19 @@ use crate::server::error::ApiError;
 use crate::server::openapi::ApiDoc;
 use crate::server::state::AppState;
 
-/// Liveness.
+/// Liveness, and whether writes work: `degraded` with the last write's failure while no write
+/// has succeeded since (always 200: searches still work).
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
-pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let last = state
+        .last_write_error
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Json(Health {
+        status: if last.is_some() { "degraded" } else { "ok" },
+        last_write_error: last,
+    })
 }
 
 /// Prometheus metrics.
