@@ -82,12 +82,14 @@ pub struct Rows {
 impl Rows {
     /// Quantizes `x` (`m` rows of `k`) to rows of `kp >= k` bytes (the tail is 128, zero).
     pub fn quantize(isa: Isa, x: &[f32], m: usize, k: usize, kp: usize) -> Self {
+        // Safe for any `isa`: a path this CPU lacks falls back to the portable one.
+        let isa = isa.or_portable();
         let mut data = vec![128u8; m * kp];
         let mut scale = vec![1f32; m];
         let row = |(src, (dst, scale)): (&[f32], (&mut [u8], &mut f32))| {
             #[cfg(target_arch = "x86_64")]
             if isa == Isa::Avx512Vnni {
-                // SAFETY: `Isa::Avx512Vnni` is only ever chosen when the CPU has AVX-512 F/BW.
+                // SAFETY: `or_portable` above keeps `Isa::Avx512Vnni` only on a CPU with AVX-512 F/BW.
                 *scale = unsafe { vnni::quantize_row(src, dst) };
                 return;
             }

@@ -7,13 +7,14 @@
 
 use super::Isa;
 
-/// f32 dot product on `isa` (which must be [`Isa::or_portable`]-checked by the caller).
+/// f32 dot product on `isa`, or on the portable path when this CPU lacks it (safe for any
+/// `isa`: a path is only entered on a CPU that has its instructions).
 pub fn dot_on(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    match isa {
+    match isa.or_portable() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2Fma` and above are only ever selected on a CPU with AVX2 and FMA.
+        // SAFETY: `or_portable` keeps `Isa::Avx2Fma` and above only on a CPU with AVX2 and FMA.
         Isa::Avx2Fma | Isa::Avx512Vnni => unsafe { avx2::dot(a, b) },
         _ => dot_portable(a, b),
     }
@@ -38,12 +39,12 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// int8 dot product on `isa`, accumulated in i32 (exact: 384 products of at most 127² stay far
-/// below i32's range, as do 65,536 of them).
+/// int8 dot product on `isa` (or the portable path, as [`dot_on`]), accumulated in i32
+/// (exact: 384 products of at most 127² stay far below i32's range, as do 65,536 of them).
 pub fn dot_i8_on(isa: Isa, a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    match isa {
+    match isa.or_portable() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as in `dot_on`.
         Isa::Avx2Fma | Isa::Avx512Vnni => unsafe { avx2::dot_i8(a, b) },
@@ -143,6 +144,17 @@ mod tests {
 
     fn wave(n: usize, f: f32) -> Vec<f32> {
         (0..n).map(|i| (i as f32 * f).sin()).collect()
+    }
+
+    #[test]
+    fn a_path_this_cpu_lacks_runs_portable() {
+        // Every path is asked for, whatever the CPU has: the safe entry points must fall back.
+        let (a, b) = (wave(384, 0.37), wave(384, 0.11));
+        let qa: Vec<i8> = a.iter().map(|x| (x * 127.0) as i8).collect();
+        for isa in [Isa::Portable, Isa::Avx2Fma, Isa::Avx512Vnni] {
+            assert!((dot_on(isa, &a, &b) - dot_portable(&a, &b)).abs() < 1e-4);
+            assert_eq!(dot_i8_on(isa, &qa, &qa), dot_i8_portable(&qa, &qa));
+        }
     }
 
     #[test]

@@ -21,13 +21,23 @@ pub struct Mapped<T> {
     _t: std::marker::PhantomData<T>,
 }
 
-/// Element types a file may hold: plain numbers, any bit pattern valid.
-pub trait Plain: Copy + 'static {}
-impl Plain for u8 {}
-impl Plain for i8 {}
-impl Plain for f32 {}
-impl Plain for u32 {}
-impl Plain for u64 {}
+/// Element types a file may hold: plain numbers.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes must be a valid value, the type must have no
+/// padding, and its alignment must divide a page: [`Mapped::as_slice`] views file bytes as
+/// `Self` on the strength of this.
+pub unsafe trait Plain: Copy + 'static {}
+// SAFETY: primitive numbers: every bit pattern valid, no padding, alignment at most 8.
+unsafe impl Plain for u8 {}
+// SAFETY: as above.
+unsafe impl Plain for i8 {}
+// SAFETY: as above.
+unsafe impl Plain for f32 {}
+// SAFETY: as above.
+unsafe impl Plain for u32 {}
+// SAFETY: as above.
+unsafe impl Plain for u64 {}
 
 impl<T: Plain> Mapped<T> {
     /// Maps `path`, which must hold a whole number of `T`s.
