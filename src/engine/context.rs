@@ -9,7 +9,7 @@ use super::conversation::{Message, Strategy};
 use super::{is_found, Engine, SearchRequest};
 use crate::embed::TextKind;
 use crate::error::{Error, Result};
-use crate::index::Passage;
+use crate::index::{Passage, PassageId};
 
 /// Most neighbours on each side of a hit.
 pub const MAX_NEIGHBOURS: usize = 3;
@@ -54,7 +54,9 @@ struct Block {
 
 /// Ordinal of a passage in its document (`doc#n`).
 fn ordinal(p: &Passage) -> Option<usize> {
-    p.id.strip_prefix(&p.doc)?.strip_prefix('#')?.parse().ok()
+    PassageId::parts(&p.id)
+        .filter(|(doc, _)| *doc == p.doc)
+        .map(|(_, n)| n)
 }
 
 /// Characters shared as a share of the shorter text's character bigrams: near-duplicates (a
@@ -108,7 +110,7 @@ impl Engine {
         }
         let snap = self.snapshot();
         let passage = |doc: &str, n: usize| {
-            snap.find(&format!("{doc}#{n}"))
+            snap.find(&PassageId::format(doc, n))
                 .and_then(|k| snap.passage(k))
         };
         // Passages wanted per document, and the hit each came from (best first).

@@ -11,7 +11,9 @@ use super::{Engine, Options};
 use crate::config::{MAX_DOC_PASSAGES, MAX_DOC_SENTENCES};
 use crate::embed::{Embedder, SentenceVectors, TextKind};
 use crate::error::{Error, Result};
-use crate::index::{content_hash, Passage, PassageVectors, SentenceVector, Snapshot, Write};
+use crate::index::{
+    content_hash, Passage, PassageId, PassageVectors, SentenceVector, Snapshot, Write,
+};
 use crate::ingest::{self, split::Draft, IngestError, RawDocument};
 
 /// Passages embedded per call: the embedder packs them and their sentences into as few forward
@@ -49,7 +51,7 @@ fn records(id: &str, d: &DocumentDraft) -> Vec<Passage> {
         .iter()
         .enumerate()
         .map(|(i, p)| Passage {
-            id: format!("{id}#{}", i + 1),
+            id: PassageId::format(id, i + 1),
             doc: id.to_string(),
             title: d.title.clone(),
             section: p.section.clone(),

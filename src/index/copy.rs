@@ -61,9 +61,8 @@ fn copy_documents(
     for (i, info) in docs.iter().enumerate() {
         let mut passages = Vec::with_capacity(info.passages);
         let mut vectors = Vec::with_capacity(info.passages);
-        // Passage ids are `<doc>#1`..`<doc>#n` (engine::write).
         for n in 1..=info.passages {
-            let id = format!("{}#{n}", info.doc);
+            let id = super::PassageId::format(&info.doc, n);
             let record = from
                 .find(&id)
                 .and_then(|k| Some((k, from.passage(k)?, from.passage_vector(k)?)));

@@ -13,6 +13,7 @@
 pub mod copy;
 pub mod lexical;
 pub mod local;
+pub mod passage_id;
 pub mod postgres;
 pub mod segment;
 pub mod store;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use copy::{copy, Copied};
 pub use local::LocalStore;
+pub use passage_id::PassageId;
 pub use store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write, WriterGuard};
 
 /// A stored passage.

@@ -65,6 +65,11 @@ pub trait Snapshot: Send + Sync {
     fn passage(&self, key: Key) -> Option<Passage>;
     /// Key of the passage with this id.
     fn find(&self, id: &str) -> Option<Key>;
+    /// Key of the passage `delta` places from passage `key` in the same document, if any.
+    fn neighbour(&self, key: Key, delta: isize) -> Option<Key> {
+        let id: super::PassageId = self.passage(key)?.id.parse().ok()?;
+        self.find(&id.offset(delta)?.to_string())
+    }
     /// Whole-text vector of a passage.
     fn passage_vector(&self, key: Key) -> Option<&[f32]>;
     /// Sentences of a passage with their vectors, in text order (empty when stored without).

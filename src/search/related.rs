@@ -11,18 +11,12 @@ pub fn related(
     k: usize,
     include_neighbours: bool,
 ) -> Vec<(Key, f32)> {
-    let (Some(me), Some(v)) = (snap.passage(key), snap.passage_vector(key)) else {
+    let Some(v) = snap.passage_vector(key) else {
         return Vec::new();
     };
     let mut exclude = vec![key];
     if !include_neighbours {
-        if let Some(n) = position(&me.id) {
-            for other in [n.wrapping_sub(1), n + 1] {
-                if let Some(k) = snap.find(&format!("{}#{other}", me.doc)) {
-                    exclude.push(k);
-                }
-            }
-        }
+        exclude.extend([-1, 1].into_iter().filter_map(|d| snap.neighbour(key, d)));
     }
     snap.nearest(
         v,
@@ -32,9 +26,4 @@ pub fn related(
             exclude: &exclude,
         },
     )
-}
-
-/// The `n` of a passage id `<doc>#<n>`.
-fn position(id: &str) -> Option<usize> {
-    id.rsplit_once('#').and_then(|(_, n)| n.parse().ok())
 }

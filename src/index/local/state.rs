@@ -273,8 +273,8 @@ impl Snapshot for State {
     }
 
     fn find(&self, id: &str) -> Option<Key> {
-        let (doc, n) = id.rsplit_once('#')?;
-        let n: u32 = n.parse().ok()?;
+        let (doc, n) = crate::index::PassageId::parts(id)?;
+        let n = u32::try_from(n).ok()?;
         let &(slot, i) = self.docs.get(doc)?;
         let d = &self.segments[slot].seg.docs()[i];
         let local = d.start + n.checked_sub(1)?;
