@@ -58,7 +58,17 @@ impl McpServer {
                     crate::Error::invalid(format!("argument {key:?} (a string) is required"))
                 })
         };
-        let number = |key: &str| args.get(key).and_then(Value::as_u64).map(|v| v as usize);
+        // An argument of the wrong type is the caller's error, never a silent default.
+        let number = |key: &str| -> crate::Result<Option<usize>> {
+            match args.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_u64().map(|v| Some(v as usize)).ok_or_else(|| {
+                    crate::Error::invalid(format!(
+                        "argument {key:?} must be a non-negative integer, not {v}"
+                    ))
+                }),
+            }
+        };
         let min = args
             .get("min_relevance")
             .and_then(Value::as_f64)
@@ -66,7 +76,7 @@ impl McpServer {
         let e = &self.engine;
         match name {
             "search" => {
-                let req = SearchRequest::new(text("query")?).k(number("k").unwrap_or(5));
+                let req = SearchRequest::new(text("query")?).k(number("k")?.unwrap_or(5));
                 let hits = e.search(&req)?;
                 Ok(json!({ "results": hits.iter().map(|h| json!({
                     "id": h.passage.id, "title": title(&h.passage),
@@ -83,7 +93,7 @@ impl McpServer {
             }
             "ask" => {
                 let req = SearchRequest::new(text("question")?)
-                    .k(number("k").unwrap_or(5))
+                    .k(number("k")?.unwrap_or(5))
                     .min_relevance(min);
                 let asked = e.ask(&req)?;
                 Ok(json!({
@@ -119,14 +129,14 @@ impl McpServer {
                     }
                 };
                 let template = SearchRequest::new("")
-                    .k(number("k").unwrap_or(5))
+                    .k(number("k")?.unwrap_or(5))
                     .min_relevance(min);
                 let t = std::time::Instant::now();
                 let ctx = e.context(
                     &messages,
                     &template,
-                    number("max_tokens").unwrap_or(1500),
-                    number("neighbours").unwrap_or(1),
+                    number("max_tokens")?.unwrap_or(1500),
+                    number("neighbours")?.unwrap_or(1),
                 )?;
                 let took_ms = t.elapsed().as_secs_f64() * 1000.0;
                 let wire = crate::api::ContextResponse::new(ctx, &self.public_url, took_ms);

@@ -373,4 +373,16 @@ async fn mcp_tool_calls_share_the_in_flight_bound() {
         body["result"]["structuredContent"]["results"].is_array(),
         "{text}"
     );
+    // A wrong argument type is the tool's error, not a default.
+    let bad = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "search", "arguments": {"query": "lake", "k": "ten"}}});
+    let req = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("host", "localhost")
+        .body(Body::from(bad.to_string()))
+        .unwrap();
+    let (_, body, text) = call(state(tiny_engine(), None), req).await;
+    assert_eq!(body["result"]["isError"], true, "{text}");
+    assert!(text.contains("non-negative integer"), "{text}");
 }
