@@ -94,19 +94,21 @@ pub fn draft(
         // thousands of two-character sentences) takes minutes, counting it milliseconds.
         let sentences = ingest::split::sentences(&doc.text).len();
         if sentences > MAX_DOC_SENTENCES {
-            return Err(IngestError::TooLarge {
-                doc: raw.label(),
-                what: "sentences",
-                found: sentences,
-                limit: MAX_DOC_SENTENCES,
-            }
-            .into());
+            return Err(too_large(
+                raw.label(),
+                "sentences",
+                sentences,
+                MAX_DOC_SENTENCES,
+            ));
         }
         let passages = ingest::split::split(&doc, &fits);
         if passages.is_empty() {
             return Err(IngestError::NoText(raw.label()).into());
         }
-        check_size(&raw.label(), &passages)?;
+        if passages.len() > MAX_DOC_PASSAGES {
+            let n = passages.len();
+            return Err(too_large(raw.label(), "passages", n, MAX_DOC_PASSAGES));
+        }
         out.push(DocumentDraft {
             doc: raw.doc.clone(),
             title: doc.title,
@@ -116,26 +118,16 @@ pub fn draft(
     Ok(out)
 }
 
-/// Refuses a document past [`MAX_DOC_PASSAGES`] or [`MAX_DOC_SENTENCES`] before anything is
-/// embedded: what a write stores grows with both, and a body's size bounds neither tightly.
-fn check_size(doc: &str, passages: &[Draft]) -> Result<()> {
-    let too_large = |what, found, limit| IngestError::TooLarge {
-        doc: doc.to_string(),
+/// The error for a document past [`MAX_DOC_PASSAGES`] or [`MAX_DOC_SENTENCES`]: what a write
+/// stores grows with both, and a body's size bounds neither tightly.
+fn too_large(doc: String, what: &'static str, found: usize, limit: usize) -> Error {
+    IngestError::TooLarge {
+        doc,
         what,
         found,
         limit,
-    };
-    if passages.len() > MAX_DOC_PASSAGES {
-        return Err(too_large("passages", passages.len(), MAX_DOC_PASSAGES).into());
     }
-    let sentences: usize = passages
-        .iter()
-        .map(|p| ingest::split::sentences(&p.text).len())
-        .sum();
-    if sentences > MAX_DOC_SENTENCES {
-        return Err(too_large("sentences", sentences, MAX_DOC_SENTENCES).into());
-    }
-    Ok(())
+    .into()
 }
 
 /// When a write must be done by: checked between its steps (after drafting, after each batch

@@ -348,9 +348,11 @@ async fn mcp_tool_calls_share_the_in_flight_bound() {
     let full = || state(tiny_engine(), None).with_max_in_flight(0);
     let (status, body, _) = call(full(), post("/search", r#"{"query": "lake"}"#)).await;
     assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE);
-    let tool = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "search", "arguments": {"query": "lake"}}});
-    let mcp = |s| {
+    let search = |arguments: serde_json::Value| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "search", "arguments": arguments}})
+    };
+    let mcp = |s, tool: serde_json::Value| {
         let req = Request::post("/mcp")
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
@@ -359,7 +361,7 @@ async fn mcp_tool_calls_share_the_in_flight_bound() {
             .unwrap();
         call(s, req)
     };
-    let (status, body, text) = mcp(full()).await;
+    let (status, body, text) = mcp(full(), search(json!({"query": "lake"}))).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(
         body["error"]["message"]
@@ -368,21 +370,14 @@ async fn mcp_tool_calls_share_the_in_flight_bound() {
             .contains("overloaded"),
         "{text}"
     );
-    let (_, body, text) = mcp(state(tiny_engine(), None)).await;
+    let (_, body, text) = mcp(state(tiny_engine(), None), search(json!({"query": "lake"}))).await;
     assert!(
         body["result"]["structuredContent"]["results"].is_array(),
         "{text}"
     );
     // A wrong argument type is the tool's error, not a default.
-    let bad = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-        "params": {"name": "search", "arguments": {"query": "lake", "k": "ten"}}});
-    let req = Request::post("/mcp")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("host", "localhost")
-        .body(Body::from(bad.to_string()))
-        .unwrap();
-    let (_, body, text) = call(state(tiny_engine(), None), req).await;
+    let bad = search(json!({"query": "lake", "k": "ten"}));
+    let (_, body, text) = mcp(state(tiny_engine(), None), bad).await;
     assert_eq!(body["result"]["isError"], true, "{text}");
     assert!(text.contains("non-negative integer"), "{text}");
 }
