@@ -15,7 +15,9 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 
 use semsearch::embed::{Embedder, ModelId, TextEmbedder, TextKind};
-use semsearch::index::{Filter, LocalStore, Passage, PassageVectors, SentenceVector, Store, Write};
+use semsearch::index::{
+    DocFilter, Filter, LocalStore, Passage, PassageVectors, SentenceVector, Store, Write,
+};
 use semsearch::kernels::dot;
 
 const DIM: usize = 384;
@@ -395,10 +397,8 @@ fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
-    let (fp50, _, _, ffound) = timed(Filter {
-        doc: Some("d7"),
-        exclude: &[],
-    });
+    let d7 = DocFilter::ids(["d7"]);
+    let (fp50, _, _, ffound) = timed(Filter::docs(&d7));
     let rss_search = rss();
     let deleted: Vec<String> = (0..docs)
         .filter(|d| d.is_multiple_of(5))

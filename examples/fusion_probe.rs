@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use semsearch::embed::{TextEmbedder, TextKind};
 use semsearch::engine::{draft, Engine, Options};
-use semsearch::index::Filter;
+use semsearch::index::{DocFilter, Filter};
 use semsearch::ingest::{Format, RawDocument};
 use serde_json::{json, Value};
 
@@ -82,12 +82,9 @@ fn main() -> anyhow::Result<()> {
         let texts: Vec<&str> = all.iter().map(|q| q.1).collect();
         let vecs = engine.embedder().embed(&texts, TextKind::Query)?;
         for ((gold, q), v) in all.iter().zip(&vecs) {
-            let filter = Filter {
-                doc: None,
-                exclude: &[],
-            };
+            let filter = Filter::default();
             let dense = semsearch::search::dense::search(snap.as_ref(), v, DEPTH, filter);
-            let lex = snap.lexical(q, DEPTH, None)?;
+            let lex = snap.lexical(q, DEPTH, &DocFilter::All)?;
             let name = |k| snap.passage(k).map(|p| p.id).unwrap_or_default();
             let top: Vec<Value> = dense
                 .iter()

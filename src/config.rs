@@ -25,6 +25,10 @@ pub const DEFAULT_MIN_RELEVANCE: f32 = 0.5;
 /// one 512-token window), short enough that a pasted document is refused, not embedded.
 pub const MAX_QUERY_CHARS: usize = 2000;
 
+/// Most documents one filter may name (an OpenAI `in` list, a Dify `or`, `filter.docs`): the
+/// search scans the passages of each named document, so the list bounds its work.
+pub const MAX_FILTER_DOCS: usize = 100;
+
 /// Candidates each retriever contributes before hybrid fusion: RRF only reorders what the lists
 /// hold, and past rank 50 a list's contribution (1/(60+50)) no longer moves a top-10 result.
 pub const FUSION_DEPTH: usize = 50;

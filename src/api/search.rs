@@ -5,6 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Answer, Hit};
 use crate::engine::{self, Mode};
+use crate::index::DocFilter;
 
 /// Body of `POST /search`.
 #[derive(Deserialize, ToSchema)]
@@ -19,11 +20,22 @@ pub struct SearchRequest {
     pub filter: Option<Filter>,
 }
 
-/// Result filter.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Result filter: passages of `doc`, of the documents in `docs`, or (both given) of `doc` when
+/// `docs` names it. Applied inside the search: one search however many documents it names.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct Filter {
     /// Document id.
     pub doc: Option<String>,
+    /// Document ids, at most 100.
+    pub docs: Option<Vec<String>>,
+}
+
+impl Filter {
+    /// The engine's form.
+    pub fn documents(self) -> DocFilter {
+        let docs = self.docs.map_or(DocFilter::All, DocFilter::ids);
+        DocFilter::doc(self.doc).and(docs)
+    }
 }
 
 /// Query of `GET /search`.
@@ -59,9 +71,9 @@ fn request(
     query: String,
     k: Option<usize>,
     mode: Option<&str>,
-    doc: Option<String>,
+    docs: DocFilter,
 ) -> Result<engine::SearchRequest, crate::Error> {
-    let mut r = engine::SearchRequest::new(query).doc(doc);
+    let mut r = engine::SearchRequest::new(query).docs(docs);
     if let Some(k) = k {
         r = r.k(k);
     }
@@ -78,7 +90,7 @@ impl TryFrom<SearchRequest> for engine::SearchRequest {
             r.query,
             r.k,
             r.mode.as_deref(),
-            r.filter.and_then(|f| f.doc),
+            r.filter.unwrap_or_default().documents(),
         )
     }
 }
@@ -86,7 +98,7 @@ impl TryFrom<SearchRequest> for engine::SearchRequest {
 impl TryFrom<SearchParams> for engine::SearchRequest {
     type Error = crate::Error;
     fn try_from(p: SearchParams) -> Result<Self, crate::Error> {
-        request(p.q, p.k, p.mode.as_deref(), p.doc)
+        request(p.q, p.k, p.mode.as_deref(), DocFilter::doc(p.doc))
     }
 }
 
@@ -97,7 +109,7 @@ impl TryFrom<AskRequest> for engine::SearchRequest {
             r.question,
             r.k,
             r.mode.as_deref(),
-            r.filter.and_then(|f| f.doc),
+            r.filter.unwrap_or_default().documents(),
         )?
         .min_relevance(r.min_relevance))
     }

@@ -179,7 +179,7 @@ impl Engine {
                 vector: q,
                 k: req.limit(),
                 mode: req.retrieval_mode(),
-                doc: req.document(),
+                docs: req.documents(),
             },
             &self.options.fusion,
         )?;

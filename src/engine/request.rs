@@ -3,6 +3,7 @@
 
 use crate::config::{DEFAULT_K, DEFAULT_MIN_RELEVANCE, MAX_K, MAX_QUERY_CHARS};
 use crate::error::{Error, Result};
+use crate::index::DocFilter;
 pub use crate::search::Mode;
 
 /// A question to search (or answer) with its options. Build with [`SearchRequest::new`] and the
@@ -12,7 +13,7 @@ pub struct SearchRequest {
     query: String,
     k: usize,
     mode: Mode,
-    doc: Option<String>,
+    docs: DocFilter,
     min_relevance: f32,
 }
 
@@ -23,7 +24,7 @@ impl SearchRequest {
             query: query.into(),
             k: DEFAULT_K,
             mode: Mode::Hybrid,
-            doc: None,
+            docs: DocFilter::All,
             min_relevance: DEFAULT_MIN_RELEVANCE,
         }
     }
@@ -46,9 +47,17 @@ impl SearchRequest {
         self
     }
 
-    /// Restricts results to one document (filtered before the top-k cut).
+    /// Restricts results to one document (filtered before the top-k cut); None: every
+    /// document.
     pub fn doc(mut self, doc: Option<String>) -> Self {
-        self.doc = doc;
+        self.docs = DocFilter::doc(doc);
+        self
+    }
+
+    /// Restricts results to the documents `docs` accepts (filtered inside the search, before
+    /// the top-k cut: one search however many documents it names).
+    pub fn docs(mut self, docs: DocFilter) -> Self {
+        self.docs = docs;
         self
     }
 
@@ -80,11 +89,12 @@ impl SearchRequest {
     }
 
     /// The document filter.
-    pub fn document(&self) -> Option<&str> {
-        self.doc.as_deref()
+    pub fn documents(&self) -> &DocFilter {
+        &self.docs
     }
 
-    /// Checks the request: a question of 1..=[`MAX_QUERY_CHARS`] characters and `k` in range.
+    /// Checks the request: a question of 1..=[`MAX_QUERY_CHARS`] characters, `k` in range, a
+    /// filter of at most [`crate::config::MAX_FILTER_DOCS`] documents.
     pub fn validate(&self) -> Result<()> {
         let q = self.query();
         if q.is_empty() {
@@ -95,6 +105,7 @@ impl SearchRequest {
                 "query longer than {MAX_QUERY_CHARS} characters"
             )));
         }
+        self.docs.validate().map_err(Error::invalid)?;
         if !(0.0..=1.0).contains(&self.min_relevance) {
             return Err(Error::invalid("min_relevance must be between 0 and 1"));
         }

@@ -263,6 +263,40 @@ fn ask_honours_the_document_filter() {
 }
 
 #[test]
+fn a_filter_of_several_documents_is_one_search() {
+    let (counting, engine) = counting_engine();
+    let docs: Vec<RawDocument> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|d| note(Some(d), None, "the lake tai safe in summer"))
+        .collect();
+    engine.ingest(&docs, &|_| {}).unwrap();
+    let before = counting.1.load(Ordering::SeqCst);
+    for mode in [Mode::Hybrid, Mode::Dense, Mode::Lexical] {
+        let req = SearchRequest::new("lake tai")
+            .k(10)
+            .mode(mode)
+            .docs(crate::index::DocFilter::ids(["b", "d", "missing"]));
+        let hits = engine.search(&req).unwrap();
+        let mut got: Vec<&str> = hits.iter().map(|h| h.passage.doc.as_str()).collect();
+        got.sort();
+        assert_eq!(got, ["b", "d"], "{mode:?}");
+    }
+    // The question was embedded once per search, whatever the filter names.
+    assert_eq!(counting.1.load(Ordering::SeqCst) - before, 3);
+    // A filter narrowed to nothing finds nothing.
+    let none =
+        SearchRequest::new("lake tai").docs(crate::index::DocFilter::ids(Vec::<String>::new()));
+    assert!(engine.search(&none).unwrap().is_empty());
+    // Beyond the cap, a clear error before any work.
+    let many =
+        crate::index::DocFilter::ids((0..=crate::config::MAX_FILTER_DOCS).map(|i| i.to_string()));
+    let err = engine
+        .search(&SearchRequest::new("lake").docs(many))
+        .unwrap_err();
+    assert!(err.to_string().contains("at most 100 documents"), "{err}");
+}
+
+#[test]
 fn not_found_means_no_answer_and_relevance_is_a_share() {
     let (_, engine) = counting_engine();
     engine

@@ -11,6 +11,7 @@
 //! passage is `api::Passage`, so either can change without the other.
 
 pub mod copy;
+pub mod filter;
 pub mod lexical;
 pub mod local;
 pub mod passage_id;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use copy::{copy, Copied};
+pub use filter::DocFilter;
 pub use local::LocalStore;
 pub use passage_id::PassageId;
 pub use store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write, WriterGuard};

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use super::lexical::LexicalHits;
-use super::{DocumentInfo, Passage, PassageVectors, StoreError};
+use super::{DocFilter, DocumentInfo, Passage, PassageVectors, StoreError};
 use crate::embed::ModelId;
 
 /// A passage's key within one snapshot: cheap to compare and hash, meaningless across
@@ -19,18 +19,27 @@ pub type Key = u64;
 
 /// Which passages a search may return. Applied during the search (before the top-k cut), so a
 /// filtered search still returns `k` results when there are that many.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Filter<'a> {
-    /// Only passages of this document.
-    pub doc: Option<&'a str>,
+    /// Only passages of the documents this accepts.
+    pub docs: &'a DocFilter,
     /// Never these passages.
     pub exclude: &'a [Key],
 }
 
-impl Filter<'_> {
-    /// True when `p` (with key `key`) passes.
-    pub fn accepts(&self, key: Key, p: &Passage) -> bool {
-        self.doc.is_none_or(|d| p.doc == d) && !self.exclude.contains(&key)
+impl Default for Filter<'_> {
+    fn default() -> Self {
+        Filter {
+            docs: &super::filter::ALL_DOCUMENTS,
+            exclude: &[],
+        }
+    }
+}
+
+impl<'a> Filter<'a> {
+    /// Passages of the documents `docs` accepts.
+    pub fn docs(docs: &'a DocFilter) -> Self {
+        Filter { docs, exclude: &[] }
     }
 }
 
@@ -86,8 +95,9 @@ pub trait Snapshot: Send + Sync {
     /// the same ones for the same state: a background against which a question's best scores
     /// are judged (see `search::relevance`).
     fn sample(&self, n: usize) -> Vec<Key>;
-    /// Up to `k` passages by BM25 for `query`, with what the lexical side knows of the query.
-    fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError>;
+    /// Up to `k` passages by BM25 for `query` among the documents `docs` accepts, with what the
+    /// lexical side knows of the query.
+    fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError>;
     /// Why this snapshot's reads were cut short, if they were. The reads above cannot fail (a
     /// local snapshot is memory); a database's can, and then answer as if empty, so whoever
     /// answers from a snapshot checks this first.

@@ -112,14 +112,7 @@ fn round_trip_through_a_graph_segment_gives_exact_results() {
         assert!(shared >= 9, "{got:?} vs {want:?}");
     }
     // A document filter scans that document: k results from it alone.
-    let only_a = s.nearest(
-        &q,
-        3,
-        Filter {
-            doc: Some("a"),
-            exclude: &[],
-        },
-    );
+    let only_a = s.nearest(&q, 3, Filter::docs(&DocFilter::ids(["a"])));
     assert_eq!(only_a.len(), 3);
     assert!(ids(s.as_ref(), &only_a)
         .iter()
@@ -177,10 +170,17 @@ fn deletes_and_replacements_are_exact_everywhere_and_survive_reopening() {
         let sent = s.nearest_sentences(&q, 5, Filter::default());
         assert!(sent.iter().all(|(k, _)| s.passage(*k).is_some()));
         // Lexical: the replaced and deleted passages are gone.
-        let lex: Vec<String> = ids(s.as_ref(), &s.lexical("passage", 100, None).unwrap().hits);
+        let lex: Vec<String> = ids(
+            s.as_ref(),
+            &s.lexical("passage", 100, &DocFilter::All).unwrap().hits,
+        );
         assert_eq!(lex.len(), 5, "{lex:?}");
         assert!(s.find("b#3").is_none() && s.find("big#1").is_none());
-        assert!(s.lexical("big", 10, Some("big")).unwrap().hits.is_empty());
+        assert!(s
+            .lexical("big", 10, &DocFilter::ids(["big"]))
+            .unwrap()
+            .hits
+            .is_empty());
     }
 }
 
@@ -216,7 +216,10 @@ fn small_segments_merge_without_losing_or_reviving_anything() {
             );
         }
         assert_eq!(
-            s.lexical("passage", 100, None).unwrap().hits.len(),
+            s.lexical("passage", 100, &DocFilter::All)
+                .unwrap()
+                .hits
+                .len(),
             live.len() * 3
         );
     }
@@ -237,9 +240,12 @@ fn a_crash_between_lexical_commit_and_manifest_is_repaired_on_open() {
     std::fs::write(dir.path().join("manifest.json"), manifest).unwrap();
     std::fs::create_dir_all(dir.path().join("seg-77")).unwrap();
     let s = open(dir.path(), 8).snapshot();
-    let lex: Vec<String> = ids(s.as_ref(), &s.lexical("passage", 10, None).unwrap().hits);
+    let lex: Vec<String> = ids(
+        s.as_ref(),
+        &s.lexical("passage", 10, &DocFilter::All).unwrap().hits,
+    );
     assert_eq!(lex.len(), 2, "{lex:?}");
-    assert!(s.lexical("x", 10, None).unwrap().hits.is_empty());
+    assert!(s.lexical("x", 10, &DocFilter::All).unwrap().hits.is_empty());
     assert!(!dir.path().join("seg-77").exists() && !dir.path().join("wal-2.json").exists());
 }
 
@@ -279,7 +285,13 @@ fn a_format_1_index_is_migrated_on_open() {
     assert_eq!(s.len(), 4);
     assert_eq!(s.sentences(s.find("old#2").unwrap()).len(), 2);
     assert_eq!(dense_ids(s.as_ref(), &vs[1].passage, 1), ["old#2"]);
-    assert_eq!(s.lexical("passage", 10, None).unwrap().hits.len(), 4);
+    assert_eq!(
+        s.lexical("passage", 10, &DocFilter::All)
+            .unwrap()
+            .hits
+            .len(),
+        4
+    );
     assert!(!gen.exists());
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();

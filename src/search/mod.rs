@@ -10,7 +10,7 @@ pub mod relevance;
 
 use crate::config::FUSION_DEPTH;
 use crate::error::{Error, Result};
-use crate::index::{Filter, Key, Snapshot, StoreError};
+use crate::index::{DocFilter, Filter, Key, Snapshot, StoreError};
 
 pub use answer::SentenceCache;
 use fusion::FusionParams;
@@ -52,8 +52,8 @@ pub struct Query<'a> {
     pub k: usize,
     /// Retrieval mode.
     pub mode: Mode,
-    /// Only this document, when given.
-    pub doc: Option<&'a str>,
+    /// The documents searched.
+    pub docs: &'a DocFilter,
 }
 
 /// Passages from the top of the dense list whose language is compared with the question's (see
@@ -66,19 +66,16 @@ pub fn retrieve(
     q: &Query<'_>,
     fusion: &FusionParams,
 ) -> Result<Vec<(Key, f32)>, StoreError> {
-    let filter = Filter {
-        doc: q.doc,
-        exclude: &[],
-    };
+    let filter = Filter::docs(q.docs);
     Ok(match q.mode {
         Mode::Dense => dense::search(snap, q.vector, q.k, filter),
-        Mode::Lexical => snap.lexical(q.text, q.k, q.doc)?.hits,
+        Mode::Lexical => snap.lexical(q.text, q.k, q.docs)?.hits,
         Mode::Hybrid => {
             let depth = q.k.max(FUSION_DEPTH);
             let dense_hits = dense::search(snap, q.vector, depth, filter);
             let dense: Vec<Key> = dense_hits.iter().map(|h| h.0).collect();
             let dense_scores: Vec<f32> = dense_hits.iter().map(|h| h.1).collect();
-            let lexical = snap.lexical(q.text, depth, q.doc)?;
+            let lexical = snap.lexical(q.text, depth, q.docs)?;
             let lex_keys: Vec<Key> = lexical.hits.iter().map(|h| h.0).collect();
             let top: Vec<String> = dense
                 .iter()

@@ -22,8 +22,8 @@ pub fn related(
         v,
         k,
         Filter {
-            doc: None,
             exclude: &exclude,
+            ..Filter::default()
         },
     )
 }

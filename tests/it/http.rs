@@ -131,12 +131,38 @@ async fn search_post_and_get() {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(body["results"].as_array().unwrap().len(), 2);
     let (st, body, _) = call(
-        s,
+        s.clone(),
         post("/search", r#"{"query": "太湖", "filter": {"doc": "nope"}}"#),
     )
     .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(body["results"].as_array().unwrap().len(), 0);
+    // A list of documents is one filter; an unknown one among them matches nothing.
+    let (st, body, _) = call(
+        s.clone(),
+        post(
+            "/search",
+            r#"{"query": "太湖", "k": 3, "filter": {"docs": ["nope", "suzhou-15th-five-year-plan-proposal"]}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert!(
+        results
+            .iter()
+            .all(|r| r["doc"] == "suzhou-15th-five-year-plan-proposal"),
+        "{body}"
+    );
+    let many: Vec<String> = (0..101).map(|i| format!("d{i}")).collect();
+    let body = serde_json::json!({"query": "太湖", "filter": {"docs": many}});
+    let (st, body, _) = call(s, post("/search", body.to_string())).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at most 100 documents"));
 }
 
 #[tokio::test]

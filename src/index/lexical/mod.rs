@@ -67,6 +67,7 @@ impl LexicalHits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::filter::{DocFilter, ALL_DOCUMENTS as ALL};
 
     #[test]
     fn chinese_compounds_yield_their_parts() {
@@ -120,26 +121,33 @@ mod tests {
         lex.apply(&[], &ps.iter().collect::<Vec<_>>(), "1").unwrap();
         assert_eq!(lex.payload().unwrap().as_deref(), Some("1"));
         let v = lex.view();
-        let r = v.search("枫桥经验", 10, None).unwrap();
+        let r = v.search("枫桥经验", 10, &ALL).unwrap();
         assert_eq!(r.hits.len(), 2);
         assert_eq!(r.known.len(), r.terms);
-        let r = v.search("枫桥经验", 10, Some("b")).unwrap();
+        let r = v.search("枫桥经验", 10, &DocFilter::ids(["b"])).unwrap();
         assert_eq!(
             r.hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(),
             ["b#1"]
         );
+        // Several documents are one query; a document the index lacks matches nothing.
         let r = v
-            .search("How many years has Lake Tai been safe", 10, None)
+            .search("枫桥经验", 10, &DocFilter::ids(["a", "b", "zz"]))
+            .unwrap();
+        assert_eq!(r.hits.len(), 2);
+        let none = DocFilter::ids(Vec::<String>::new());
+        assert!(v.search("枫桥经验", 10, &none).unwrap().hits.is_empty());
+        let r = v
+            .search("How many years has Lake Tai been safe", 10, &ALL)
             .unwrap();
         assert!(r.hits.is_empty() && r.known.is_empty());
-        assert!(v.search("", 10, None).unwrap().hits.is_empty());
+        assert!(v.search("", 10, &ALL).unwrap().hits.is_empty());
         // Deleting a document by id; the old view still sees it.
         lex.apply(&["a"], &[], "2").unwrap();
         assert_eq!(
-            lex.view().search("枫桥经验", 10, None).unwrap().hits.len(),
+            lex.view().search("枫桥经验", 10, &ALL).unwrap().hits.len(),
             1
         );
-        assert_eq!(v.search("枫桥经验", 10, None).unwrap().hits.len(), 2);
+        assert_eq!(v.search("枫桥经验", 10, &ALL).unwrap().hits.len(), 2);
     }
 
     #[test]
@@ -155,7 +163,7 @@ mod tests {
         // The next write gets a fresh writer: the failed one's document never shows.
         lex.apply(&[], &[&passage("c", 1, "枫桥经验全国")], "2")
             .unwrap();
-        let hits = lex.view().search("枫桥经验", 10, None).unwrap().hits;
+        let hits = lex.view().search("枫桥经验", 10, &ALL).unwrap().hits;
         let mut ids: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
         ids.sort();
         assert_eq!(ids, ["a#1", "c#1"]);

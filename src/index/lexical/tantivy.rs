@@ -16,7 +16,7 @@ use tantivy::schema::{
 use tantivy::{Index as TantivyIndex, IndexReader, IndexWriter, TantivyDocument, Term};
 
 use super::tokenizer::{pre_tokenized, tokenize, JiebaTokenizer};
-use crate::index::{Passage, StoreError};
+use crate::index::{DocFilter, Passage, StoreError};
 use crate::text::idf;
 
 /// Indexing memory of the writer: tantivy's minimum is 15 MB; a write adds few passages, and a
@@ -227,8 +227,8 @@ fn worker_error(writer: &mut IndexWriter, e: tantivy::TantivyError) -> tantivy::
 }
 
 impl LexicalView {
-    /// Up to `k` hits for `query`, restricted to document `doc` when given.
-    pub fn search(&self, query: &str, k: usize, doc: Option<&str>) -> Result<RawHits, StoreError> {
+    /// Up to `k` hits for `query` among the documents `docs` accepts.
+    pub fn search(&self, query: &str, k: usize, docs: &DocFilter) -> Result<RawHits, StoreError> {
         let mut q_terms = tokenize(query);
         q_terms.sort();
         q_terms.dedup();
@@ -251,11 +251,18 @@ impl LexicalView {
             })
             .collect();
         let mut q: Box<dyn Query> = Box::new(BooleanQuery::new(should));
-        if let Some(d) = doc {
-            let filter = TermQuery::new(Term::from_field_text(f.doc, d), IndexRecordOption::Basic);
+        if let Some(ids) = docs.named() {
+            let any_of: Vec<(Occur, Box<dyn Query>)> = ids
+                .iter()
+                .map(|d| {
+                    let t =
+                        TermQuery::new(Term::from_field_text(f.doc, d), IndexRecordOption::Basic);
+                    (Occur::Should, Box::new(t) as Box<dyn Query>)
+                })
+                .collect();
             q = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, q),
-                (Occur::Must, Box::new(filter)),
+                (Occur::Must, Box::new(BooleanQuery::new(any_of))),
             ]));
         }
         let top = self.searcher.search(&q, &TopDocs::with_limit(k))?;

@@ -9,6 +9,7 @@ use crate::embed::ModelId;
 use crate::index::lexical::{LexicalHits, LexicalView};
 use crate::index::segment::Segment;
 use crate::index::store::{DocumentWrite, Filter, Key, Snapshot, StoredSentence};
+use crate::index::DocFilter;
 use crate::index::{DocumentInfo, Passage, PassageVectors, SentenceVector, StoreError};
 
 /// A segment in a snapshot, with what is dead in it.
@@ -153,7 +154,10 @@ impl State {
     }
 
     /// Runs a per-segment search where `filter` allows and merges the hits, best first. A
-    /// document's passages are one range of one segment: only that range is searched.
+    /// document's passages are one range of one segment: a filter naming documents searches
+    /// only their ranges (scanned: at most [`crate::config::MAX_FILTER_DOCS`] documents of at
+    /// most [`crate::config::MAX_DOC_PASSAGES`] passages each, where a graph walk filtered so
+    /// narrowly would visit most of the graph anyway).
     ///
     /// Each segment is walked with its full beam. Measured and rejected: passing the k-th best
     /// score of the segments already searched as a floor below which a walk stops (as Lucene
@@ -171,14 +175,15 @@ impl State {
             &dyn Fn(u32) -> bool,
         ) -> Vec<(u32, f32)>,
     ) -> Vec<(Key, f32)> {
-        let slots: Vec<(usize, Option<std::ops::Range<u32>>)> = match filter.doc {
-            Some(doc) => match self.docs.get(doc) {
-                Some(&(slot, i)) => {
+        let slots: Vec<(usize, Option<std::ops::Range<u32>>)> = match filter.docs.named() {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|doc| self.docs.get(doc.as_str()))
+                .map(|&(slot, i)| {
                     let d = &self.segments[slot].seg.docs()[i];
-                    vec![(slot, Some(d.start..d.end))]
-                }
-                None => Vec::new(),
-            },
+                    (slot, Some(d.start..d.end))
+                })
+                .collect(),
             None => (0..self.segments.len()).map(|s| (s, None)).collect(),
         };
         let mut all = Vec::new();
@@ -325,8 +330,8 @@ impl Snapshot for State {
         keys.to_vec()
     }
 
-    fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError> {
-        let raw = self.lexical.search(query, k, doc)?;
+    fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError> {
+        let raw = self.lexical.search(query, k, docs)?;
         // Ids the manifest does not hold live are skipped: the lexical side may briefly know a
         // write the manifest does not (repaired on the next open), never the reverse.
         let hits: Vec<(Key, f32)> = raw

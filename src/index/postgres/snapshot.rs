@@ -15,7 +15,9 @@ use pgvector::Vector;
 use super::{db, Conn, Shared};
 use crate::embed::ModelId;
 use crate::index::lexical::{tokenize, LexicalHits};
-use crate::index::{DocumentInfo, Filter, Key, Passage, Snapshot, StoreError, StoredSentence};
+use crate::index::{
+    DocFilter, DocumentInfo, Filter, Key, Passage, Snapshot, StoreError, StoredSentence,
+};
 use crate::text::idf;
 
 /// BM25 parameters: tantivy's, so both stores rank alike.
@@ -202,13 +204,16 @@ impl PgSnapshot {
         let v = Vector::from(vector.to_vec());
         let exclude: Vec<i64> = filter.exclude.iter().map(|&k| k as i64).collect();
         let limit = k as i64;
-        let doc = filter.doc;
+        let docs: Option<Vec<&str>> = filter
+            .docs
+            .named()
+            .map(|ids| ids.iter().map(String::as_str).collect());
         let hits: Vec<(Key, f32)> = self
             .with(|c| {
                 if k > EF_SEARCH {
                     c.batch_execute(&format!("SET LOCAL hnsw.ef_search = {}", k.min(1000)))?;
                 }
-                c.query(sql, &[&v, &doc, &exclude, &limit])
+                c.query(sql, &[&v, &docs, &exclude, &limit])
             })
             .unwrap_or_default()
             .iter()
@@ -320,7 +325,7 @@ impl Snapshot for PgSnapshot {
     fn nearest(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
         self.nearest_in(
             "SELECT key, 1 - (embedding <=> $1) FROM semsearch_passages
-             WHERE ($2::text IS NULL OR doc = $2) AND key <> ALL($3)
+             WHERE ($2::text[] IS NULL OR doc = ANY($2)) AND key <> ALL($3)
              ORDER BY embedding <=> $1 LIMIT $4",
             vector,
             k,
@@ -331,7 +336,7 @@ impl Snapshot for PgSnapshot {
     fn nearest_sentences(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
         self.nearest_in(
             "SELECT passage, 1 - (embedding <=> $1) FROM semsearch_sentences
-             WHERE ($2::text IS NULL OR doc = $2) AND passage <> ALL($3)
+             WHERE ($2::text[] IS NULL OR doc = ANY($2)) AND passage <> ALL($3)
              ORDER BY embedding <=> $1 LIMIT $4",
             vector,
             k,
@@ -384,7 +389,7 @@ impl Snapshot for PgSnapshot {
         keys
     }
 
-    fn lexical(&self, query: &str, k: usize, doc: Option<&str>) -> Result<LexicalHits, StoreError> {
+    fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError> {
         let mut terms = tokenize(query);
         terms.sort();
         terms.dedup();
@@ -396,6 +401,9 @@ impl Snapshot for PgSnapshot {
         }
         let n = self.passages as f32;
         let limit = k as i64;
+        let docs: Option<Vec<&str>> = docs
+            .named()
+            .map(|ids| ids.iter().map(String::as_str).collect());
         let out = self.with(|c| {
             let known = c.query(
                 "SELECT term, count(*) FROM semsearch_postings WHERE term = ANY($1)
@@ -414,9 +422,9 @@ impl Snapshot for PgSnapshot {
                             AS score
                  FROM semsearch_postings p JOIN df USING (term)
                       JOIN semsearch_passages pa ON pa.key = p.passage, st
-                 WHERE $2::text IS NULL OR p.doc = $2
+                 WHERE $2::text[] IS NULL OR p.doc = ANY($2)
                  GROUP BY p.passage ORDER BY score DESC, p.passage LIMIT $3",
-                &[&terms, &doc, &limit, &K1, &B],
+                &[&terms, &docs, &limit, &K1, &B],
             )?;
             Ok((known, hits))
         });

@@ -23,7 +23,7 @@ struct Answers {
 fn answers(store: &LocalStore) -> Answers {
     let s = store.snapshot();
     let queries: Vec<Vec<f32>> = [3, 900, 4000].iter().map(|&i| unit(100 + i, 8)).collect();
-    let lexical = s.lexical("passage", 5, None).unwrap();
+    let lexical = s.lexical("passage", 5, &DocFilter::All).unwrap();
     Answers {
         docs: s.documents().into_iter().map(|d| d.doc).collect(),
         dense: queries

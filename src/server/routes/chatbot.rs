@@ -15,6 +15,7 @@ use crate::api::{
 };
 use crate::config::MAX_K;
 use crate::engine::{self, Message, Role, SearchRequest};
+use crate::index::DocFilter;
 use crate::server::error::ApiError;
 use crate::server::extract::{check_key, ApiJson, KeyCheck};
 use crate::server::openapi::ErrorBodySchema;
@@ -63,13 +64,9 @@ async fn scope(state: &AppState, id: &str) -> Result<Option<Option<String>>, Api
     })
 }
 
-/// Most documents one filter may name (an OpenAI `in` list, a Dify `or`): each named document
-/// that exists is one search until filters are evaluated inside the search.
-const MAX_FILTER_ITEMS: usize = 100;
-
 /// Hits of `query` in the documents `filter` names (all of them for None), within `scope` (a
-/// knowledge base or vector store that is one document can only be narrowed to itself), merged
-/// by relevance and cut at `threshold`.
+/// knowledge base or vector store that is one document can only be narrowed to itself), cut at
+/// `threshold`: one search, however many documents the filter names.
 async fn search(
     state: &AppState,
     query: String,
@@ -78,51 +75,11 @@ async fn search(
     filter: Option<Vec<String>>,
     threshold: f32,
 ) -> Result<Vec<engine::Hit>, ApiError> {
-    let docs: Vec<Option<String>> = match (scope, filter) {
-        (None, None) => vec![None],
-        (None, Some(mut d)) => {
-            d.sort();
-            d.dedup();
-            d.into_iter().map(Some).collect()
-        }
-        (Some(only), None) => vec![Some(only)],
-        (Some(only), Some(d)) => d
-            .contains(&only)
-            .then_some(Some(only))
-            .into_iter()
-            .collect(),
-    };
-    if docs.len() > MAX_FILTER_ITEMS {
-        return Err(ApiError::invalid(format!(
-            "a filter may name at most {MAX_FILTER_ITEMS} documents ({} given)",
-            docs.len()
-        )));
-    }
-    // Documents the library lacks cost nothing: one lookup each, no search.
-    let docs = if docs.iter().any(Option::is_some) {
-        state
-            .blocking(move |e| {
-                let snap = e.snapshot();
-                let known: Vec<Option<String>> = docs
-                    .into_iter()
-                    .filter(|d| d.as_deref().is_none_or(|d| snap.has_document(d)))
-                    .collect();
-                engine::checked(snap.as_ref(), known)
-            })
-            .await?
-    } else {
-        docs
-    };
-    let mut all = Vec::new();
-    for doc in docs {
-        let req = SearchRequest::new(query.as_str()).k(k).doc(doc);
-        all.extend(state.blocking(move |e| e.search(&req)).await?);
-    }
-    // One list per document: merged on relevance, the scale they share.
-    all.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
-    all.retain(|h| h.relevance >= threshold);
-    all.truncate(k);
-    Ok(all)
+    let docs = DocFilter::doc(scope).and(filter.map_or(DocFilter::All, DocFilter::ids));
+    let req = SearchRequest::new(query).k(k).docs(docs);
+    let mut hits = state.blocking(move |e| e.search(&req)).await?;
+    hits.retain(|h| h.relevance >= threshold);
+    Ok(hits)
 }
 
 fn dify_error(status: StatusCode, code: u32, msg: impl Into<String>) -> Response {
@@ -351,7 +308,7 @@ pub async fn context(
     };
     let template = SearchRequest::new("")
         .k(req.k.unwrap_or(crate::config::DEFAULT_K))
-        .doc(req.filter.and_then(|f| f.doc))
+        .docs(req.filter.unwrap_or_default().documents())
         .min_relevance(req.min_relevance);
     let max_tokens = req.max_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS);
     let neighbours = req.neighbours.unwrap_or(1);
