@@ -362,16 +362,18 @@ fn main() -> anyhow::Result<()> {
     let delete_ms = t.elapsed().as_secs_f64() * 1000.0;
     store.apply(Write::Delete(format!("d{}", docs + 1)))?;
     let timed_on = |store: &dyn Store, filter: Filter<'_>| {
-        let snap = store.snapshot();
+        let snap = store.snapshot().expect("a snapshot");
         let mut times = Vec::new();
-        let mut found = Vec::new();
+        let mut found: Vec<Vec<String>> = Vec::new();
         for q in &queries {
             let t = Instant::now();
-            let got = snap.nearest(q, 10, filter);
+            let got = snap.nearest(q, 10, filter).expect("a search");
             times.push(t.elapsed().as_secs_f64() * 1000.0);
+            let keys: Vec<_> = got.iter().map(|h| h.0).collect();
             found.push(
-                got.iter()
-                    .filter_map(|(k, _)| snap.passage(*k))
+                snap.passages(&keys)
+                    .expect("the hits' passages")
+                    .into_iter()
                     .map(|p| p.id)
                     .collect(),
             );
@@ -388,7 +390,7 @@ fn main() -> anyhow::Result<()> {
         Some(url) => {
             let pg = semsearch::index::postgres::PgStore::open_or_create(&url, &model)?;
             let t = Instant::now();
-            semsearch::index::copy(store.snapshot().as_ref(), &pg, &|_, _| {})?;
+            semsearch::index::copy(store.snapshot()?.as_ref(), &pg, &|_, _| {})?;
             let import_s = t.elapsed().as_secs_f64();
             // Twice: the first pass also warms the database's caches.
             timed_on(&pg, Filter::default());

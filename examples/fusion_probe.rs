@@ -70,7 +70,7 @@ fn main() -> anyhow::Result<()> {
         let drafts = draft(engine.embedder().as_ref(), engine.options(), &raws)?;
         engine.ingest_drafts(drafts, &|_| {})?;
     }
-    let snap = engine.snapshot();
+    let snap = engine.snapshot()?;
     for qfile in &args[2..] {
         let asked = paragraphs(qfile)?;
         anyhow::ensure!(asked.len() == passages.len(), "{qfile}: not parallel");
@@ -83,13 +83,13 @@ fn main() -> anyhow::Result<()> {
         let vecs = engine.embedder().embed(&texts, TextKind::Query)?;
         for ((gold, q), v) in all.iter().zip(&vecs) {
             let filter = Filter::default();
-            let dense = semsearch::search::dense::search(snap.as_ref(), v, DEPTH, filter);
+            let dense = semsearch::search::dense::search(snap.as_ref(), v, DEPTH, filter)?;
             let lex = snap.lexical(q, DEPTH, &DocFilter::All)?;
             let name = |k| snap.passage(k).map(|p| p.id).unwrap_or_default();
             let top: Vec<Value> = dense
                 .iter()
                 .take(3)
-                .filter_map(|(k, _)| snap.passage(*k).map(|p| lang(&p.text)))
+                .filter_map(|(k, _)| snap.passage(*k).ok().map(|p| lang(&p.text)))
                 .collect();
             let line = json!({
                 "set": qfile, "gold": gold, "q": q, "q_lang": lang(q), "top_langs": top,

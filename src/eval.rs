@@ -278,10 +278,11 @@ fn squad_set(
                 continue;
             }
             let req = SearchRequest::new(question.as_str()).k(k).mode(mode);
-            let hits = engine.search_embedded(&req, v)?;
+            let snap = engine.snapshot()?;
+            let hits = engine.search_in(snap.as_ref(), &req, v)?;
             ranks.push(first_hit(&hits, |h| &h.passage.doc == doc));
             if answers {
-                let a = engine.answer(req.query(), v, &hits, cache)?;
+                let a = engine.answer(snap.as_ref(), req.query(), v, &hits, cache)?;
                 if a.is_some_and(|a| {
                     gold.iter()
                         .any(|g| !g.is_empty() && a.text.contains(g.as_str()))
@@ -325,7 +326,7 @@ pub fn qa(engine: &Engine, file: &Path, modes: &[Mode], k: usize) -> Result<Vec<
                 .map_err(|e| Error::invalid(format!("{}:{}: {e}", file.display(), i + 1)))
         })
         .collect::<Result<_>>()?;
-    let passages = engine.snapshot().len();
+    let passages = engine.snapshot()?.len();
     if passages == 0 {
         return Err(Error::invalid("the index is empty: ingest documents first"));
     }
@@ -443,7 +444,7 @@ pub fn abstention(
         Some(f) => read_jsonl(f)?,
         None => Vec::new(),
     };
-    if engine.snapshot().is_empty() {
+    if engine.snapshot()?.is_empty() {
         return Err(Error::invalid("the index is empty: ingest documents first"));
     }
     let search = |q: &str| engine.search(&SearchRequest::new(q).k(5));
@@ -521,7 +522,7 @@ pub fn followups(engine: &Engine, file: &Path, k: usize) -> Result<FollowupRepor
     use crate::engine::{Message, Role, Strategy};
     let started = Instant::now();
     let convs: Vec<Conversation> = read_jsonl(file)?;
-    if engine.snapshot().is_empty() {
+    if engine.snapshot()?.is_empty() {
         return Err(Error::invalid("the index is empty: ingest documents first"));
     }
     let (mut first, mut later, mut alone, mut fused) = (vec![], vec![], vec![], vec![]);
@@ -535,7 +536,9 @@ pub fn followups(engine: &Engine, file: &Path, k: usize) -> Result<FollowupRepor
             });
             let ev = normalize(&turn.evidence);
             let rank = |strategy| -> Result<Option<usize>> {
-                let (hits, _) = engine.search_conversation(&messages, &template, strategy)?;
+                let snap = engine.snapshot()?;
+                let (hits, _) =
+                    engine.search_conversation(snap.as_ref(), &messages, &template, strategy)?;
                 Ok(first_hit(&hits, |h| {
                     normalize(&h.passage.text).contains(&ev)
                 }))

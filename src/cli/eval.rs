@@ -147,7 +147,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         let engine = if args.store.store.is_some() {
             let engine = args.store.open(embedder, &args.index, true, options)?;
             anyhow::ensure!(
-                engine.snapshot().is_empty(),
+                engine.snapshot()?.is_empty(),
                 "eval --squad --store needs an empty store: it ingests the set's paragraphs"
             );
             engine

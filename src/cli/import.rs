@@ -39,7 +39,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let engine: Engine = args
         .store
         .open(embedder, &args.index, true, Options::default())?;
-    let from = source.snapshot();
+    let from = source.snapshot()?;
     let pb = bar(0, "documents");
     let started = std::time::Instant::now();
     let done = engine.import(from.as_ref(), &|done, total| {

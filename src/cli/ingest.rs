@@ -53,9 +53,19 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let engine = args.store.open(embedder, &args.index, true, options)?;
     let mut skipped = 0;
     if args.skip_existing {
-        let snap = engine.snapshot();
+        let snap = engine.snapshot()?;
         let before = drafts.len();
-        drafts.retain(|d| d.doc.as_deref().is_none_or(|id| !snap.has_document(id)));
+        let mut kept = Vec::with_capacity(before);
+        for d in drafts {
+            if !d
+                .doc
+                .as_deref()
+                .map_or(Ok(false), |id| snap.has_document(id))?
+            {
+                kept.push(d);
+            }
+        }
+        drafts = kept;
         skipped = before - drafts.len();
     }
     let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
@@ -75,7 +85,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         }
     }
     pb.finish_and_clear();
-    let snap = engine.snapshot();
+    let snap = engine.snapshot()?;
     let unchanged = done.iter().filter(|d| d.unchanged).count();
     let written: Vec<_> = done.iter().filter(|d| !d.unchanged).collect();
     let mut notes = String::new();
@@ -90,7 +100,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         written.len(),
         written.iter().map(|d| d.passages).sum::<usize>(),
         args.store.name(&args.index),
-        snap.documents().len(),
+        snap.documents()?.len(),
         snap.len()
     );
     Ok(())

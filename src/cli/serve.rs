@@ -43,11 +43,11 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         metrics.embed_seconds.clone(),
     ));
     let engine = Arc::new(args.store.open(embedder, &args.index, true, options)?);
-    let snap = engine.snapshot();
+    let snap = engine.snapshot()?;
     tracing::info!(
         "index {}: {} documents, {} passages; embedding in {:?} on {:?} kernels",
         args.store.name(&args.index),
-        snap.documents().len(),
+        snap.documents()?.len(),
         snap.len(),
         semsearch::kernels::precision(),
         semsearch::kernels::isa()

@@ -97,8 +97,10 @@ impl Engine {
                 "neighbours must be between 0 and {MAX_NEIGHBOURS}"
             )));
         }
+        // One state read throughout: the hits, their neighbours and the blocks agree.
+        let snap = self.snapshot()?;
         let (hits, query_used) =
-            self.search_conversation(messages, template, Strategy::default())?;
+            self.search_conversation(snap.as_ref(), messages, template, Strategy::default())?;
         let min = template.relevance_threshold();
         if !is_found(&hits, min) {
             return Ok(Context {
@@ -108,10 +110,11 @@ impl Engine {
                 citations: Vec::new(),
             });
         }
-        let snap = self.snapshot();
-        let passage = |doc: &str, n: usize| {
-            snap.find(&PassageId::format(doc, n))
-                .and_then(|k| snap.passage(k))
+        let passage = |doc: &str, n: usize| -> Result<Option<Passage>> {
+            Ok(match snap.find(&PassageId::format(doc, n))? {
+                Some(k) => Some(snap.passage(k)?),
+                None => None,
+            })
         };
         // Passages wanted per document, and the hit each came from (best first).
         let mut blocks: Vec<Block> = Vec::new();
@@ -125,9 +128,12 @@ impl Engine {
                 continue;
             }
             let lo = n.saturating_sub(neighbours).max(1);
-            let wanted: Vec<usize> = (lo..=n + neighbours)
-                .filter(|&m| m == n || passage(&doc, m).is_some())
-                .collect();
+            let mut wanted: Vec<usize> = Vec::new();
+            for m in lo..=n + neighbours {
+                if m == n || snap.find(&PassageId::format(&doc, m))?.is_some() {
+                    wanted.push(m);
+                }
+            }
             // Joins a block of the same document it touches, else starts one.
             let touching = blocks.iter().position(|b| {
                 b.doc == doc
@@ -160,11 +166,10 @@ impl Engine {
         let mut kept_texts: Vec<String> = Vec::new();
         let mut used = 0;
         for b in blocks {
-            let parts: Vec<Passage> = b
-                .ordinals
-                .iter()
-                .filter_map(|&m| passage(&b.doc, m))
-                .collect();
+            let mut parts: Vec<Passage> = Vec::new();
+            for &m in &b.ordinals {
+                parts.extend(passage(&b.doc, m)?);
+            }
             let Some((first, last)) = parts.first().zip(parts.last()) else {
                 continue;
             };

@@ -11,6 +11,7 @@
 use super::{Engine, Hit, SearchRequest};
 use crate::config::MAX_QUERY_CHARS;
 use crate::error::{Error, Result};
+use crate::index::Snapshot;
 use crate::search::fusion::rrf;
 
 /// Who said a message.
@@ -93,15 +94,21 @@ pub fn questions(messages: &[Message]) -> Result<(String, Option<String>)> {
 
 impl Engine {
     /// Passages for the conversation's last user message, and the question used: `template`
-    /// gives k, mode, document filter and threshold.
+    /// gives k, mode, document filter and threshold. Every list is read from `snap`.
     pub fn search_conversation(
         &self,
+        snap: &dyn Snapshot,
         messages: &[Message],
         template: &SearchRequest,
         strategy: Strategy,
     ) -> Result<(Vec<Hit>, String)> {
         let (current, context) = questions(messages)?;
-        let ask = |q: &str, k: usize| self.search(&template.clone().with_query(q).k(k));
+        let ask = |q: &str, k: usize| {
+            let req = template.clone().with_query(q).k(k);
+            req.validate()?;
+            let v = self.embed_query(req.query())?;
+            self.search_in(snap, &req, &v)
+        };
         let Some(context) = context.filter(|_| strategy != Strategy::CurrentTurn) else {
             return Ok((ask(&current, template.limit())?, current));
         };

@@ -53,6 +53,8 @@ impl Default for Options {
 /// A passage with its score, best first in every result list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
+    /// The passage's key in the snapshot it was read from (meaningless in any other).
+    pub key: Key,
     /// The passage.
     pub passage: Passage,
     /// Ranking value, higher is better (see `api::Hit` for what it means per mode).
@@ -125,8 +127,8 @@ impl Engine {
     }
 
     /// The store's current state, consistent for as long as it is held.
-    pub fn snapshot(&self) -> Arc<dyn Snapshot> {
-        self.store.snapshot()
+    pub fn snapshot(&self) -> Result<Arc<dyn Snapshot>> {
+        Ok(self.store.snapshot()?)
     }
 
     /// A consistent copy of the index into `out` (a folder that must not exist), taken while
@@ -142,16 +144,14 @@ impl Engine {
 
     /// Documents in the index, in id order.
     pub fn documents(&self) -> Result<Vec<DocumentInfo>> {
-        let snap = self.snapshot();
-        let docs = snap.documents();
-        checked(snap.as_ref(), docs)
+        Ok(self.snapshot()?.documents()?)
     }
 
     /// Passage by id.
     pub fn passage(&self, id: &str) -> Result<Passage> {
-        let snap = self.snapshot();
-        let p = snap.find(id).and_then(|key| snap.passage(key));
-        checked(snap.as_ref(), p)?.ok_or_else(|| not_found_passage(id))
+        let snap = self.snapshot()?;
+        let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
+        Ok(snap.passage(key)?)
     }
 
     /// Embeds a question with the model's query prefix.
@@ -170,10 +170,20 @@ impl Engine {
     /// [`Engine::search`] with the question's vector already known: evaluations embed their
     /// questions in batches.
     pub fn search_embedded(&self, req: &SearchRequest, q: &[f32]) -> Result<Vec<Hit>> {
+        self.search_in(self.snapshot()?.as_ref(), req, q)
+    }
+
+    /// [`Engine::search_embedded`] over `snap`: a request that reads more than once (an answer,
+    /// a context, a conversation) reads one state throughout.
+    pub fn search_in(
+        &self,
+        snap: &dyn Snapshot,
+        req: &SearchRequest,
+        q: &[f32],
+    ) -> Result<Vec<Hit>> {
         req.validate()?;
-        let snap = self.snapshot();
         let found = search::retrieve(
-            snap.as_ref(),
+            snap,
             &search::Query {
                 text: req.query(),
                 vector: q,
@@ -183,9 +193,8 @@ impl Engine {
             },
             &self.options.fusion,
         )?;
-        let judge = Judge::new(snap.as_ref(), req.query(), q);
-        let hits = hits(snap.as_ref(), found, &judge, q);
-        checked(snap.as_ref(), hits)
+        let judge = Judge::new(snap, req.query(), q)?;
+        hits(snap, found, &judge, q)
     }
 
     /// Top passages and the sentence among the first [`ANSWER_PASSAGES`] that best answers the
@@ -193,7 +202,19 @@ impl Engine {
     pub fn ask(&self, req: &SearchRequest) -> Result<Asked> {
         req.validate()?;
         let q = self.embed_query(req.query())?;
-        let hits = self.search_embedded(req, &q)?;
+        self.ask_embedded(req, &q, &mut SentenceCache::default())
+    }
+
+    /// [`Engine::ask`] with the question's vector known, reusing the sentence vectors in
+    /// `cache` (evaluations ask many questions of one state of the store).
+    pub fn ask_embedded(
+        &self,
+        req: &SearchRequest,
+        q: &[f32],
+        cache: &mut SentenceCache,
+    ) -> Result<Asked> {
+        let snap = self.snapshot()?;
+        let hits = self.search_in(snap.as_ref(), req, q)?;
         let min = req.relevance_threshold();
         let found = is_found(&hits, min);
         // The answer comes from passages that reach the threshold: a higher-ranked passage
@@ -204,7 +225,7 @@ impl Engine {
             .cloned()
             .collect();
         let answer = if found {
-            self.answer(req.query(), &q, &relevant, &mut SentenceCache::default())?
+            self.answer(snap.as_ref(), req.query(), q, &relevant, cache)?
         } else {
             None
         };
@@ -215,47 +236,37 @@ impl Engine {
         })
     }
 
-    /// The answer sentence among the top [`ANSWER_PASSAGES`] of `hits`, reusing the sentence
-    /// vectors in `cache` (evaluations ask many questions of the same passages).
+    /// The answer sentence among the top [`ANSWER_PASSAGES`] of `hits` (read from `snap`),
+    /// reusing the sentence vectors in `cache`.
     pub fn answer(
         &self,
+        snap: &dyn Snapshot,
         question: &str,
         q: &[f32],
         hits: &[Hit],
         cache: &mut SentenceCache,
     ) -> Result<Option<answer::Answer>> {
-        let top: Vec<&Passage> = hits
+        let top: Vec<(Key, &Passage)> = hits
             .iter()
             .take(ANSWER_PASSAGES)
-            .map(|h| &h.passage)
+            .map(|h| (h.key, &h.passage))
             .collect();
-        let snap = self.snapshot();
-        let candidates = answer::candidates(snap.as_ref(), self.embedder.as_ref(), q, &top, cache)?;
-        checked(snap.as_ref(), answer::pick(question, &candidates))
+        let candidates = answer::candidates(snap, self.embedder.as_ref(), q, &top, cache)?;
+        Ok(answer::pick(question, &candidates))
     }
 
     /// Passages nearest to a stored passage's own vector (no re-embedding), excluding itself
     /// and, unless `include_neighbours`, the passages right before and after it.
     pub fn related(&self, id: &str, k: usize, include_neighbours: bool) -> Result<Vec<Hit>> {
         validate_k(k)?;
-        let snap = self.snapshot();
-        let key = checked(snap.as_ref(), snap.find(id))?.ok_or_else(|| not_found_passage(id))?;
-        let found = search::related::related(snap.as_ref(), key, k, include_neighbours);
+        let snap = self.snapshot()?;
+        let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
+        let found = search::related::related(snap.as_ref(), key, k, include_neighbours)?;
         // Judged as if the passage were the question: how far each result stands out from the
         // library's average passage, on the same scale.
-        let v = snap.passage_vector(key).unwrap_or_default().to_vec();
-        let judge = Judge::new(snap.as_ref(), "", &v);
-        let hits = hits(snap.as_ref(), found, &judge, &v);
-        checked(snap.as_ref(), hits)
-    }
-}
-
-/// `value`, unless the snapshot it was read from lost its store meanwhile (then what was read
-/// may be partial, and the failure is the answer).
-pub(crate) fn checked<T>(snap: &dyn Snapshot, value: T) -> Result<T> {
-    match snap.failure() {
-        Some(e) => Err(e.into()),
-        None => Ok(value),
+        let v = snap.vectors(&[key])?.remove(0).to_vec();
+        let judge = Judge::new(snap.as_ref(), "", &v)?;
+        hits(snap.as_ref(), found, &judge, &v)
     }
 }
 
@@ -263,17 +274,22 @@ fn not_found_passage(id: &str) -> Error {
     Error::NotFound(format!("no passage {id:?}"))
 }
 
-fn hits(snap: &dyn Snapshot, found: Vec<(Key, f32)>, judge: &Judge, q: &[f32]) -> Vec<Hit> {
-    found
+/// Hits of `found`: their passages and relevance in one batched read each.
+fn hits(snap: &dyn Snapshot, found: Vec<(Key, f32)>, judge: &Judge, q: &[f32]) -> Result<Vec<Hit>> {
+    let keys: Vec<Key> = found.iter().map(|f| f.0).collect();
+    let passages = snap.passages(&keys)?;
+    let relevance = judge.relevance(snap, q, &keys, &passages)?;
+    Ok(found
         .into_iter()
-        .filter_map(|(key, score)| {
-            snap.passage(key).map(|p| Hit {
-                passage: p,
-                score,
-                relevance: judge.relevance(snap, q, key),
-            })
+        .zip(passages)
+        .zip(relevance)
+        .map(|(((key, score), passage), relevance)| Hit {
+            key,
+            passage,
+            score,
+            relevance,
         })
-        .collect()
+        .collect())
 }
 
 /// True when some hit reaches `min_relevance` (the ranking may put a less relevant passage

@@ -51,10 +51,12 @@ fn passages_get_sentence_vectors_and_answers_reuse_them() {
     // Two passages, then the two sentences of the first; the second is one sentence whose
     // vector is its passage's.
     assert_eq!(counting.1.load(Ordering::SeqCst), 4);
-    let snap = engine.snapshot();
-    let first = snap.find("d#1").unwrap();
+    let snap = engine.snapshot().unwrap();
+    let first = snap.find("d#1").unwrap().unwrap();
     let spans: Vec<(u32, u32)> = snap
-        .sentences(first)
+        .sentences(&[first])
+        .unwrap()
+        .remove(0)
         .iter()
         .map(|s| (s.start, s.end))
         .collect();
@@ -64,17 +66,22 @@ fn passages_get_sentence_vectors_and_answers_reuse_them() {
         .collect();
     assert_eq!(spans, want);
     assert_eq!(spans.len(), 2);
-    let second = snap.find("d#2").unwrap();
-    assert_eq!(snap.sentences(second).len(), 1);
+    let second = snap.find("d#2").unwrap().unwrap();
+    assert_eq!(snap.sentences(&[second]).unwrap().remove(0).len(), 1);
     assert_eq!(
-        snap.sentences(second)[0].vector,
-        snap.passage_vector(second).unwrap()
+        snap.sentences(&[second]).unwrap().remove(0)[0].vector,
+        snap.vectors(&[second]).unwrap()[0]
     );
     let alone = counting
         .0
         .embed(&["suzhou plan five year."], TextKind::Passage)
         .unwrap();
-    assert!(dot(snap.sentences(first)[1].vector, &alone[0]) > 0.9999);
+    assert!(
+        dot(
+            snap.sentences(&[first]).unwrap().remove(0)[1].vector,
+            &alone[0]
+        ) > 0.9999
+    );
 
     counting.1.store(0, Ordering::SeqCst);
     let asked = engine.ask(&SearchRequest::new("suzhou plan").k(2)).unwrap();
@@ -216,7 +223,7 @@ fn a_given_id_replaces_and_delete_is_exact() {
     assert_eq!(engine.documents().unwrap()[0].passages, 1);
     assert_eq!(engine.delete("d").unwrap(), 1);
     assert!(matches!(engine.delete("d"), Err(Error::NotFound(_))));
-    assert!(engine.snapshot().is_empty());
+    assert!(engine.snapshot().unwrap().is_empty());
 }
 
 #[test]

@@ -198,14 +198,14 @@ impl Engine {
         progress: &dyn Fn(usize),
         deadline: Deadline,
     ) -> Result<Vec<Ingested>> {
-        let snap = self.snapshot();
+        let snap = self.snapshot()?;
         let mut done: Vec<Option<Ingested>> = Vec::with_capacity(drafts.len());
         let mut todo = Vec::with_capacity(drafts.len());
         for d in drafts {
-            let unchanged = d.doc.as_deref().is_some_and(|id| {
-                snap.document_hash(id)
-                    .is_some_and(|h| h == content_hash(&records(id, &d)))
-            });
+            let unchanged = match d.doc.as_deref() {
+                Some(id) => snap.document_hash(id)? == Some(content_hash(&records(id, &d))),
+                None => false,
+            };
             if unchanged {
                 done.push(Some(Ingested {
                     doc: d.doc.clone().unwrap_or_default(),
@@ -237,7 +237,7 @@ impl Engine {
         // Other servers on a shared store wait too: an id chosen below must still be free when
         // the write lands, or one acknowledged document would silently replace another.
         let _exclusive = self.store.exclusive()?;
-        let snap = self.snapshot();
+        let snap = self.snapshot()?;
         let mut taken: HashSet<String> = HashSet::new();
         let mut vectors = vectors.into_iter();
         let mut docs = Vec::with_capacity(todo.len());
@@ -245,7 +245,7 @@ impl Engine {
         for d in todo {
             let id = match &d.doc {
                 Some(id) => id.clone(),
-                None => unused_id(&d.title, snap.as_ref(), &taken),
+                None => unused_id(&d.title, snap.as_ref(), &taken)?,
             };
             taken.insert(id.clone());
             let passages = records(&id, &d);
@@ -271,9 +271,7 @@ impl Engine {
         ingest::check_doc_id(doc)?;
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         // Checked first: a store write for a document it lacks is wasted work.
-        let snap = self.snapshot();
-        let has = snap.has_document(doc);
-        if !super::checked(snap.as_ref(), has)? {
+        if !self.snapshot()?.has_document(doc)? {
             return Err(Error::NotFound(format!("no document {doc:?}")));
         }
         Ok(self.store.apply(Write::Delete(doc.to_string()))?)
@@ -379,18 +377,21 @@ impl Embedder for Separate<'_> {
 
 /// An id for a document without one: the slug of its title, then `-2`, `-3`... until it names
 /// no stored document and none written in the same batch.
-fn unused_id(title: &str, snap: &dyn Snapshot, taken: &HashSet<String>) -> String {
+fn unused_id(title: &str, snap: &dyn Snapshot, taken: &HashSet<String>) -> Result<String> {
     let base = Some(slug(title))
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "doc".into());
-    let free = |id: &str| !snap.has_document(id) && !taken.contains(id);
-    if free(&base) {
-        return base;
+    let free = |id: &str| -> Result<bool> { Ok(!taken.contains(id) && !snap.has_document(id)?) };
+    if free(&base)? {
+        return Ok(base);
     }
-    (2..)
-        .map(|n| format!("{base}-{n}"))
-        .find(|id| free(id))
-        .expect("an unused suffix exists")
+    for n in 2.. {
+        let id = format!("{base}-{n}");
+        if free(&id)? {
+            return Ok(id);
+        }
+    }
+    unreachable!("an unbounded range ends only in a return")
 }
 
 /// Lower-cased letters and digits of `title`, runs of anything else as one '-'.

@@ -28,22 +28,20 @@ pub fn copy(
     to: &dyn Store,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Copied, StoreError> {
-    let failed = |s: &dyn Snapshot| s.failure().map_or(Ok(()), Err);
-    let docs = from.documents();
-    failed(from)?;
+    let docs = from.documents()?;
     let total: usize = docs.iter().map(|d| d.passages).sum();
     let bulk = total > COPY_BATCH;
     // Before this copy holds a snapshot of `to`: a store may need exclusive locks to start.
     if bulk {
         to.bulk(true)?;
     }
-    let here = to.snapshot();
-    let out = copy_documents(from, to, here.as_ref(), &docs, progress);
+    let out = to
+        .snapshot()
+        .and_then(|here| copy_documents(from, to, here.as_ref(), &docs, progress));
     // Ended whatever happened: indexes put off come back before the error is reported.
     let ended = if bulk { to.bulk(false) } else { Ok(()) };
     let out = out?;
     ended?;
-    failed(here.as_ref())?;
     Ok(out)
 }
 
@@ -54,39 +52,37 @@ fn copy_documents(
     docs: &[super::DocumentInfo],
     progress: &dyn Fn(usize, usize),
 ) -> Result<Copied, StoreError> {
-    let failed = |s: &dyn Snapshot| s.failure().map_or(Ok(()), Err);
     let mut out = Copied::default();
     let mut batch: Vec<DocumentWrite> = Vec::new();
     let mut pending = 0usize;
     for (i, info) in docs.iter().enumerate() {
-        let mut passages = Vec::with_capacity(info.passages);
-        let mut vectors = Vec::with_capacity(info.passages);
+        let mut keys = Vec::with_capacity(info.passages);
         for n in 1..=info.passages {
             let id = super::PassageId::format(&info.doc, n);
-            let record = from
-                .find(&id)
-                .and_then(|k| Some((k, from.passage(k)?, from.passage_vector(k)?)));
-            let Some((key, p, v)) = record else {
-                failed(from)?;
-                return Err(StoreError::Invariant(format!("{id} listed but not stored")));
-            };
-            let sentences = from
-                .sentences(key)
-                .iter()
-                .map(|s| SentenceVector {
-                    start: s.start,
-                    end: s.end,
-                    vector: s.vector.to_vec(),
-                })
-                .collect();
-            passages.push(p);
-            vectors.push(PassageVectors {
-                passage: v.to_vec(),
-                sentences,
-            });
+            let key = from
+                .find(&id)?
+                .ok_or_else(|| StoreError::Invariant(format!("{id} listed but not stored")))?;
+            keys.push(key);
         }
-        failed(from)?;
-        if here.document_hash(&info.doc) == Some(content_hash(&passages)) {
+        // The document's passages, vectors and sentences: three batched reads.
+        let passages = from.passages(&keys)?;
+        let vectors: Vec<PassageVectors> = from
+            .vectors(&keys)?
+            .into_iter()
+            .zip(from.sentences(&keys)?)
+            .map(|(v, ss)| PassageVectors {
+                passage: v.to_vec(),
+                sentences: ss
+                    .iter()
+                    .map(|s| SentenceVector {
+                        start: s.start,
+                        end: s.end,
+                        vector: s.vector.to_vec(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        if here.document_hash(&info.doc)? == Some(content_hash(&passages)) {
             out.unchanged += 1;
         } else {
             out.documents += 1;

@@ -10,6 +10,7 @@
 //! The records here ([`Passage`], [`PassageVectors`]) are the stored form; the wire form of a
 //! passage is `api::Passage`, so either can change without the other.
 
+pub mod conformance;
 pub mod copy;
 pub mod filter;
 pub mod lexical;

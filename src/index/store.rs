@@ -5,7 +5,8 @@
 //! A [`Snapshot`] is a consistent, read-only view: everything a search reads comes from one
 //! snapshot, so it sees the state before a write or after it, never a mixture. A [`Store`] hands
 //! out snapshots and applies writes; writes reach it already ordered by the engine's single
-//! writer, and [`Store::apply`] returns only once the write is durable.
+//! writer, and [`Store::apply`] returns only once the write is durable. Every read returns a
+//! `Result`: a failure is an error at the call that failed, never an empty answer.
 
 use std::sync::Arc;
 
@@ -55,6 +56,11 @@ pub struct StoredSentence<'a> {
 }
 
 /// A consistent read-only view of stored passages.
+///
+/// Every read can fail (a database can be lost mid-request) and says so where it fails; reads
+/// of passages, vectors and sentences take a batch of keys, so a store behind a network answers
+/// a candidate list in one round trip. Keys are those this snapshot handed out (from
+/// [`Snapshot::find`], a search or [`Snapshot::sample`]); any other key is an error.
 pub trait Snapshot: Send + Sync {
     /// The model whose vectors these are.
     fn model(&self) -> &ModelId;
@@ -65,45 +71,78 @@ pub trait Snapshot: Send + Sync {
         self.len() == 0
     }
     /// Documents with their passage counts, in id order.
-    fn documents(&self) -> Vec<DocumentInfo>;
+    fn documents(&self) -> Result<Vec<DocumentInfo>, StoreError>;
     /// True when a document with this id exists.
-    fn has_document(&self, doc: &str) -> bool;
-    /// [`super::content_hash`] of a stored document's passages.
-    fn document_hash(&self, doc: &str) -> Option<String>;
-    /// Passage by key (owned: a store may read it from a file or a database).
-    fn passage(&self, key: Key) -> Option<Passage>;
-    /// Key of the passage with this id.
-    fn find(&self, id: &str) -> Option<Key>;
-    /// Key of the passage `delta` places from passage `key` in the same document, if any.
-    fn neighbour(&self, key: Key, delta: isize) -> Option<Key> {
-        let id: super::PassageId = self.passage(key)?.id.parse().ok()?;
-        self.find(&id.offset(delta)?.to_string())
+    fn has_document(&self, doc: &str) -> Result<bool, StoreError> {
+        Ok(self.document_hash(doc)?.is_some())
     }
-    /// Whole-text vector of a passage.
-    fn passage_vector(&self, key: Key) -> Option<&[f32]>;
-    /// Sentences of a passage with their vectors, in text order (empty when stored without).
-    fn sentences(&self, key: Key) -> Vec<StoredSentence<'_>>;
+    /// [`super::content_hash`] of a stored document's passages.
+    fn document_hash(&self, doc: &str) -> Result<Option<String>, StoreError>;
+    /// Passages by key, in the order of `keys` (owned: a store may read them from a file or a
+    /// database).
+    fn passages(&self, keys: &[Key]) -> Result<Vec<Passage>, StoreError>;
+    /// One passage by key.
+    fn passage(&self, key: Key) -> Result<Passage, StoreError> {
+        one(self.passages(&[key])?)
+    }
+    /// Key of the passage with this id.
+    fn find(&self, id: &str) -> Result<Option<Key>, StoreError>;
+    /// Key of the passage `delta` places from passage `key` in the same document, if any.
+    fn neighbour(&self, key: Key, delta: isize) -> Result<Option<Key>, StoreError> {
+        let id: super::PassageId = match self.passage(key)?.id.parse() {
+            Ok(id) => id,
+            Err(_) => return Ok(None),
+        };
+        match id.offset(delta) {
+            Some(n) => self.find(&n.to_string()),
+            None => Ok(None),
+        }
+    }
+    /// Whole-text vectors of passages, in the order of `keys`.
+    fn vectors(&self, keys: &[Key]) -> Result<Vec<&[f32]>, StoreError>;
+    /// Sentences of passages with their vectors, in text order (empty for a passage stored
+    /// without), in the order of `keys`.
+    fn sentences(&self, keys: &[Key]) -> Result<Vec<Vec<StoredSentence<'_>>>, StoreError>;
     /// True when any passage has sentence vectors.
     fn has_sentences(&self) -> bool;
     /// Up to `k` passages nearest to `vector` by their whole-text vectors: `(key, cosine)`, best
     /// first.
-    fn nearest(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)>;
+    fn nearest(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<(Key, f32)>, StoreError>;
     /// Up to `k` sentences nearest to `vector`, as `(key of their passage, cosine)`, best first
     /// (a passage appears once per sentence found).
-    fn nearest_sentences(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)>;
+    fn nearest_sentences(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<(Key, f32)>, StoreError>;
     /// Up to `n` live passages spread evenly over the store (all of them when there are fewer),
     /// the same ones for the same state: a background against which a question's best scores
     /// are judged (see `search::relevance`).
-    fn sample(&self, n: usize) -> Vec<Key>;
+    fn sample(&self, n: usize) -> Result<Vec<Key>, StoreError>;
     /// Up to `k` passages by BM25 for `query` among the documents `docs` accepts, with what the
     /// lexical side knows of the query.
     fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError>;
-    /// Why this snapshot's reads were cut short, if they were. The reads above cannot fail (a
-    /// local snapshot is memory); a database's can, and then answer as if empty, so whoever
-    /// answers from a snapshot checks this first.
-    fn failure(&self) -> Option<StoreError> {
-        None
+}
+
+/// The one element of a batch of one.
+fn one<T>(mut v: Vec<T>) -> Result<T, StoreError> {
+    match (v.pop(), v.is_empty()) {
+        (Some(x), true) => Ok(x),
+        _ => Err(StoreError::Invariant(
+            "a store answered a read of one key with another count".into(),
+        )),
     }
+}
+
+/// The error of a read of a key the snapshot never handed out.
+pub fn unknown_key(key: Key) -> StoreError {
+    StoreError::Invariant(format!("no passage with key {key} in this snapshot"))
 }
 
 /// One document as a store writes it: its passages and their vectors, in the same order.
@@ -124,8 +163,8 @@ pub type WriterGuard = Box<dyn Send>;
 
 /// Where passages live: hands out snapshots, applies writes durably.
 pub trait Store: Send + Sync {
-    /// The current state.
-    fn snapshot(&self) -> Arc<dyn Snapshot>;
+    /// The current state (a database's can fail to begin).
+    fn snapshot(&self) -> Result<Arc<dyn Snapshot>, StoreError>;
     /// Applies `write` and returns the number of passages it stored (upsert) or removed
     /// (delete), once it is durable. Callers order writes; readers see the old or new state.
     fn apply(&self, write: Write) -> Result<usize, StoreError>;

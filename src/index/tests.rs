@@ -71,7 +71,7 @@ fn ids(s: &dyn Snapshot, hits: &[(Key, f32)]) -> Vec<String> {
 }
 
 pub(super) fn dense_ids(s: &dyn Snapshot, q: &[f32], k: usize) -> Vec<String> {
-    ids(s, &dense::search(s, q, k, Filter::default()))
+    ids(s, &dense::search(s, q, k, Filter::default()).unwrap())
 }
 
 /// Exact nearest whole-passage vectors among live passages, by brute force over `docs`.
@@ -92,27 +92,33 @@ fn round_trip_through_a_graph_segment_gives_exact_results() {
     let store = open(dir.path(), 8);
     store.apply(Write::Upsert(docs.clone())).unwrap();
     let q = unit(3, 8);
-    let before = dense_ids(store.snapshot().as_ref(), &q, 10);
+    let before = dense_ids(store.snapshot().unwrap().as_ref(), &q, 10);
     drop(store);
     let store = LocalStore::open(dir.path(), &model(8)).unwrap();
-    let s = store.snapshot();
+    let s = store.snapshot().unwrap();
     assert_eq!(dense_ids(s.as_ref(), &q, 10), before);
     assert_eq!(s.len(), EXACT_BELOW + 55);
-    assert_eq!(s.documents().len(), 2);
-    let p = s.passage(s.find("a#3").unwrap()).unwrap();
+    assert_eq!(s.documents().unwrap().len(), 2);
+    let p = s.passage(s.find("a#3").unwrap().unwrap()).unwrap();
     assert_eq!(p.clause.as_deref(), Some("3"));
-    assert!(s.find("a#6").is_none() && s.find("a#0").is_none() && s.find("zz#1").is_none());
+    assert!(
+        s.find("a#6").unwrap().is_none()
+            && s.find("a#0").unwrap().is_none()
+            && s.find("zz#1").unwrap().is_none()
+    );
     // The graph finds the exact nearest whole-passage vectors.
     for i in [7, 900, 4000] {
         let q = docs[1].1[i].passage.clone();
-        let got = ids(s.as_ref(), &s.nearest(&q, 10, Filter::default()));
+        let got = ids(s.as_ref(), &s.nearest(&q, 10, Filter::default()).unwrap());
         let want = exact(&docs, &q, 10);
         assert_eq!(got[0], want[0]);
         let shared = got.iter().filter(|g| want.contains(g)).count();
         assert!(shared >= 9, "{got:?} vs {want:?}");
     }
     // A document filter scans that document: k results from it alone.
-    let only_a = s.nearest(&q, 3, Filter::docs(&DocFilter::ids(["a"])));
+    let only_a = s
+        .nearest(&q, 3, Filter::docs(&DocFilter::ids(["a"])))
+        .unwrap();
     assert_eq!(only_a.len(), 3);
     assert!(ids(s.as_ref(), &only_a)
         .iter()
@@ -156,26 +162,29 @@ fn deletes_and_replacements_are_exact_everywhere_and_survive_reopening() {
         store.apply(Write::Delete("big".into())).unwrap(),
         EXACT_BELOW + 10
     );
-    for s in [store.snapshot(), open(dir.path(), 8).snapshot()] {
+    for s in [
+        store.snapshot().unwrap(),
+        open(dir.path(), 8).snapshot().unwrap(),
+    ] {
         assert_eq!(s.len(), 5);
-        let docs: Vec<String> = s.documents().into_iter().map(|d| d.doc).collect();
+        let docs: Vec<String> = s.documents().unwrap().into_iter().map(|d| d.doc).collect();
         assert_eq!(docs, ["a", "b"]);
         // Dense, through big's graph: never a tombstoned passage, still k results.
         let q = big.1[3].passage.clone();
-        let hits = s.nearest(&q, 5, Filter::default());
+        let hits = s.nearest(&q, 5, Filter::default()).unwrap();
         assert_eq!(hits.len(), 5);
         assert!(ids(s.as_ref(), &hits)
             .iter()
             .all(|id| !id.starts_with("big#")));
-        let sent = s.nearest_sentences(&q, 5, Filter::default());
-        assert!(sent.iter().all(|(k, _)| s.passage(*k).is_some()));
+        let sent = s.nearest_sentences(&q, 5, Filter::default()).unwrap();
+        assert!(sent.iter().all(|(k, _)| s.passage(*k).is_ok()));
         // Lexical: the replaced and deleted passages are gone.
         let lex: Vec<String> = ids(
             s.as_ref(),
             &s.lexical("passage", 100, &DocFilter::All).unwrap().hits,
         );
         assert_eq!(lex.len(), 5, "{lex:?}");
-        assert!(s.find("b#3").is_none() && s.find("big#1").is_none());
+        assert!(s.find("b#3").unwrap().is_none() && s.find("big#1").unwrap().is_none());
         assert!(s
             .lexical("big", 10, &DocFilter::ids(["big"]))
             .unwrap()
@@ -206,12 +215,15 @@ fn small_segments_merge_without_losing_or_reviving_anything() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("seg-"))
         .count();
     assert!(segments <= 4, "{segments} segments");
-    for s in [store.snapshot(), open(dir.path(), 8).snapshot()] {
+    for s in [
+        store.snapshot().unwrap(),
+        open(dir.path(), 8).snapshot().unwrap(),
+    ] {
         assert_eq!(s.len(), live.len() * 3);
         for i in [0, 17, 40] {
             let q = unit(i, 8);
             assert_eq!(
-                ids(s.as_ref(), &s.nearest(&q, 5, Filter::default())),
+                ids(s.as_ref(), &s.nearest(&q, 5, Filter::default()).unwrap()),
                 exact(&live, &q, 5)
             );
         }
@@ -239,7 +251,7 @@ fn a_crash_between_lexical_commit_and_manifest_is_repaired_on_open() {
     drop(store);
     std::fs::write(dir.path().join("manifest.json"), manifest).unwrap();
     std::fs::create_dir_all(dir.path().join("seg-77")).unwrap();
-    let s = open(dir.path(), 8).snapshot();
+    let s = open(dir.path(), 8).snapshot().unwrap();
     let lex: Vec<String> = ids(
         s.as_ref(),
         &s.lexical("passage", 10, &DocFilter::All).unwrap().hits,
@@ -281,9 +293,15 @@ fn a_format_1_index_is_migrated_on_open() {
     let manifest = serde_json::json!({"format_version": 1, "model": model(8), "generation": 3, "passages": 4, "documents": 1});
     std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
 
-    let s = LocalStore::open(dir.path(), &model(8)).unwrap().snapshot();
+    let s = LocalStore::open(dir.path(), &model(8))
+        .unwrap()
+        .snapshot()
+        .unwrap();
     assert_eq!(s.len(), 4);
-    assert_eq!(s.sentences(s.find("old#2").unwrap()).len(), 2);
+    assert_eq!(
+        s.sentences(&[s.find("old#2").unwrap().unwrap()]).unwrap()[0].len(),
+        2
+    );
     assert_eq!(dense_ids(s.as_ref(), &vs[1].passage, 1), ["old#2"]);
     assert_eq!(
         s.lexical("passage", 10, &DocFilter::All)
@@ -311,13 +329,13 @@ fn two_graph_segments_search_as_one() {
     for d in &docs {
         store.apply(Write::Upsert(vec![d.clone()])).unwrap();
     }
-    let s = store.snapshot();
+    let s = store.snapshot().unwrap();
     let mut shared = 0;
     let mut from_each = [0, 0];
     for i in 0..40 {
         // Queries near passages of either segment.
         let q = docs[i % 2].1[i * 97].passage.clone();
-        let got = ids(s.as_ref(), &s.nearest(&q, 10, Filter::default()));
+        let got = ids(s.as_ref(), &s.nearest(&q, 10, Filter::default()).unwrap());
         let want = exact(&docs, &q, 10);
         assert_eq!(got.len(), 10);
         assert_eq!(got[0], want[0]);

@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
-use crate::embed::{EmbedError, Embedder, TextKind};
-use crate::index::{Passage, Snapshot};
+use crate::embed::{Embedder, TextKind};
+use crate::error::Result;
+use crate::index::{Key, Passage, Snapshot};
 use crate::ingest::split;
 use crate::kernels::dot;
 use crate::text::{idf, is_cjk};
@@ -180,7 +181,8 @@ pub fn pick(question: &str, candidates: &[Candidate]) -> Option<Answer> {
 }
 
 /// Sentence spans, texts and vectors of passages, by passage id, kept across questions
-/// (evaluations ask many questions of the same passages).
+/// (evaluations ask many questions of the same passages). Only for questions asked of one
+/// state of the store: a passage rewritten in between would keep its old sentences.
 #[derive(Default)]
 pub struct SentenceCache(HashMap<String, Vec<CachedSentence>>);
 
@@ -192,31 +194,28 @@ struct CachedSentence {
     vector: Vec<f32>,
 }
 
-/// The candidate sentences of `passages` (ranked best first) for a question with vector `q`.
-/// Sentence vectors stored with a passage are used as they are; a passage stored without them
-/// (or whose text differs from the stored one) has its sentences embedded once and cached.
+/// The candidate sentences of `passages` (ranked best first, each with its key in `snap`, the
+/// snapshot they were read from) for a question with vector `q`. Sentence vectors stored with a
+/// passage are used as they are (one batched read for all of them); a passage stored without
+/// them has its sentences embedded once and cached.
 pub fn candidates(
     snap: &dyn Snapshot,
     embedder: &dyn Embedder,
     q: &[f32],
-    passages: &[&Passage],
+    passages: &[(Key, &Passage)],
     cache: &mut SentenceCache,
-) -> Result<Vec<Candidate>, EmbedError> {
-    for p in passages {
-        if cache.0.contains_key(&p.id) {
-            continue;
-        }
-        let Some(key) = snap.find(&p.id) else {
-            continue;
-        };
-        if snap.passage(key).is_none_or(|stored| stored.text != p.text) {
-            continue;
-        }
+) -> Result<Vec<Candidate>> {
+    let unread: Vec<(Key, &Passage)> = passages
+        .iter()
+        .filter(|(_, p)| !cache.0.contains_key(&p.id))
+        .copied()
+        .collect();
+    let keys: Vec<Key> = unread.iter().map(|u| u.0).collect();
+    for ((_, p), sentences) in unread.iter().zip(snap.sentences(&keys)?) {
         let chars: Vec<char> = p.text.chars().collect();
-        let stored: Vec<CachedSentence> = snap
-            .sentences(key)
+        let stored: Vec<CachedSentence> = sentences
             .into_iter()
-            .filter(|s| s.end as usize <= chars.len())
+            .filter(|s| s.start < s.end && s.end as usize <= chars.len())
             .map(|s| {
                 let (a, b) = (s.start as usize, s.end as usize);
                 CachedSentence {
@@ -231,8 +230,9 @@ pub fn candidates(
             cache.0.insert(p.id.clone(), stored);
         }
     }
+    let passages: Vec<&Passage> = passages.iter().map(|p| p.1).collect();
     let mut missing: Vec<(String, CachedSentence)> = Vec::new();
-    for p in passages {
+    for p in &passages {
         if cache.0.contains_key(&p.id) {
             continue;
         }

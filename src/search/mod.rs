@@ -68,20 +68,17 @@ pub fn retrieve(
 ) -> Result<Vec<(Key, f32)>, StoreError> {
     let filter = Filter::docs(q.docs);
     Ok(match q.mode {
-        Mode::Dense => dense::search(snap, q.vector, q.k, filter),
+        Mode::Dense => dense::search(snap, q.vector, q.k, filter)?,
         Mode::Lexical => snap.lexical(q.text, q.k, q.docs)?.hits,
         Mode::Hybrid => {
             let depth = q.k.max(FUSION_DEPTH);
-            let dense_hits = dense::search(snap, q.vector, depth, filter);
+            let dense_hits = dense::search(snap, q.vector, depth, filter)?;
             let dense: Vec<Key> = dense_hits.iter().map(|h| h.0).collect();
             let dense_scores: Vec<f32> = dense_hits.iter().map(|h| h.1).collect();
             let lexical = snap.lexical(q.text, depth, q.docs)?;
             let lex_keys: Vec<Key> = lexical.hits.iter().map(|h| h.0).collect();
-            let top: Vec<String> = dense
-                .iter()
-                .take(AGREEMENT_PASSAGES)
-                .filter_map(|k| snap.passage(*k).map(|p| p.text))
-                .collect();
+            let first = &dense[..dense.len().min(AGREEMENT_PASSAGES)];
+            let top: Vec<String> = snap.passages(first)?.into_iter().map(|p| p.text).collect();
             let top_texts: Vec<&str> = top.iter().map(String::as_str).collect();
             let agreement = fusion::language_agreement(q.text, &top_texts);
             let w = fusion.lexical_weight_for(lexical.language_match, lexical.coverage, agreement);

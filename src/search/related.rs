@@ -2,7 +2,7 @@
 //! re-embedding. The passage itself is excluded, and by default so are the passages right before
 //! and after it in its document, which are near by construction and say nothing new.
 
-use crate::index::{Filter, Key, Snapshot};
+use crate::index::{Filter, Key, Snapshot, StoreError};
 
 /// Up to `k` passages related to the passage `key`: `(key, cosine)`, best first.
 pub fn related(
@@ -10,16 +10,16 @@ pub fn related(
     key: Key,
     k: usize,
     include_neighbours: bool,
-) -> Vec<(Key, f32)> {
-    let Some(v) = snap.passage_vector(key) else {
-        return Vec::new();
-    };
+) -> Result<Vec<(Key, f32)>, StoreError> {
+    let v = snap.vectors(&[key])?.remove(0).to_vec();
     let mut exclude = vec![key];
     if !include_neighbours {
-        exclude.extend([-1, 1].into_iter().filter_map(|d| snap.neighbour(key, d)));
+        for d in [-1, 1] {
+            exclude.extend(snap.neighbour(key, d)?);
+        }
     }
     snap.nearest(
-        v,
+        &v,
         k,
         Filter {
             exclude: &exclude,

@@ -15,10 +15,9 @@
 //!   rise?" (the plan says they will be adjusted, with no amount) from an answerable question
 //!   on the same clause.
 
-use crate::index::{Key, Snapshot};
-use crate::kernels::dot;
+use crate::index::{Key, Passage, Snapshot, StoreError};
 
-use super::dense;
+use super::dense::{self, Scored};
 
 /// Passages in the background sample: the mean of 256 scores is stable to about 0.002, a tenth
 /// of the contrast between answerable and off-topic questions, for under a millisecond.
@@ -39,21 +38,21 @@ pub struct Judge {
 
 impl Judge {
     /// The judge of `question` (embedded as `q`) over `snap`.
-    pub fn new(snap: &dyn Snapshot, question: &str, q: &[f32]) -> Self {
-        let sample = snap.sample(BACKGROUND_PASSAGES);
+    pub fn new(snap: &dyn Snapshot, question: &str, q: &[f32]) -> Result<Self, StoreError> {
+        let sample = snap.sample(BACKGROUND_PASSAGES)?;
         let background = if sample.is_empty() {
             0.0
         } else {
-            sample
+            dense::scores(snap, q, &sample)?
                 .iter()
-                .map(|&k| dense::score(snap, q, k))
+                .map(|s| s.score)
                 .sum::<f32>()
                 / sample.len() as f32
         };
-        Judge {
+        Ok(Judge {
             background,
             wants_number: asks_for_number(question),
-        }
+        })
     }
 
     /// The question's background (mean dense score of the sample).
@@ -61,11 +60,26 @@ impl Judge {
         self.background
     }
 
-    /// Relevance of passage `key` (0..1).
-    pub fn relevance(&self, snap: &dyn Snapshot, q: &[f32], key: Key) -> f32 {
-        let contrast = dense::score(snap, q, key) - self.background;
+    /// Relevance (0..1) of the passages `keys`, whose records are `passages` (same order).
+    pub fn relevance(
+        &self,
+        snap: &dyn Snapshot,
+        q: &[f32],
+        keys: &[Key],
+        passages: &[Passage],
+    ) -> Result<Vec<f32>, StoreError> {
+        let scored = dense::scores(snap, q, keys)?;
+        Ok(scored
+            .iter()
+            .zip(passages)
+            .map(|(s, p)| self.judge(s, p))
+            .collect())
+    }
+
+    fn judge(&self, s: &Scored, p: &Passage) -> f32 {
+        let contrast = s.score - self.background;
         let mut r = 1.0 / (1.0 + (-(contrast - CENTRE) / SPREAD).exp());
-        if self.wants_number && !best_sentence(snap, q, key).is_some_and(|s| has_number(&s)) {
+        if self.wants_number && !has_number(&best_sentence(p, s.best)) {
             r *= NO_NUMBER;
         }
         r
@@ -73,21 +87,16 @@ impl Judge {
 }
 
 /// The passage's sentence nearest to the question (the whole text when it has no sentences).
-fn best_sentence(snap: &dyn Snapshot, q: &[f32], key: Key) -> Option<String> {
-    let p = snap.passage(key)?;
-    let best = snap
-        .sentences(key)
-        .into_iter()
-        .max_by(|a, b| dot(q, a.vector).total_cmp(&dot(q, b.vector)));
-    Some(match best {
-        Some(s) => p
+fn best_sentence(p: &Passage, best: Option<(u32, u32)>) -> String {
+    match best {
+        Some((start, end)) => p
             .text
             .chars()
-            .skip(s.start as usize)
-            .take((s.end - s.start) as usize)
+            .skip(start as usize)
+            .take(end.saturating_sub(start) as usize)
             .collect(),
-        None => p.text,
-    })
+        None => p.text.clone(),
+    }
 }
 
 /// Words that ask for a quantity, a date or a duration.

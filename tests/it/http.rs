@@ -350,7 +350,13 @@ async fn context_for_a_conversation_fits_its_budget_and_cites_its_sources() {
 #[tokio::test]
 async fn passages_and_related() {
     let s = state(corpus_engine(), None);
-    let id = corpus_engine().snapshot().passage(10).unwrap().id.clone();
+    let id = corpus_engine()
+        .snapshot()
+        .unwrap()
+        .passage(10)
+        .unwrap()
+        .id
+        .clone();
     let enc = id.replace('#', "%23");
     let (st, body, _) = call(s.clone(), get(&format!("/passages/{enc}"))).await;
     assert_eq!(st, StatusCode::OK);

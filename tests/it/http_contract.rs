@@ -31,7 +31,7 @@ fn tiny_engine() -> Arc<Engine> {
 async fn bad_input_gets_json_4xx() {
     let engine = tiny_engine();
     let s = state(engine.clone(), None);
-    let before = engine.snapshot().len();
+    let before = engine.snapshot().unwrap().len();
     let long = "问".repeat(3000);
     let cases: Vec<(Request<Body>, StatusCode)> = vec![
         (post("/search", "{not json"), StatusCode::BAD_REQUEST),
@@ -119,7 +119,7 @@ async fn bad_input_gets_json_4xx() {
         assert_error(st, &body, want);
     }
     assert_eq!(
-        engine.snapshot().len(),
+        engine.snapshot().unwrap().len(),
         before,
         "bad input changed the index"
     );

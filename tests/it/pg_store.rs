@@ -106,6 +106,49 @@ fn session(engine: &Engine) -> serde_json::Value {
 
 #[test]
 #[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
+fn postgres_keeps_the_store_contract() {
+    let db = TestDb::create();
+    let model = semsearch::embed::ModelId {
+        name: "conformance".into(),
+        dim: 16,
+        fingerprint: "suite".into(),
+    };
+    let store = PgStore::open_or_create(&db.url, &model).unwrap();
+    semsearch::index::conformance::run(&store, model.dim);
+}
+
+/// Most statements one hybrid search on the corpus may send once the relevance background is
+/// cached: BEGIN, the stats row, two nearest-neighbour lists, the lexical side's two, and one
+/// read each of the rows the lists name.
+const HYBRID_ROUND_TRIPS: u64 = 8;
+
+#[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
+fn a_hybrid_search_is_a_handful_of_round_trips() {
+    let db = TestDb::create();
+    let store = PgStore::open_or_create(&db.url, tiny().id()).unwrap();
+    let queries = store.read_queries();
+    let engine = Engine::new(tiny(), Box::new(store), Options::default());
+    let raws = semsearch::ingest::read_path(&crate::common::fixture(
+        "corpus/suzhou-15th-five-year-plan-proposal.txt",
+    ))
+    .unwrap();
+    engine.ingest(&raws, &|_| {}).unwrap();
+    let search = |q: &str| {
+        let before = queries.load(Ordering::SeqCst);
+        let req = SearchRequest::new(q).k(10).mode(Mode::Hybrid);
+        assert_eq!(engine.search(&req).unwrap().len(), 10);
+        queries.load(Ordering::SeqCst) - before
+    };
+    let cold = search("太湖安全度夏");
+    let warm = search("坚持和发展新时代枫桥经验");
+    eprintln!("statements per hybrid search: {cold} cold, {warm} warm");
+    assert!(warm <= HYBRID_ROUND_TRIPS, "{warm} statements");
+    assert!(cold <= HYBRID_ROUND_TRIPS + 2, "{cold} statements");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn both_stores_answer_a_session_alike() {
     let db = TestDb::create();
     let local = Engine::open(tiny(), None, Options::default()).unwrap();
@@ -342,16 +385,21 @@ fn import_copies_both_ways_without_re_embedding() {
     let local = Engine::open(tiny(), Some(&dir.path().join("a")), Options::default()).unwrap();
     local.ingest(&docs(), &|_| {}).unwrap();
     let pg = pg_engine(&db.url);
-    let done = pg.import(local.snapshot().as_ref(), &|_, _| {}).unwrap();
+    let done = pg
+        .import(local.snapshot().unwrap().as_ref(), &|_, _| {})
+        .unwrap();
     assert_eq!((done.documents, done.passages, done.unchanged), (3, 5, 0));
-    let again = pg.import(local.snapshot().as_ref(), &|_, _| {}).unwrap();
+    let again = pg
+        .import(local.snapshot().unwrap().as_ref(), &|_, _| {})
+        .unwrap();
     assert_eq!(
         (again.documents, again.unchanged),
         (0, 3),
         "a re-run skips what is there"
     );
     let back = Engine::open(tiny(), Some(&dir.path().join("b")), Options::default()).unwrap();
-    back.import(pg.snapshot().as_ref(), &|_, _| {}).unwrap();
+    back.import(pg.snapshot().unwrap().as_ref(), &|_, _| {})
+        .unwrap();
     let answers = |e: &Engine| {
         e.search(&SearchRequest::new("lake summer").k(5).mode(Mode::Dense))
             .unwrap()
@@ -363,10 +411,8 @@ fn import_copies_both_ways_without_re_embedding() {
     assert_eq!(answers(&pg), want);
     assert_eq!(answers(&back), want);
     let pv = |e: &Engine| {
-        let s = e.snapshot();
-        s.passage_vector(s.find("river#1").unwrap())
-            .unwrap()
-            .to_vec()
+        let s = e.snapshot().unwrap();
+        s.vectors(&[s.find("river#1").unwrap().unwrap()]).unwrap()[0].to_vec()
     };
     assert_eq!(pv(&back), pv(&local), "vectors copied bit for bit");
 }

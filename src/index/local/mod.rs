@@ -441,8 +441,8 @@ fn tombstoned(state: &State, docs: &[String]) -> Vec<Live> {
 }
 
 impl Store for LocalStore {
-    fn snapshot(&self) -> Arc<dyn Snapshot> {
-        self.inner.state()
+    fn snapshot(&self) -> Result<Arc<dyn Snapshot>, StoreError> {
+        Ok(self.inner.state())
     }
 
     fn folder(&self) -> Option<&Path> {

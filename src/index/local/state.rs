@@ -8,7 +8,7 @@ use super::{Manifest, SegmentRef, FORMAT_VERSION};
 use crate::embed::ModelId;
 use crate::index::lexical::{LexicalHits, LexicalView};
 use crate::index::segment::Segment;
-use crate::index::store::{DocumentWrite, Filter, Key, Snapshot, StoredSentence};
+use crate::index::store::{unknown_key, DocumentWrite, Filter, Key, Snapshot, StoredSentence};
 use crate::index::DocFilter;
 use crate::index::{DocumentInfo, Passage, PassageVectors, SentenceVector, StoreError};
 
@@ -219,11 +219,32 @@ impl State {
         out
     }
 
+    /// Key of the live passage with this id.
+    pub(super) fn find_live(&self, id: &str) -> Option<Key> {
+        let (doc, n) = crate::index::PassageId::parts(id)?;
+        let n = u32::try_from(n).ok()?;
+        let &(slot, i) = self.docs.get(doc)?;
+        let d = &self.segments[slot].seg.docs()[i];
+        let local = d.start + n.checked_sub(1)?;
+        (local < d.end).then(|| key(slot, local))
+    }
+
     /// Best-first merge of per-segment hits.
     fn merge_hits(mut all: Vec<(Key, f32)>, k: usize) -> Vec<(Key, f32)> {
         all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         all.truncate(k);
         all
+    }
+}
+
+impl State {
+    /// The segment and local id of a live passage `key`.
+    fn live(&self, key: Key) -> Result<(&Segment, u32), StoreError> {
+        let (slot, local) = split(key);
+        match self.segments.get(slot) {
+            Some(l) if (local as usize) < l.seg.len() && l.is_live(local) => Ok((&l.seg, local)),
+            _ => Err(unknown_key(key)),
+        }
     }
 }
 
@@ -236,7 +257,7 @@ impl Snapshot for State {
         self.passages
     }
 
-    fn documents(&self) -> Vec<DocumentInfo> {
+    fn documents(&self) -> Result<Vec<DocumentInfo>, StoreError> {
         let mut out: Vec<DocumentInfo> = self
             .docs
             .values()
@@ -250,84 +271,88 @@ impl Snapshot for State {
             })
             .collect();
         out.sort_by(|a, b| a.doc.cmp(&b.doc));
-        out
+        Ok(out)
     }
 
-    fn has_document(&self, doc: &str) -> bool {
-        self.docs.contains_key(doc)
+    fn has_document(&self, doc: &str) -> Result<bool, StoreError> {
+        Ok(self.docs.contains_key(doc))
     }
 
-    fn document_hash(&self, doc: &str) -> Option<String> {
-        let &(slot, i) = self.docs.get(doc)?;
-        Some(self.segments[slot].seg.docs()[i].hash.clone())
+    fn document_hash(&self, doc: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .docs
+            .get(doc)
+            .map(|&(slot, i)| self.segments[slot].seg.docs()[i].hash.clone()))
     }
 
-    fn passage(&self, key: Key) -> Option<Passage> {
-        let (slot, local) = split(key);
-        let l = self.segments.get(slot)?;
-        if (local as usize) >= l.seg.len() || !l.is_live(local) {
-            return None;
-        }
-        match l.seg.passage(local) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::error!("{e}");
-                None
-            }
-        }
+    fn passages(&self, keys: &[Key]) -> Result<Vec<Passage>, StoreError> {
+        keys.iter()
+            .map(|&key| {
+                let (seg, local) = self.live(key)?;
+                seg.passage(local)
+            })
+            .collect()
     }
 
-    fn find(&self, id: &str) -> Option<Key> {
-        let (doc, n) = crate::index::PassageId::parts(id)?;
-        let n = u32::try_from(n).ok()?;
-        let &(slot, i) = self.docs.get(doc)?;
-        let d = &self.segments[slot].seg.docs()[i];
-        let local = d.start + n.checked_sub(1)?;
-        (local < d.end).then(|| key(slot, local))
+    fn find(&self, id: &str) -> Result<Option<Key>, StoreError> {
+        Ok(self.find_live(id))
     }
 
-    fn passage_vector(&self, key: Key) -> Option<&[f32]> {
-        let (slot, local) = split(key);
-        let l = self.segments.get(slot)?;
-        ((local as usize) < l.seg.len()).then(|| l.seg.passage_vector(local))
+    fn vectors(&self, keys: &[Key]) -> Result<Vec<&[f32]>, StoreError> {
+        keys.iter()
+            .map(|&key| {
+                let (seg, local) = self.live(key)?;
+                Ok(seg.passage_vector(local))
+            })
+            .collect()
     }
 
-    fn sentences(&self, key: Key) -> Vec<StoredSentence<'_>> {
-        let (slot, local) = split(key);
-        match self.segments.get(slot) {
-            Some(l) if (local as usize) < l.seg.len() => l
-                .seg
-                .sentences(local)
-                .map(|(start, end, vector)| StoredSentence { start, end, vector })
-                .collect(),
-            _ => Vec::new(),
-        }
+    fn sentences(&self, keys: &[Key]) -> Result<Vec<Vec<StoredSentence<'_>>>, StoreError> {
+        keys.iter()
+            .map(|&key| {
+                let (seg, local) = self.live(key)?;
+                Ok(seg
+                    .sentences(local)
+                    .map(|(start, end, vector)| StoredSentence { start, end, vector })
+                    .collect())
+            })
+            .collect()
     }
 
     fn has_sentences(&self) -> bool {
         self.segments.iter().any(|l| l.seg.has_sentences())
     }
 
-    fn nearest(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
-        self.each_segment(k, filter, &|seg, range, keep| {
+    fn nearest(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<(Key, f32)>, StoreError> {
+        Ok(self.each_segment(k, filter, &|seg, range, keep| {
             seg.nearest(vector, k, range, keep)
-        })
+        }))
     }
 
-    fn nearest_sentences(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
-        self.each_segment(k, filter, &|seg, range, keep| {
+    fn nearest_sentences(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<(Key, f32)>, StoreError> {
+        Ok(self.each_segment(k, filter, &|seg, range, keep| {
             seg.nearest_sentences(vector, k, range, keep)
-        })
+        }))
     }
 
-    fn sample(&self, n: usize) -> Vec<Key> {
+    fn sample(&self, n: usize) -> Result<Vec<Key>, StoreError> {
         let mut cached = self.sample.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, keys)) = cached.as_ref().filter(|(m, _)| *m == n) {
-            return keys.to_vec();
+            return Ok(keys.to_vec());
         }
         let keys = Arc::new(self.spread(n));
         *cached = Some((n, keys.clone()));
-        keys.to_vec()
+        Ok(keys.to_vec())
     }
 
     fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError> {
@@ -337,9 +362,12 @@ impl Snapshot for State {
         let hits: Vec<(Key, f32)> = raw
             .hits
             .iter()
-            .filter_map(|(pid, s)| self.find(pid).map(|k| (k, *s)))
+            .filter_map(|(pid, s)| self.find_live(pid).map(|k| (k, *s)))
             .collect();
-        let best = hits.first().and_then(|(k, _)| self.passage(*k));
+        let best = match hits.first() {
+            Some(&(k, _)) => Some(self.passage(k)?),
+            None => None,
+        };
         Ok(LexicalHits::new(hits, raw.terms, raw.known, best.as_ref()))
     }
 }

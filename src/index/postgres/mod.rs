@@ -62,6 +62,16 @@ pub(crate) struct Shared {
     shown: PathBuf,
     /// The relevance background (`Snapshot::sample`) of one generation.
     sample: Mutex<Option<Sample>>,
+    /// Statements the snapshots sent, since the store was opened.
+    queries: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Shared {
+    /// Counts `n` statements sent by a snapshot.
+    pub(crate) fn count(&self, n: usize) {
+        self.queries
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A database error: an unreachable or lost database is [`StoreError::Unavailable`] (the
@@ -121,12 +131,19 @@ impl PgStore {
                 model: model.clone(),
                 shown,
                 sample: Mutex::new(None),
+                queries: Default::default(),
             }),
         })
     }
 
     pub(crate) fn conn(&self) -> Result<Conn, StoreError> {
         self.shared.conn()
+    }
+
+    /// A counter of the statements (each one round trip) the store's snapshots send, from
+    /// when the store was opened: what benchmarks and tests count reads by.
+    pub fn read_queries(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.shared.queries.clone()
     }
 
     pub(crate) fn display_path(&self) -> &Path {
@@ -359,8 +376,8 @@ pub fn redact(url: &str) -> String {
 }
 
 impl Store for PgStore {
-    fn snapshot(&self) -> Arc<dyn Snapshot> {
-        Arc::new(PgSnapshot::begin(self.shared.clone()))
+    fn snapshot(&self) -> Result<Arc<dyn Snapshot>, StoreError> {
+        Ok(Arc::new(PgSnapshot::begin(self.shared.clone())?))
     }
 
     fn apply(&self, write: Write) -> Result<usize, StoreError> {

@@ -1,12 +1,12 @@
-//! Reads: one `REPEATABLE READ READ ONLY` transaction per snapshot, rows fetched in bulk and
-//! kept for the snapshot's life (the [`Snapshot`] trait lends vectors out by reference).
+//! Reads: one `REPEATABLE READ READ ONLY` transaction per snapshot, rows fetched in bulk (one
+//! statement for a batch of keys, each passage with its sentences) and kept for the snapshot's
+//! life (the [`Snapshot`] trait lends vectors out by reference). A hybrid search on a warm
+//! store is eight statements: see `tests/it/pg_store.rs`.
 //!
-//! The trait's reads cannot fail, but a database can: a snapshot that loses its connection
-//! records the failure, answers as if empty, and reports it through [`Snapshot::failure`], which
-//! the engine checks before it answers, so a lost database is an error (HTTP 503), never an
-//! empty result.
+//! A read that fails is an error at that call (a lost database: [`StoreError::Unavailable`],
+//! HTTP 503); the snapshot drops its connection then, and every later read of it fails too.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use elsa::sync::FrozenMap;
@@ -15,6 +15,7 @@ use pgvector::Vector;
 use super::{db, Conn, Shared};
 use crate::embed::ModelId;
 use crate::index::lexical::{tokenize, LexicalHits};
+use crate::index::store::unknown_key;
 use crate::index::{
     DocFilter, DocumentInfo, Filter, Key, Passage, Snapshot, StoreError, StoredSentence,
 };
@@ -42,16 +43,16 @@ pub(crate) struct PgSnapshot {
     generation: i64,
     has_sentences: bool,
     rows: FrozenMap<Key, Arc<Row>>,
-    /// The first failure: (the database was unreachable, message).
-    failure: Mutex<Option<(bool, String)>>,
+    /// The first failure's message, once the connection was dropped for it.
+    failure: Mutex<Option<String>>,
 }
 
 const PASSAGE_COLUMNS: &str =
     "key, id, doc, title, section, clause, body, start_at, end_at, embedding";
 
 impl PgSnapshot {
-    /// A snapshot in a fresh read-only transaction (a failed one when the database is away).
-    pub(crate) fn begin(shared: Arc<Shared>) -> Self {
+    /// A snapshot in a fresh read-only transaction.
+    pub(crate) fn begin(shared: Arc<Shared>) -> Result<Self, StoreError> {
         let mut snap = PgSnapshot {
             shared,
             conn: Mutex::new(None),
@@ -61,16 +62,13 @@ impl PgSnapshot {
             rows: FrozenMap::new(),
             failure: Mutex::new(None),
         };
-        match snap.open() {
-            Ok((conn, passages, generation, has_sentences)) => {
-                snap.conn = Mutex::new(Some(conn));
-                snap.passages = passages;
-                snap.generation = generation;
-                snap.has_sentences = has_sentences;
-            }
-            Err(e) => snap.fail(e),
-        }
-        snap
+        let (conn, passages, generation, has_sentences) = snap.open()?;
+        snap.conn = Mutex::new(Some(conn));
+        snap.passages = passages;
+        snap.generation = generation;
+        snap.has_sentences = has_sentences;
+        snap.shared.count(2);
+        Ok(snap)
     }
 
     fn open(&self) -> Result<(Conn, usize, i64, bool), StoreError> {
@@ -93,35 +91,40 @@ impl PgSnapshot {
         Ok((conn, passages as usize, row.get(1), row.get(2)))
     }
 
-    fn fail(&self, e: StoreError) {
-        tracing::warn!("postgres snapshot: {e}");
-        let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
-        f.get_or_insert_with(|| match e {
-            StoreError::Unavailable(m) => (true, m),
-            other => (false, crate::error::chain(&other)),
-        });
-        // The connection may be broken: never reuse it in this snapshot.
-        if let Ok(mut c) = self.conn.try_lock() {
-            c.take();
-        }
-    }
-
-    /// Runs `f` on the snapshot's connection; on failure records it and returns `None`.
-    fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, postgres::Error>) -> Option<T> {
+    /// Runs `f` on the snapshot's connection (`queries` statements). A failure drops the
+    /// connection (it may be broken), so every later read of this snapshot fails as well.
+    fn with<T>(
+        &self,
+        queries: usize,
+        f: impl FnOnce(&mut Conn) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let conn = guard.as_mut()?;
+        let Some(conn) = guard.as_mut() else {
+            let first = self
+                .failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            return Err(StoreError::Unavailable(first.unwrap_or_else(|| {
+                "the database connection of this request was lost".into()
+            })));
+        };
+        self.shared.count(queries);
         match f(conn) {
-            Ok(v) => Some(v),
+            Ok(v) => Ok(v),
             Err(e) => {
-                drop(guard);
-                self.fail(db(e));
-                None
+                guard.take();
+                let e = db(e);
+                tracing::warn!("postgres snapshot: {e}");
+                let mut first = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+                first.get_or_insert_with(|| crate::error::chain(&e));
+                Err(e)
             }
         }
     }
 
-    /// Makes sure the rows of `keys` are loaded, in two queries for all of them.
-    fn load(&self, keys: &[Key]) {
+    /// Makes sure the rows of `keys` are loaded: two queries for all the missing ones.
+    fn load(&self, keys: &[Key]) -> Result<(), StoreError> {
         let missing: Vec<Key> = keys
             .iter()
             .filter(|k| self.rows.get(k).is_none())
@@ -129,77 +132,76 @@ impl PgSnapshot {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        for (k, row) in self.fetch(&missing) {
+        for (k, row) in self.fetch(&missing)? {
             if self.rows.get(&k).is_none() {
                 self.rows.insert(k, row);
             }
         }
+        Ok(())
     }
 
-    /// Rows of `keys` (those that exist), read from the database.
-    fn fetch(&self, keys: &[Key]) -> Vec<(Key, Arc<Row>)> {
+    /// Rows of `keys` (those that exist), read from the database in one statement: each
+    /// passage with its sentences aggregated in text order.
+    fn fetch(&self, keys: &[Key]) -> Result<Vec<(Key, Arc<Row>)>, StoreError> {
         if keys.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let keys: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
-        let fetched = self.with(|c| {
-            let rows = c.query(
-                &format!("SELECT {PASSAGE_COLUMNS} FROM semsearch_passages WHERE key = ANY($1)"),
+        let rows = self.with(1, |c| {
+            c.query(
+                &format!(
+                    "SELECT {PASSAGE_COLUMNS},
+                            array(SELECT start_at FROM semsearch_sentences s
+                                  WHERE s.passage = p.key ORDER BY start_at),
+                            array(SELECT end_at FROM semsearch_sentences s
+                                  WHERE s.passage = p.key ORDER BY start_at),
+                            array(SELECT embedding FROM semsearch_sentences s
+                                  WHERE s.passage = p.key ORDER BY start_at)
+                     FROM semsearch_passages p WHERE key = ANY($1)"
+                ),
                 &[&keys],
-            )?;
-            let sentences = if self.has_sentences {
-                c.query(
-                    "SELECT passage, start_at, end_at, embedding FROM semsearch_sentences
-                     WHERE passage = ANY($1) ORDER BY passage, start_at",
-                    &[&keys],
-                )?
-            } else {
-                Vec::new()
-            };
-            Ok((rows, sentences))
-        });
-        let Some((rows, sentences)) = fetched else {
-            return Vec::new();
-        };
-        let mut by_passage: HashMap<i64, Vec<(u32, u32, Vec<f32>)>> = HashMap::new();
-        for s in sentences {
-            let v: Vector = s.get(3);
-            by_passage.entry(s.get(0)).or_default().push((
-                s.get::<_, i32>(1) as u32,
-                s.get::<_, i32>(2) as u32,
-                v.to_vec(),
-            ));
-        }
-        rows.iter()
+            )
+        })?;
+        Ok(rows
+            .iter()
             .map(|r| {
                 let key: i64 = r.get(0);
+                let starts: Vec<i32> = r.get(10);
+                let ends: Vec<i32> = r.get(11);
+                let vectors: Vec<Vector> = r.get(12);
                 let row = Row {
                     passage: passage_of(r),
                     vector: r.get::<_, Vector>(9).to_vec(),
-                    sentences: by_passage.remove(&key).unwrap_or_default(),
+                    sentences: starts
+                        .into_iter()
+                        .zip(ends)
+                        .zip(vectors)
+                        .map(|((a, b), v)| (a as u32, b as u32, v.to_vec()))
+                        .collect(),
                 };
                 (key as Key, Arc::new(row))
             })
+            .collect())
+    }
+
+    /// The rows of `keys`, in order, loaded in one go.
+    fn rows_of(&self, keys: &[Key]) -> Result<Vec<&Row>, StoreError> {
+        self.load(keys)?;
+        keys.iter()
+            .map(|k| self.rows.get(k).ok_or_else(|| unknown_key(*k)))
             .collect()
     }
 
-    fn row(&self, key: Key) -> Option<&Row> {
-        if self.rows.get(&key).is_none() {
-            self.load(&[key]);
-        }
-        self.rows.get(&key)
-    }
-
-    /// `(key, cosine)` from a nearest-neighbour query, rows loaded.
+    /// `(key, cosine)` from a nearest-neighbour query.
     fn nearest_in(
         &self,
         sql: &str,
         vector: &[f32],
         k: usize,
         filter: Filter<'_>,
-    ) -> Vec<(Key, f32)> {
+    ) -> Result<Vec<(Key, f32)>, StoreError> {
         if k == 0 || self.passages == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let v = Vector::from(vector.to_vec());
         let exclude: Vec<i64> = filter.exclude.iter().map(|&k| k as i64).collect();
@@ -208,20 +210,19 @@ impl PgSnapshot {
             .docs
             .named()
             .map(|ids| ids.iter().map(String::as_str).collect());
+        let wide = k > EF_SEARCH;
         let hits: Vec<(Key, f32)> = self
-            .with(|c| {
-                if k > EF_SEARCH {
+            .with(1 + wide as usize, |c| {
+                if wide {
                     c.batch_execute(&format!("SET LOCAL hnsw.ef_search = {}", k.min(1000)))?;
                 }
                 c.query(sql, &[&v, &docs, &exclude, &limit])
-            })
-            .unwrap_or_default()
+            })?
             .iter()
             .map(|r| (r.get::<_, i64>(0) as Key, r.get::<_, f64>(1) as f32))
             .collect();
-        let keys: Vec<Key> = hits.iter().map(|h| h.0).collect();
-        self.load(&keys);
-        hits
+        // Rows are read when asked for: a search reads the union of its lists in one go.
+        Ok(hits)
     }
 }
 
@@ -257,54 +258,62 @@ impl Snapshot for PgSnapshot {
         self.passages
     }
 
-    fn documents(&self) -> Vec<DocumentInfo> {
-        self.with(|c| {
-            c.query(
-                "SELECT doc, title, passages FROM semsearch_documents ORDER BY doc",
-                &[],
-            )
-        })
-        .unwrap_or_default()
-        .iter()
-        .map(|r| DocumentInfo {
-            doc: r.get(0),
-            title: r.get(1),
-            passages: r.get::<_, i32>(2) as usize,
-        })
-        .collect()
+    fn documents(&self) -> Result<Vec<DocumentInfo>, StoreError> {
+        Ok(self
+            .with(1, |c| {
+                c.query(
+                    "SELECT doc, title, passages FROM semsearch_documents ORDER BY doc",
+                    &[],
+                )
+            })?
+            .iter()
+            .map(|r| DocumentInfo {
+                doc: r.get(0),
+                title: r.get(1),
+                passages: r.get::<_, i32>(2) as usize,
+            })
+            .collect())
     }
 
-    fn has_document(&self, doc: &str) -> bool {
-        self.document_hash(doc).is_some()
+    fn document_hash(&self, doc: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .with(1, |c| {
+                c.query_opt(
+                    "SELECT hash FROM semsearch_documents WHERE doc = $1",
+                    &[&doc],
+                )
+            })?
+            .map(|r| r.get(0)))
     }
 
-    fn document_hash(&self, doc: &str) -> Option<String> {
-        self.with(|c| {
-            c.query_opt(
-                "SELECT hash FROM semsearch_documents WHERE doc = $1",
-                &[&doc],
-            )
-        })
-        .flatten()
-        .map(|r| r.get(0))
+    fn passages(&self, keys: &[Key]) -> Result<Vec<Passage>, StoreError> {
+        Ok(self
+            .rows_of(keys)?
+            .into_iter()
+            .map(|r| r.passage.clone())
+            .collect())
     }
 
-    fn passage(&self, key: Key) -> Option<Passage> {
-        self.row(key).map(|r| r.passage.clone())
+    fn find(&self, id: &str) -> Result<Option<Key>, StoreError> {
+        Ok(self
+            .with(1, |c| {
+                c.query_opt("SELECT key FROM semsearch_passages WHERE id = $1", &[&id])
+            })?
+            .map(|r| r.get::<_, i64>(0) as Key))
     }
 
-    fn find(&self, id: &str) -> Option<Key> {
-        self.with(|c| c.query_opt("SELECT key FROM semsearch_passages WHERE id = $1", &[&id]))
-            .flatten()
-            .map(|r| r.get::<_, i64>(0) as Key)
+    fn vectors(&self, keys: &[Key]) -> Result<Vec<&[f32]>, StoreError> {
+        Ok(self
+            .rows_of(keys)?
+            .into_iter()
+            .map(|r| r.vector.as_slice())
+            .collect())
     }
 
-    fn passage_vector(&self, key: Key) -> Option<&[f32]> {
-        self.row(key).map(|r| r.vector.as_slice())
-    }
-
-    fn sentences(&self, key: Key) -> Vec<StoredSentence<'_>> {
-        self.row(key)
+    fn sentences(&self, keys: &[Key]) -> Result<Vec<Vec<StoredSentence<'_>>>, StoreError> {
+        Ok(self
+            .rows_of(keys)?
+            .into_iter()
             .map(|r| {
                 r.sentences
                     .iter()
@@ -315,14 +324,19 @@ impl Snapshot for PgSnapshot {
                     })
                     .collect()
             })
-            .unwrap_or_default()
+            .collect())
     }
 
     fn has_sentences(&self) -> bool {
         self.has_sentences
     }
 
-    fn nearest(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
+    fn nearest(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<(Key, f32)>, StoreError> {
         self.nearest_in(
             "SELECT key, 1 - (embedding <=> $1) FROM semsearch_passages
              WHERE ($2::text[] IS NULL OR doc = ANY($2)) AND key <> ALL($3)
@@ -333,7 +347,12 @@ impl Snapshot for PgSnapshot {
         )
     }
 
-    fn nearest_sentences(&self, vector: &[f32], k: usize, filter: Filter<'_>) -> Vec<(Key, f32)> {
+    fn nearest_sentences(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<(Key, f32)>, StoreError> {
         self.nearest_in(
             "SELECT passage, 1 - (embedding <=> $1) FROM semsearch_sentences
              WHERE ($2::text[] IS NULL OR doc = ANY($2)) AND passage <> ALL($3)
@@ -344,9 +363,9 @@ impl Snapshot for PgSnapshot {
         )
     }
 
-    fn sample(&self, n: usize) -> Vec<Key> {
+    fn sample(&self, n: usize) -> Result<Vec<Key>, StoreError> {
         if n == 0 || self.passages == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         {
             let cached = self.shared.sample.lock().unwrap_or_else(|p| p.into_inner());
@@ -357,36 +376,33 @@ impl Snapshot for PgSnapshot {
                             self.rows.insert(*k, r.clone());
                         }
                     }
-                    return rows.iter().map(|r| r.0).collect();
+                    return Ok(rows.iter().map(|r| r.0).collect());
                 }
             }
         }
         // Every step-th passage in key order: the same ones for the same state.
         let step = self.passages.div_ceil(n).max(1) as i64;
         let keys: Vec<Key> = self
-            .with(|c| {
+            .with(1, |c| {
                 c.query(
                     "SELECT key FROM (SELECT key, row_number() OVER (ORDER BY key) - 1 AS i
                                       FROM semsearch_passages) s
                      WHERE i % $1 = 0 ORDER BY key LIMIT $2",
                     &[&step, &(n as i64)],
                 )
-            })
-            .unwrap_or_default()
+            })?
             .iter()
             .map(|r| r.get::<_, i64>(0) as Key)
             .collect();
-        let rows = self.fetch(&keys);
+        let rows = self.fetch(&keys)?;
         for (k, r) in &rows {
             if self.rows.get(k).is_none() {
                 self.rows.insert(*k, r.clone());
             }
         }
-        if self.failure().is_none() {
-            *self.shared.sample.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((self.generation, n, Arc::new(rows)));
-        }
-        keys
+        *self.shared.sample.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((self.generation, n, Arc::new(rows)));
+        Ok(keys)
     }
 
     fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError> {
@@ -404,7 +420,7 @@ impl Snapshot for PgSnapshot {
         let docs: Option<Vec<&str>> = docs
             .named()
             .map(|ids| ids.iter().map(String::as_str).collect());
-        let out = self.with(|c| {
+        let (known, hits) = self.with(2, |c| {
             let known = c.query(
                 "SELECT term, count(*) FROM semsearch_postings WHERE term = ANY($1)
                  GROUP BY term ORDER BY term",
@@ -427,12 +443,7 @@ impl Snapshot for PgSnapshot {
                 &[&terms, &docs, &limit, &K1, &B],
             )?;
             Ok((known, hits))
-        });
-        let Some((known, hits)) = out else {
-            return Err(self
-                .failure()
-                .unwrap_or_else(|| StoreError::Unavailable("database connection lost".into())));
-        };
+        })?;
         let known: Vec<(String, f32)> = known
             .iter()
             .map(|r| (r.get(0), idf(n, r.get::<_, i64>(1) as f32)))
@@ -441,23 +452,10 @@ impl Snapshot for PgSnapshot {
             .iter()
             .map(|r| (r.get::<_, i64>(0) as Key, r.get::<_, f64>(1) as f32))
             .collect();
-        let keys: Vec<Key> = hits.iter().map(|h| h.0).collect();
-        self.load(&keys);
-        let best = hits.first().and_then(|h| self.passage(h.0));
+        let best = match hits.first() {
+            Some(h) => Some(self.passage(h.0)?),
+            None => None,
+        };
         Ok(LexicalHits::new(hits, terms.len(), known, best.as_ref()))
-    }
-
-    fn failure(&self) -> Option<StoreError> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .map(|(unavailable, m)| {
-                if unavailable {
-                    StoreError::Unavailable(m)
-                } else {
-                    StoreError::Invariant(format!("database: {m}"))
-                }
-            })
     }
 }

@@ -21,18 +21,18 @@ struct Answers {
 }
 
 fn answers(store: &LocalStore) -> Answers {
-    let s = store.snapshot();
+    let s = store.snapshot().unwrap();
     let queries: Vec<Vec<f32>> = [3, 900, 4000].iter().map(|&i| unit(100 + i, 8)).collect();
     let lexical = s.lexical("passage", 5, &DocFilter::All).unwrap();
     Answers {
-        docs: s.documents().into_iter().map(|d| d.doc).collect(),
+        docs: s.documents().unwrap().into_iter().map(|d| d.doc).collect(),
         dense: queries
             .iter()
             .map(|q| dense_ids(s.as_ref(), q, 10))
             .collect(),
         sentences: queries
             .iter()
-            .map(|q| s.nearest_sentences(q, 10, Filter::default()).len())
+            .map(|q| s.nearest_sentences(q, 10, Filter::default()).unwrap().len())
             .collect(),
         lexical: lexical
             .hits

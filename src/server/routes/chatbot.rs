@@ -49,11 +49,7 @@ async fn scope(state: &AppState, id: &str) -> Result<Option<Option<String>>, Api
     let doc = id.to_string();
     // A store may be a database: asked off the async threads, its failure an error.
     let exists = state
-        .blocking(move |e| {
-            let snap = e.snapshot();
-            let has = snap.has_document(&doc);
-            crate::engine::checked(snap.as_ref(), has)
-        })
+        .blocking(move |e| Ok(e.snapshot()?.has_document(&doc)?))
         .await?;
     Ok(if exists {
         Some(Some(id.to_string()))
