@@ -6,8 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use semsearch::embed::{Embedder, TextEmbedder};
+use semsearch::embed::TextEmbedder;
 use semsearch::engine::{Engine, Mode, Options, SearchRequest};
+use semsearch::index::Access;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -21,12 +22,8 @@ fn main() -> anyhow::Result<()> {
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(8);
     let embedder = Arc::new(TextEmbedder::load(Path::new(&model))?);
     // A postgres:// URL in place of the index folder measures the shared store.
-    let engine = if semsearch::index::postgres::is_url(&index) {
-        let store = semsearch::index::postgres::PgStore::open(&index, embedder.id())?;
-        Engine::new(embedder, Box::new(store), Options::default())
-    } else {
-        Engine::open_existing(embedder, Path::new(&index), Options::default())?
-    };
+    let at = semsearch::index::Location::parse(&index);
+    let engine = Engine::open_at(embedder, &at, Access::Existing, Options::default())?;
     let questions: Vec<String> = std::fs::read_to_string("tests/fixtures/eval/seed-qa.jsonl")?
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

@@ -25,6 +25,20 @@ pub const DEFAULT_MIN_RELEVANCE: f32 = 0.5;
 /// one 512-token window), short enough that a pasted document is refused, not embedded.
 pub const MAX_QUERY_CHARS: usize = 2000;
 
+/// Default token budget of a chatbot context (`/context`, MCP `context`): room for three or
+/// four passages with neighbours, a modest share of a chatbot's prompt.
+pub const DEFAULT_CONTEXT_TOKENS: usize = 1500;
+/// Token budgets a context accepts: enough for one passage, at most what a prompt can spare.
+pub const CONTEXT_TOKENS: std::ops::RangeInclusive<usize> = 64..=16_000;
+/// Passages a context adds on each side of a hit, by default.
+pub const DEFAULT_NEIGHBOURS: usize = 1;
+/// Most passages a context adds on each side of a hit.
+pub const MAX_NEIGHBOURS: usize = 3;
+/// Results of an OpenAI vector-store search by default, and at most (OpenAI's own bounds).
+pub const DEFAULT_VECTOR_RESULTS: usize = 10;
+/// See [`DEFAULT_VECTOR_RESULTS`].
+pub const MAX_VECTOR_RESULTS: usize = 50;
+
 /// Most documents one filter may name (an OpenAI `in` list, a Dify `or`, `filter.docs`): the
 /// search scans the passages of each named document, so the list bounds its work.
 pub const MAX_FILTER_DOCS: usize = 100;

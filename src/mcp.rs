@@ -16,6 +16,10 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{json, Value};
 
+use crate::config::{
+    CONTEXT_TOKENS, DEFAULT_CONTEXT_TOKENS, DEFAULT_K, DEFAULT_MIN_RELEVANCE, DEFAULT_NEIGHBOURS,
+    MAX_K, MAX_NEIGHBOURS,
+};
 use crate::engine::{Engine, Message, Role, SearchRequest};
 
 /// The MCP face of an engine.
@@ -69,14 +73,18 @@ impl McpServer {
                 }),
             }
         };
-        let min = args
-            .get("min_relevance")
-            .and_then(Value::as_f64)
-            .map(|v| v as f32);
+        let min = match args.get("min_relevance") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_f64().ok_or_else(|| {
+                crate::Error::invalid(format!(
+                    "argument \"min_relevance\" must be a number, not {v}"
+                ))
+            })? as f32),
+        };
         let e = &self.engine;
         match name {
             "search" => {
-                let req = SearchRequest::new(text("query")?).k(number("k")?.unwrap_or(5));
+                let req = SearchRequest::new(text("query")?).k(number("k")?.unwrap_or(DEFAULT_K));
                 let hits = e.search(&req)?;
                 Ok(json!({ "results": hits.iter().map(|h| json!({
                     "id": h.passage.id, "title": title(&h.passage),
@@ -93,7 +101,7 @@ impl McpServer {
             }
             "ask" => {
                 let req = SearchRequest::new(text("question")?)
-                    .k(number("k")?.unwrap_or(5))
+                    .k(number("k")?.unwrap_or(DEFAULT_K))
                     .min_relevance(min);
                 let asked = e.ask(&req)?;
                 Ok(json!({
@@ -129,14 +137,14 @@ impl McpServer {
                     }
                 };
                 let template = SearchRequest::new("")
-                    .k(number("k")?.unwrap_or(5))
+                    .k(number("k")?.unwrap_or(DEFAULT_K))
                     .min_relevance(min);
                 let t = std::time::Instant::now();
                 let ctx = e.context(
                     &messages,
                     &template,
-                    number("max_tokens")?.unwrap_or(1500),
-                    number("neighbours")?.unwrap_or(1),
+                    number("max_tokens")?.unwrap_or(DEFAULT_CONTEXT_TOKENS),
+                    number("neighbours")?.unwrap_or(DEFAULT_NEIGHBOURS),
                 )?;
                 let took_ms = t.elapsed().as_secs_f64() * 1000.0;
                 let wire = crate::api::ContextResponse::new(ctx, &self.public_url, took_ms);
@@ -164,8 +172,11 @@ fn schema(v: Value) -> Arc<JsonObject> {
 }
 
 fn tools() -> Vec<Tool> {
-    let k = json!({"type": "integer", "minimum": 1, "maximum": 100, "description": "passages to return (default 5)"});
-    let min = json!({"type": "number", "minimum": 0, "maximum": 1, "description": "relevance a passage needs to count as an answer (default 0.5)"});
+    // Bounds and defaults from `config`, the ones the engine enforces.
+    let k = json!({"type": "integer", "minimum": 1, "maximum": MAX_K,
+                   "description": format!("passages to return (default {DEFAULT_K})")});
+    let min = json!({"type": "number", "minimum": 0, "maximum": 1,
+                     "description": format!("relevance a passage needs to count as an answer (default {DEFAULT_MIN_RELEVANCE})")});
     vec![
         Tool::new(
             "search",
@@ -202,8 +213,11 @@ fn tools() -> Vec<Tool> {
                     "content": {"type": "string"}}, "required": ["role", "content"]}},
                 "query": {"type": "string", "description": "a question, instead of messages"},
                 "k": k, "min_relevance": min,
-                "max_tokens": {"type": "integer", "minimum": 64, "maximum": 16000},
-                "neighbours": {"type": "integer", "minimum": 0, "maximum": 3}}})),
+                "max_tokens": {"type": "integer", "minimum": CONTEXT_TOKENS.start(),
+                               "maximum": CONTEXT_TOKENS.end(),
+                               "description": format!("default {DEFAULT_CONTEXT_TOKENS}")},
+                "neighbours": {"type": "integer", "minimum": 0, "maximum": MAX_NEIGHBOURS,
+                               "description": format!("default {DEFAULT_NEIGHBOURS}")}}})),
         ),
     ]
 }

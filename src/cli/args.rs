@@ -8,7 +8,7 @@ use anyhow::Context;
 use semsearch::config::{DEFAULT_MAX_PASSAGE_TOKENS, PASSAGE_TOKENS_RANGE};
 use semsearch::embed::{Embedder, SentenceVectors, TextEmbedder};
 use semsearch::engine::{Engine, Options};
-use semsearch::index::postgres::PgStore;
+use semsearch::index::{Access, Location};
 use semsearch::search::fusion::FusionParams;
 
 /// How passages are made: for commands that write (ingest, serve, eval --squad).
@@ -62,14 +62,16 @@ pub struct FusionArgs {
     #[arg(long, default_value_t = FusionParams::default().language_power)]
     pub language_power: f32,
     /// Hybrid fusion: spread of the dense top-10 cosines below which the dense list is trusted
-    /// less (0 turns this off).
-    #[arg(long, default_value_t = FusionParams::default().dense_spread)]
-    pub dense_spread: f32,
+    /// less (0 turns this off) [default: the model's calibration, 0.03 for e5-small]
+    #[arg(long)]
+    pub dense_spread: Option<f32>,
 }
 
 impl FusionArgs {
-    /// Checked values into `options`.
-    pub fn apply(&self, options: &mut Options) -> anyhow::Result<()> {
+    /// The calibration of the model in `model` (its relevance curve and dense spread), then the
+    /// checked flags, into `options`.
+    pub fn apply(&self, options: &mut Options, model: &Path) -> anyhow::Result<()> {
+        *options = options.clone().calibrated(model)?;
         let finite_non_negative = |v: f32, name: &str| {
             anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be a number >= 0");
             Ok(())
@@ -77,12 +79,13 @@ impl FusionArgs {
         finite_non_negative(self.rrf_k, "--rrf-k")?;
         finite_non_negative(self.lexical_weight, "--lexical-weight")?;
         finite_non_negative(self.language_power, "--language-power")?;
-        finite_non_negative(self.dense_spread, "--dense-spread")?;
+        let dense_spread = self.dense_spread.unwrap_or(options.fusion.dense_spread);
+        finite_non_negative(dense_spread, "--dense-spread")?;
         options.fusion = FusionParams {
             k: self.rrf_k,
             lexical_weight: self.lexical_weight,
             language_power: self.language_power,
-            dense_spread: self.dense_spread,
+            dense_spread,
             ..options.fusion
         };
         Ok(())
@@ -121,30 +124,37 @@ impl StoreArgs {
         create: bool,
         options: Options,
     ) -> anyhow::Result<Engine> {
-        let Some(url) = self.store.as_deref().filter(|s| !s.is_empty()) else {
-            return Ok(if create {
-                Engine::open(embedder, Some(index), options)?
-            } else {
-                Engine::open_existing(embedder, index, options)?
-            });
+        let access = if create {
+            Access::Create
+        } else {
+            Access::Existing
         };
+        Ok(Engine::open_at(
+            embedder,
+            &self.location(index)?,
+            access,
+            options,
+        )?)
+    }
+
+    /// Where the store is: `--store` when given (a database), else the index folder.
+    pub fn location(&self, index: &Path) -> anyhow::Result<Location> {
+        let Some(url) = self.store.as_deref().filter(|s| !s.is_empty()) else {
+            return Ok(Location::Folder(index.to_path_buf()));
+        };
+        let at = Location::parse(url);
         anyhow::ensure!(
-            semsearch::index::postgres::is_url(url),
+            matches!(at, Location::Database(_)),
             "--store takes a postgres:// URL (the local index is --index)"
         );
-        let store = if create {
-            PgStore::open_or_create(url, embedder.id())?
-        } else {
-            PgStore::open(url, embedder.id())?
-        };
-        Ok(Engine::new(embedder, Box::new(store), options))
+        Ok(at)
     }
 
     /// What to call the store in messages (never a password).
     pub fn name(&self, index: &Path) -> String {
         match self.store.as_deref().filter(|s| !s.is_empty()) {
-            Some(url) => semsearch::index::postgres::redact(url),
-            None => index.display().to_string(),
+            Some(url) => Location::parse(url).name(),
+            None => Location::Folder(index.to_path_buf()).name(),
         }
     }
 }

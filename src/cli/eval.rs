@@ -81,7 +81,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         "-k must be between {EVAL_K} and {MAX_K} (recall@10 needs 10)"
     );
     let mut options = Options::default();
-    args.fusion.apply(&mut options)?;
+    args.fusion.apply(&mut options, model)?;
     args.passages.apply(&mut options)?;
     let embedder = load_embedder(model)?;
     let min = args

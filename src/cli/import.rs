@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use semsearch::config::DEFAULT_INDEX_DIR;
 use semsearch::engine::{Engine, Options};
-use semsearch::index::postgres::{is_url, PgStore};
-use semsearch::index::{LocalStore, Store};
+use semsearch::index::{Access, Location};
 
 use super::args::{load_embedder, StoreArgs};
 use super::output::bar;
@@ -26,14 +25,11 @@ pub struct Args {
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let embedder = load_embedder(model)?;
-    let source: Box<dyn Store> = if is_url(&args.from) {
-        Box::new(PgStore::open(&args.from, embedder.id())?)
-    } else {
-        Box::new(LocalStore::open(Path::new(&args.from), embedder.id())?)
-    };
+    let from = Location::parse(&args.from);
+    let source = semsearch::index::open(&from, embedder.id(), Access::Existing)?;
     let to = args.store.name(&args.index);
     anyhow::ensure!(
-        to != semsearch::index::postgres::redact(&args.from),
+        to != from.name(),
         "--from and the destination are the same store"
     );
     let engine: Engine = args

@@ -27,7 +27,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         load_embedder(model)?,
         &args.index,
         false,
-        Options::default(),
+        Options::default().calibrated(model)?,
     )?);
     // Passage URLs point at the HTTP server that would serve this index.
     let public = std::env::var("SEMSEARCH_PUBLIC_URL")

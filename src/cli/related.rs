@@ -36,7 +36,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         load_embedder(model)?,
         &args.index,
         false,
-        Options::default(),
+        Options::default().calibrated(model)?,
     )?;
     print_hits(
         &engine.related(&args.id, args.k, args.neighbours)?,

@@ -49,7 +49,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         .min_relevance(args.min_relevance);
     req.validate()?;
     let mut options = Options::default();
-    args.fusion.apply(&mut options)?;
+    args.fusion.apply(&mut options, model)?;
     let engine = args
         .store
         .open(load_embedder(model)?, &args.index, false, options)?;

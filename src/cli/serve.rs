@@ -36,7 +36,7 @@ pub struct Args {
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let mut options = Options::default();
     args.passages.apply(&mut options)?;
-    args.fusion.apply(&mut options)?;
+    args.fusion.apply(&mut options, model)?;
     let metrics = Metrics::new();
     let embedder: Arc<dyn Embedder> = Arc::new(Timed::new(
         load_embedder(model)?,

@@ -11,10 +11,7 @@ use crate::embed::TextKind;
 use crate::error::{Error, Result};
 use crate::index::{Passage, PassageId};
 
-/// Most neighbours on each side of a hit.
-pub const MAX_NEIGHBOURS: usize = 3;
-/// Token budgets accepted: enough for one passage, at most what a chatbot's prompt can spare.
-pub const TOKEN_BUDGET: std::ops::RangeInclusive<usize> = 64..=16_000;
+use crate::config::{CONTEXT_TOKENS as TOKEN_BUDGET, MAX_NEIGHBOURS};
 
 /// One numbered source of a context.
 #[derive(Debug, Clone)]

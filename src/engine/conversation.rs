@@ -9,7 +9,7 @@
 //! 0.88 (0.71); the turn with its context as one question 0.94 (0.74), the default.
 
 use super::{Engine, Hit, SearchRequest};
-use crate::config::MAX_QUERY_CHARS;
+use crate::config::{FUSION_DEPTH, MAX_QUERY_CHARS};
 use crate::error::{Error, Result};
 use crate::index::Snapshot;
 use crate::search::fusion::rrf;
@@ -66,10 +66,6 @@ const CONTEXT_MESSAGES: usize = 3;
 const CONTEXT_CHARS: usize = 200;
 /// Weight of the conversation's list against the current turn's (1.0).
 const CONTEXT_WEIGHT: f32 = 0.7;
-/// Depth of each list before fusion.
-const DEPTH: usize = 50;
-/// RRF constant, as in hybrid fusion.
-const RRF_K: f32 = 60.0;
 
 /// The question the conversation asks now, with its recent context: `(current, with context)`.
 pub fn questions(messages: &[Message]) -> Result<(String, Option<String>)> {
@@ -115,7 +111,7 @@ impl Engine {
         if strategy == Strategy::Concatenated {
             return Ok((ask(&context, template.limit())?, context));
         }
-        let depth = DEPTH.max(template.limit());
+        let depth = FUSION_DEPTH.max(template.limit());
         let alone = ask(&current, depth)?;
         let with = ask(&context, depth)?;
         // Fuse on positions in one pool of distinct passages.
@@ -133,7 +129,8 @@ impl Engine {
         };
         let ka = keyed(&alone);
         let kb = keyed(&with);
-        let fused = rrf(&[(&ka, 1.0), (&kb, CONTEXT_WEIGHT)], RRF_K);
+        // The same RRF constant as hybrid fusion.
+        let fused = rrf(&[(&ka, 1.0), (&kb, CONTEXT_WEIGHT)], self.options.fusion.k);
         // Relevance from the question with its context: the follow-up alone ("那农村呢？")
         // says too little to be judged.
         let with_relevance: std::collections::HashMap<&str, f32> = with

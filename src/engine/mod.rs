@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::{ANSWER_PASSAGES, DEFAULT_MAX_PASSAGE_TOKENS};
 use crate::embed::{Embedder, TextKind};
 use crate::error::{Error, Result};
-use crate::index::{DocumentInfo, Key, LocalStore, Passage, Snapshot, Store};
+use crate::index::{Access, DocumentInfo, Key, LocalStore, Location, Passage, Snapshot, Store};
 use crate::search::{self, answer, fusion::FusionParams, relevance::Judge, SentenceCache};
 
 pub use context::{Citation, Context};
@@ -37,6 +37,19 @@ pub struct Options {
     pub fusion: FusionParams,
     /// How ingest makes sentence vectors.
     pub sentence_vectors: crate::embed::SentenceVectors,
+    /// How relevance maps contrast to 0..1 (the model's calibration).
+    pub relevance: crate::search::relevance::Curve,
+}
+
+impl Options {
+    /// These options with `model_dir`'s calibration (`search::calibration`): its relevance
+    /// curve and dense spread.
+    pub fn calibrated(mut self, model_dir: &Path) -> Result<Self> {
+        let c = crate::search::calibration::Calibration::load(model_dir)?;
+        self.relevance = c.relevance;
+        self.fusion.dense_spread = c.dense_spread;
+        Ok(self)
+    }
 }
 
 impl Default for Options {
@@ -46,6 +59,7 @@ impl Default for Options {
             embed_heading: false,
             fusion: FusionParams::default(),
             sentence_vectors: Default::default(),
+            relevance: Default::default(),
         }
     }
 }
@@ -99,11 +113,18 @@ impl Engine {
     /// An engine over the local index in `dir` (created by the first write when missing), or
     /// over an in-memory index when `dir` is None.
     pub fn open(embedder: Arc<dyn Embedder>, dir: Option<&Path>, options: Options) -> Result<Self> {
-        let store = match dir {
-            Some(d) => LocalStore::open_or_create(d, embedder.id())?,
-            None => LocalStore::in_memory(embedder.id().clone())?,
-        };
-        Ok(Engine::new(embedder, Box::new(store), options))
+        match dir {
+            Some(d) => Self::open_at(
+                embedder,
+                &Location::Folder(d.into()),
+                Access::Create,
+                options,
+            ),
+            None => {
+                let store = LocalStore::in_memory(embedder.id().clone())?;
+                Ok(Engine::new(embedder, Box::new(store), options))
+            }
+        }
     }
 
     /// An engine over the local index in `dir`, which must exist (reads never create one).
@@ -112,8 +133,23 @@ impl Engine {
         dir: &Path,
         options: Options,
     ) -> Result<Self> {
-        let store = LocalStore::open(dir, embedder.id())?;
-        Ok(Engine::new(embedder, Box::new(store), options))
+        Self::open_at(
+            embedder,
+            &Location::Folder(dir.into()),
+            Access::Existing,
+            options,
+        )
+    }
+
+    /// An engine over the store at `at` (a folder or a database: [`crate::index::open`]).
+    pub fn open_at(
+        embedder: Arc<dyn Embedder>,
+        at: &Location,
+        access: Access,
+        options: Options,
+    ) -> Result<Self> {
+        let store = crate::index::open(at, embedder.id(), access)?;
+        Ok(Engine::new(embedder, store, options))
     }
 
     /// The embedder.
@@ -193,7 +229,7 @@ impl Engine {
             },
             &self.options.fusion,
         )?;
-        let judge = Judge::new(snap, req.query(), q)?;
+        let judge = Judge::new(snap, req.query(), q, self.options.relevance)?;
         hits(snap, found, &judge, q)
     }
 
@@ -265,7 +301,7 @@ impl Engine {
         // Judged as if the passage were the question: how far each result stands out from the
         // library's average passage, on the same scale.
         let v = snap.vectors(&[key])?.remove(0).to_vec();
-        let judge = Judge::new(snap.as_ref(), "", &v)?;
+        let judge = Judge::new(snap.as_ref(), "", &v, self.options.relevance)?;
         hits(snap.as_ref(), found, &judge, &v)
     }
 }

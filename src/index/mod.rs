@@ -15,6 +15,7 @@ pub mod copy;
 pub mod filter;
 pub mod lexical;
 pub mod local;
+pub mod open;
 pub mod passage_id;
 pub mod postgres;
 pub mod segment;
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use copy::{copy, Copied};
 pub use filter::DocFilter;
 pub use local::LocalStore;
+pub use open::{open, Access, Location};
 pub use passage_id::PassageId;
 pub use store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write, WriterGuard};
 
@@ -111,22 +113,23 @@ pub struct DocumentInfo {
 /// that reaches the store is valid, so every variant is a service failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No index where one must exist.
+    /// No index where one must exist (the store's name: a folder, or a URL without its
+    /// password).
     #[error("no index at {0} (run semsearch ingest first)")]
-    Missing(PathBuf),
+    Missing(String),
     /// An index built with another model.
-    #[error("index at {path}: {message}")]
+    #[error("index at {at}: {message}")]
     ModelMismatch {
-        /// The index folder.
-        path: PathBuf,
+        /// The store's name.
+        at: String,
         /// Both models' identities and what to do.
         message: String,
     },
-    /// An index whose files are unreadable or inconsistent.
-    #[error("index at {path}: {message}")]
+    /// An index whose files (or schema) are unreadable or inconsistent.
+    #[error("index at {at}: {message}")]
     Corrupt {
-        /// The index folder or file.
-        path: PathBuf,
+        /// The index folder or file, or the database.
+        at: String,
         /// What is wrong.
         message: String,
     },
@@ -139,18 +142,18 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The lexical index failed.
+    /// The lexical index failed (its engine's error as the source).
     #[error("lexical index")]
-    Lexical(#[from] tantivy::TantivyError),
+    Lexical(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Serializing stored records failed.
     #[error("serialization")]
     Serialize(#[from] serde_json::Error),
     /// The database cannot be reached or was lost mid-request: retry later (HTTP 503).
     #[error("store unavailable: {0}")]
     Unavailable(String),
-    /// The database refused a statement.
+    /// The database refused a statement (the driver's error as the source).
     #[error("database")]
-    Database(#[from] ::postgres::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A broken internal invariant (passages and vectors out of step): a bug, never input.
     #[error("internal: {0}")]
     Invariant(String),
@@ -198,10 +201,10 @@ impl StoreError {
         false
     }
 
-    /// A [`StoreError::Corrupt`].
-    pub fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    /// A [`StoreError::Corrupt`] of a file or folder.
+    pub fn corrupt(path: impl AsRef<std::path::Path>, message: impl Into<String>) -> Self {
         StoreError::Corrupt {
-            path: path.into(),
+            at: path.as_ref().display().to_string(),
             message: message.into(),
         }
     }

@@ -35,7 +35,7 @@ pub fn migrate(dir: &Path, model: &ModelId) -> Result<(), StoreError> {
     let text = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
     let manifest: Manifest = serde_json::from_slice(&text)
         .map_err(|e| StoreError::corrupt(dir, format!("corrupt manifest.json: {e}")))?;
-    super::local::check_model(dir, &manifest.model, model)?;
+    super::local::check_model(&dir.display().to_string(), &manifest.model, model)?;
     tracing::info!("migrating the index at {} to format 2", dir.display());
     let gen = dir.join(format!("gen-{}", manifest.generation));
     let path = gen.join("passages.jsonl");

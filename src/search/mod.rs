@@ -3,6 +3,7 @@
 //! over any store.
 
 pub mod answer;
+pub mod calibration;
 pub mod dense;
 pub mod fusion;
 pub mod related;

@@ -22,23 +22,45 @@ use super::dense::{self, Scored};
 /// Passages in the background sample: the mean of 256 scores is stable to about 0.002, a tenth
 /// of the contrast between answerable and off-topic questions, for under a millisecond.
 pub const BACKGROUND_PASSAGES: usize = 256;
-/// Contrast at which relevance is 0.5, the default threshold.
-const CENTRE: f32 = 0.032;
-/// Contrast per unit of the logistic's argument: relevance 0.12 at 0.016, 0.88 at 0.048.
-const SPREAD: f32 = 0.008;
+/// The logistic that maps contrast to relevance. It is tuned to one model's cosines (e5-small's
+/// are the defaults), so a model folder can carry its own (`search::calibration`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Curve {
+    /// Contrast at which relevance is 0.5, the default threshold (e5-small: 0.032).
+    pub centre: f32,
+    /// Contrast per unit of the logistic's argument (e5-small: 0.008, so relevance is 0.12 at
+    /// 0.016 and 0.88 at 0.048).
+    pub spread: f32,
+}
+
+impl Default for Curve {
+    fn default() -> Self {
+        Curve {
+            centre: 0.032,
+            spread: 0.008,
+        }
+    }
+}
 /// Factor on the relevance of a passage without a number, for a question that asks for one.
 const NO_NUMBER: f32 = 0.5;
 
 /// Relevance of passages to one question.
 #[derive(Debug, Clone)]
 pub struct Judge {
+    curve: Curve,
     background: f32,
     wants_number: bool,
 }
 
 impl Judge {
-    /// The judge of `question` (embedded as `q`) over `snap`.
-    pub fn new(snap: &dyn Snapshot, question: &str, q: &[f32]) -> Result<Self, StoreError> {
+    /// The judge of `question` (embedded as `q`) over `snap`, on `curve`.
+    pub fn new(
+        snap: &dyn Snapshot,
+        question: &str,
+        q: &[f32],
+        curve: Curve,
+    ) -> Result<Self, StoreError> {
         let sample = snap.sample(BACKGROUND_PASSAGES)?;
         let background = if sample.is_empty() {
             0.0
@@ -50,6 +72,7 @@ impl Judge {
                 / sample.len() as f32
         };
         Ok(Judge {
+            curve,
             background,
             wants_number: asks_for_number(question),
         })
@@ -78,7 +101,8 @@ impl Judge {
 
     fn judge(&self, s: &Scored, p: &Passage) -> f32 {
         let contrast = s.score - self.background;
-        let mut r = 1.0 / (1.0 + (-(contrast - CENTRE) / SPREAD).exp());
+        let c = self.curve;
+        let mut r = 1.0 / (1.0 + (-(contrast - c.centre) / c.spread).exp());
         if self.wants_number && !has_number(&best_sentence(p, s.best)) {
             r *= NO_NUMBER;
         }

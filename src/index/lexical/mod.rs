@@ -64,6 +64,12 @@ impl LexicalHits {
     }
 }
 
+impl From<::tantivy::TantivyError> for crate::index::StoreError {
+    fn from(e: ::tantivy::TantivyError) -> Self {
+        crate::index::StoreError::Lexical(Box::new(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,12 +156,13 @@ fn read_manifest(dir: &Path) -> Result<serde_json::Value, StoreError> {
         .map_err(|e| StoreError::corrupt(dir, format!("corrupt manifest.json: {e}")))
 }
 
-pub(crate) fn check_model(dir: &Path, found: &ModelId, model: &ModelId) -> Result<(), StoreError> {
+/// A clear error when the store `at` was built with `found`, not the loaded `model`.
+pub(crate) fn check_model(at: &str, found: &ModelId, model: &ModelId) -> Result<(), StoreError> {
     if found == model {
         return Ok(());
     }
     Err(StoreError::ModelMismatch {
-        path: dir.to_path_buf(),
+        at: at.to_string(),
         message: format!(
             "built with model {} (dim {}, fingerprint {}), but the loaded model is {} (dim {}, fingerprint {}); \
              use the same --model, or re-ingest into a new --index",
@@ -206,7 +207,7 @@ impl Inner {
     /// is migrated on this first open (its vectors are kept; nothing is re-embedded).
     pub fn open(dir: &Path, model: &ModelId) -> Result<Self, StoreError> {
         if !exists(dir) {
-            return Err(StoreError::Missing(dir.to_path_buf()));
+            return Err(StoreError::Missing(dir.display().to_string()));
         }
         let raw = read_manifest(dir)?;
         match raw.get("format_version").and_then(|v| v.as_u64()) {
@@ -223,7 +224,7 @@ impl Inner {
         let mut manifest: Manifest = serde_json::from_value(raw)
             .map_err(|e| StoreError::corrupt(dir, format!("corrupt manifest.json: {e}")))?;
         check_manifest(dir, &mut manifest)?;
-        check_model(dir, &manifest.model, model)?;
+        check_model(&dir.display().to_string(), &manifest.model, model)?;
         Self::load(dir, manifest, false)
     }
 

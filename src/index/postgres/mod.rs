@@ -17,7 +17,7 @@ mod schema;
 mod snapshot;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,7 +59,7 @@ pub(crate) struct Shared {
     pool: Option<Pool>,
     model: ModelId,
     /// The URL without its password, for messages.
-    shown: PathBuf,
+    shown: String,
     /// The relevance background (`Snapshot::sample`) of one generation.
     sample: Mutex<Option<Sample>>,
     /// Statements the snapshots sent, since the store was opened.
@@ -90,7 +90,7 @@ pub(crate) fn db(e: postgres::Error) -> StoreError {
     if e.is_closed() || io || down {
         StoreError::Unavailable(e.to_string())
     } else {
-        StoreError::Database(e)
+        StoreError::Database(Box::new(e))
     }
 }
 
@@ -119,7 +119,7 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("semsearch");
         }
-        let shown = PathBuf::from(redact(url));
+        let shown = redact(url);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
@@ -146,12 +146,16 @@ impl PgStore {
         self.shared.queries.clone()
     }
 
-    pub(crate) fn display_path(&self) -> &Path {
+    /// The store's name in messages (the URL without its password).
+    pub(crate) fn name(&self) -> &str {
         &self.shared.shown
     }
 
     pub(crate) fn corrupt(&self, message: impl Into<String>) -> StoreError {
-        StoreError::corrupt(&self.shared.shown, message)
+        StoreError::Corrupt {
+            at: self.shared.shown.clone(),
+            message: message.into(),
+        }
     }
 
     fn upsert(&self, docs: &[DocumentWrite]) -> Result<usize, StoreError> {
@@ -271,7 +275,7 @@ impl Shared {
     fn conn(&self) -> Result<Conn, StoreError> {
         let pool = self.pool.as_ref().expect("the pool lives until drop");
         pool.get()
-            .map_err(|e| StoreError::Unavailable(format!("database {}: {e}", self.shown.display())))
+            .map_err(|e| StoreError::Unavailable(format!("database {}: {e}", self.shown)))
     }
 }
 

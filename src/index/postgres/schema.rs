@@ -109,7 +109,7 @@ pub(super) fn prepare(store: &PgStore, model: &ModelId, create: bool) -> Result<
             .map_err(|_| store.corrupt("model_dim is not a number"))?,
         fingerprint: meta(&mut tx, "model_fingerprint")?,
     };
-    crate::index::local::check_model(store.display_path(), &found, model)?;
+    crate::index::local::check_model(store.name(), &found, model)?;
     if create {
         tx.batch_execute(HNSW_INDEXES).map_err(db)?;
     }

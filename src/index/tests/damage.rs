@@ -145,7 +145,8 @@ fn check(file: &Path, d: &Damage) -> Result<(), TestCaseError> {
     apply(&work.path().join(file), d);
     match LocalStore::open(work.path(), &model(8)) {
         Ok(store) => prop_assert_eq!(&answers(&store), want, "{:?} {:?} opened", file, d),
-        Err(StoreError::Corrupt { path, message }) => {
+        Err(StoreError::Corrupt { at, message }) => {
+            let path = PathBuf::from(at);
             // The error names the damaged file, or the folder or table that holds it.
             let named = work.path().join(file);
             prop_assert!(

@@ -13,7 +13,9 @@ use crate::api::{
     DifyResponse, PassageMetadata, QueryText, TextContent, VectorSearchPage, VectorSearchRequest,
     VectorSearchResult,
 };
-use crate::config::MAX_K;
+use crate::config::{
+    DEFAULT_CONTEXT_TOKENS, DEFAULT_NEIGHBOURS, DEFAULT_VECTOR_RESULTS, MAX_K, MAX_VECTOR_RESULTS,
+};
 use crate::engine::{self, Message, Role, SearchRequest};
 use crate::index::DocFilter;
 use crate::server::error::ApiError;
@@ -23,11 +25,6 @@ use crate::server::state::AppState;
 
 /// Names that select the whole index as a knowledge base or vector store.
 const WHOLE_INDEX: [&str; 4] = ["", "*", "all", "default"];
-/// Default token budget of `/context`: room for three or four passages with neighbours, a
-/// modest share of a chatbot's prompt.
-const DEFAULT_CONTEXT_TOKENS: usize = 1500;
-/// Most results of a vector-store search (OpenAI's own bound).
-const MAX_VECTOR_RESULTS: usize = 50;
 
 fn metadata(state: &AppState, h: &engine::Hit) -> PassageMetadata {
     let p = &h.passage;
@@ -233,7 +230,7 @@ pub async fn vector_store_search(
             "no vector store {id:?}: use a document id or \"all\""
         )));
     };
-    let k = req.max_num_results.unwrap_or(10);
+    let k = req.max_num_results.unwrap_or(DEFAULT_VECTOR_RESULTS);
     if !(1..=MAX_VECTOR_RESULTS).contains(&k) {
         return Err(ApiError::invalid(format!(
             "max_num_results must be between 1 and {MAX_VECTOR_RESULTS}"
@@ -307,7 +304,7 @@ pub async fn context(
         .docs(req.filter.unwrap_or_default().documents())
         .min_relevance(req.min_relevance);
     let max_tokens = req.max_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS);
-    let neighbours = req.neighbours.unwrap_or(1);
+    let neighbours = req.neighbours.unwrap_or(DEFAULT_NEIGHBOURS);
     let ctx = state
         .blocking(move |e| e.context(&messages, &template, max_tokens, neighbours))
         .await?;
