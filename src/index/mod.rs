@@ -31,7 +31,9 @@ pub use filter::DocFilter;
 pub use local::LocalStore;
 pub use open::{open, Access, Location};
 pub use passage_id::PassageId;
-pub use store::{DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write, WriterGuard};
+pub use store::{
+    Cosines, DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write, WriterGuard,
+};
 
 /// A stored passage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

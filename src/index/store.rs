@@ -105,6 +105,18 @@ pub trait Snapshot: Send + Sync {
     fn sentences(&self, keys: &[Key]) -> Result<Vec<Vec<StoredSentence<'_>>>, StoreError>;
     /// True when any passage has sentence vectors.
     fn has_sentences(&self) -> bool;
+    /// The cosines of passages to `vector`, in the order of `keys`: their whole-text vector's,
+    /// and their nearest sentence's with its span. The default reads the vectors; a store
+    /// behind a network computes them where the vectors are, so only the numbers travel.
+    fn cosines(&self, vector: &[f32], keys: &[Key]) -> Result<Vec<Cosines>, StoreError> {
+        let vectors = self.vectors(keys)?;
+        let sentences = self.sentences(keys)?;
+        Ok(vectors
+            .into_iter()
+            .zip(sentences)
+            .map(|(v, ss)| Cosines::of(vector, v, &ss))
+            .collect())
+    }
     /// Up to `k` passages nearest to `vector` by their whole-text vectors: `(key, cosine)`, best
     /// first.
     fn nearest(
@@ -143,6 +155,29 @@ fn one<T>(mut v: Vec<T>) -> Result<T, StoreError> {
 /// The error of a read of a key the snapshot never handed out.
 pub fn unknown_key(key: Key) -> StoreError {
     StoreError::Invariant(format!("no passage with key {key} in this snapshot"))
+}
+
+/// A passage's cosines to a question (see [`Snapshot::cosines`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cosines {
+    /// Of its whole-text vector.
+    pub whole: f32,
+    /// Of its nearest sentence, with that sentence's span (characters of the passage text);
+    /// None when it has no sentence vectors.
+    pub best: Option<(f32, u32, u32)>,
+}
+
+impl Cosines {
+    /// The cosines of a passage with vector `v` and sentences `ss` to `q`.
+    pub fn of(q: &[f32], v: &[f32], ss: &[StoredSentence<'_>]) -> Self {
+        Cosines {
+            whole: crate::kernels::dot(q, v),
+            best: ss
+                .iter()
+                .map(|s| (crate::kernels::dot(q, s.vector), s.start, s.end))
+                .max_by(|a, b| a.0.total_cmp(&b.0)),
+        }
+    }
 }
 
 /// One document as a store writes it: its passages and their vectors, in the same order.

@@ -13,6 +13,7 @@
 //! The driver is the synchronous `postgres` crate: the engine is synchronous, and the server
 //! already runs engine calls off its async threads.
 
+mod pool;
 mod schema;
 mod snapshot;
 
@@ -32,8 +33,8 @@ use crate::embed::ModelId;
 pub use schema::SCHEMA_VERSION;
 use snapshot::{PgSnapshot, Row};
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<pool::Manager>;
+type Conn = r2d2::PooledConnection<pool::Manager>;
 
 /// Connections per server: a search holds one for its snapshot, a write one more.
 const POOL_SIZE: u32 = 16;
@@ -124,7 +125,7 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+            .build_unchecked(pool::Manager(PostgresConnectionManager::new(config, NoTls)));
         Ok(PgStore {
             shared: Arc::new(Shared {
                 pool: Some(pool),

@@ -1,12 +1,14 @@
 //! Reads: one `REPEATABLE READ READ ONLY` transaction per snapshot, rows fetched in bulk (one
 //! statement for a batch of keys, each passage with its sentences) and kept for the snapshot's
-//! life (the [`Snapshot`] trait lends vectors out by reference). A hybrid search on a warm
-//! store is eight statements: see `tests/it/pg_store.rs`.
+//! life (the [`Snapshot`] trait lends vectors out by reference). Cosines of candidates are
+//! computed in the database ([`Snapshot::cosines`]), so a search moves numbers, not vectors;
+//! a hybrid search on a warm store is nine statements (`tests/it/pg_store.rs`), each prepared
+//! once per pooled connection (`pool.rs`).
 //!
 //! A read that fails is an error at that call (a lost database: [`StoreError::Unavailable`],
 //! HTTP 503); the snapshot drops its connection then, and every later read of it fails too.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use elsa::sync::FrozenMap;
@@ -17,7 +19,7 @@ use crate::embed::ModelId;
 use crate::index::lexical::{tokenize, LexicalHits};
 use crate::index::store::unknown_key;
 use crate::index::{
-    DocFilter, DocumentInfo, Filter, Key, Passage, Snapshot, StoreError, StoredSentence,
+    Cosines, DocFilter, DocumentInfo, Filter, Key, Passage, Snapshot, StoreError, StoredSentence,
 };
 use crate::text::idf;
 
@@ -43,10 +45,13 @@ pub(crate) struct PgSnapshot {
     generation: i64,
     has_sentences: bool,
     rows: FrozenMap<Key, Arc<Row>>,
+    /// Passage records read without their vectors (what a result list needs).
+    records: FrozenMap<Key, Box<Passage>>,
     /// The first failure's message, once the connection was dropped for it.
     failure: Mutex<Option<String>>,
 }
 
+const RECORD_COLUMNS: &str = "key, id, doc, title, section, clause, body, start_at, end_at";
 const PASSAGE_COLUMNS: &str =
     "key, id, doc, title, section, clause, body, start_at, end_at, embedding";
 
@@ -60,6 +65,7 @@ impl PgSnapshot {
             generation: -1,
             has_sentences: false,
             rows: FrozenMap::new(),
+            records: FrozenMap::new(),
             failure: Mutex::new(None),
         };
         let (conn, passages, generation, has_sentences) = snap.open()?;
@@ -67,28 +73,44 @@ impl PgSnapshot {
         snap.passages = passages;
         snap.generation = generation;
         snap.has_sentences = has_sentences;
-        snap.shared.count(2);
+        snap.shared.count(1);
         Ok(snap)
     }
 
     fn open(&self) -> Result<(Conn, usize, i64, bool), StoreError> {
         let mut conn = self.shared.conn()?;
         // Drop rolls the transaction back (also when unwinding), so a pooled connection is
-        // never handed out mid-transaction.
-        conn.batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-             SET LOCAL hnsw.ef_search = {EF_SEARCH}; SET LOCAL hnsw.iterative_scan = strict_order;"
-        ))
-        .map_err(db)?;
-        let row = conn
-            .query_one(
-                "SELECT passages, generation,
-                        EXISTS (SELECT 1 FROM semsearch_sentences) FROM semsearch_stats",
-                &[],
-            )
+        // never handed out mid-transaction. Statements are prepared once per connection, and
+        // planned for their parameters every time (a generic plan cannot see that a document
+        // filter is absent).
+        // One round trip: the transaction, its settings and the state it sees.
+        let messages = conn
+            .simple_query(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+                 SET LOCAL hnsw.ef_search = {EF_SEARCH};
+                 SET LOCAL hnsw.iterative_scan = strict_order;
+                 SET LOCAL plan_cache_mode = force_custom_plan;
+                 SELECT passages, generation, EXISTS (SELECT 1 FROM semsearch_sentences)
+                 FROM semsearch_stats"
+            ))
             .map_err(db)?;
-        let passages: i64 = row.get(0);
-        Ok((conn, passages as usize, row.get(1), row.get(2)))
+        let bad = || StoreError::Invariant("semsearch_stats: no readable row".into());
+        let row = messages
+            .iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => Some(r),
+                _ => None,
+            })
+            .ok_or_else(bad)?;
+        let number = |i: usize| {
+            row.get(i)
+                .and_then(|v| v.parse::<i64>().ok())
+                .ok_or_else(bad)
+        };
+        let passages = number(0)?;
+        let generation = number(1)?;
+        let has_sentences = row.get(2) == Some("t");
+        Ok((conn, passages as usize, generation, has_sentences))
     }
 
     /// Runs `f` on the snapshot's connection (`queries` statements). A failure drops the
@@ -148,7 +170,7 @@ impl PgSnapshot {
         }
         let keys: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
         let rows = self.with(1, |c| {
-            c.query(
+            c.run(
                 &format!(
                     "SELECT {PASSAGE_COLUMNS},
                             array(SELECT start_at FROM semsearch_sentences s
@@ -180,6 +202,80 @@ impl PgSnapshot {
                         .collect(),
                 };
                 (key as Key, Arc::new(row))
+            })
+            .collect())
+    }
+
+    /// Passage records of `keys`, in order: those not read yet in one statement, without their
+    /// vectors.
+    fn records_of(&self, keys: &[Key]) -> Result<Vec<Passage>, StoreError> {
+        let missing: Vec<i64> = keys
+            .iter()
+            .filter(|k| self.rows.get(k).is_none() && self.records.get(k).is_none())
+            .map(|&k| k as i64)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !missing.is_empty() {
+            let rows = self.with(1, |c| {
+                c.run(
+                    &format!("SELECT {RECORD_COLUMNS} FROM semsearch_passages WHERE key = ANY($1)"),
+                    &[&missing],
+                )
+            })?;
+            for r in &rows {
+                let key = r.get::<_, i64>(0) as Key;
+                if self.records.get(&key).is_none() {
+                    self.records.insert(key, Box::new(passage_of(r)));
+                }
+            }
+        }
+        keys.iter()
+            .map(|k| match self.rows.get(k) {
+                Some(row) => Ok(row.passage.clone()),
+                None => self.records.get(k).cloned().ok_or_else(|| unknown_key(*k)),
+            })
+            .collect()
+    }
+
+    /// Cosines of `keys` computed in the database, by key: only the numbers travel.
+    fn cosines_in_db(
+        &self,
+        vector: &[f32],
+        keys: &[Key],
+    ) -> Result<HashMap<Key, Cosines>, StoreError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let v = Vector::from(vector.to_vec());
+        let keys: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
+        let rows = self.with(1, |c| {
+            c.run(
+                "SELECT p.key, 1 - (p.embedding <=> $1), b.cos, b.start_at, b.end_at
+                 FROM semsearch_passages p
+                 LEFT JOIN LATERAL (
+                     SELECT 1 - (s.embedding <=> $1) AS cos, s.start_at, s.end_at
+                     FROM semsearch_sentences s WHERE s.passage = p.key
+                     ORDER BY s.embedding <=> $1, s.start_at LIMIT 1) b ON true
+                 WHERE p.key = ANY($2)",
+                &[&v, &keys],
+            )
+        })?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let best = r.get::<_, Option<f64>>(2).map(|cos| {
+                    (
+                        cos as f32,
+                        r.get::<_, i32>(3) as u32,
+                        r.get::<_, i32>(4) as u32,
+                    )
+                });
+                let c = Cosines {
+                    whole: r.get::<_, f64>(1) as f32,
+                    best,
+                };
+                (r.get::<_, i64>(0) as Key, c)
             })
             .collect())
     }
@@ -216,7 +312,7 @@ impl PgSnapshot {
                 if wide {
                     c.batch_execute(&format!("SET LOCAL hnsw.ef_search = {}", k.min(1000)))?;
                 }
-                c.query(sql, &[&v, &docs, &exclude, &limit])
+                c.run(sql, &[&v, &docs, &exclude, &limit])
             })?
             .iter()
             .map(|r| (r.get::<_, i64>(0) as Key, r.get::<_, f64>(1) as f32))
@@ -261,7 +357,7 @@ impl Snapshot for PgSnapshot {
     fn documents(&self) -> Result<Vec<DocumentInfo>, StoreError> {
         Ok(self
             .with(1, |c| {
-                c.query(
+                c.run(
                     "SELECT doc, title, passages FROM semsearch_documents ORDER BY doc",
                     &[],
                 )
@@ -278,7 +374,7 @@ impl Snapshot for PgSnapshot {
     fn document_hash(&self, doc: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .with(1, |c| {
-                c.query_opt(
+                c.run_opt(
                     "SELECT hash FROM semsearch_documents WHERE doc = $1",
                     &[&doc],
                 )
@@ -287,17 +383,13 @@ impl Snapshot for PgSnapshot {
     }
 
     fn passages(&self, keys: &[Key]) -> Result<Vec<Passage>, StoreError> {
-        Ok(self
-            .rows_of(keys)?
-            .into_iter()
-            .map(|r| r.passage.clone())
-            .collect())
+        self.records_of(keys)
     }
 
     fn find(&self, id: &str) -> Result<Option<Key>, StoreError> {
         Ok(self
             .with(1, |c| {
-                c.query_opt("SELECT key FROM semsearch_passages WHERE id = $1", &[&id])
+                c.run_opt("SELECT key FROM semsearch_passages WHERE id = $1", &[&id])
             })?
             .map(|r| r.get::<_, i64>(0) as Key))
     }
@@ -329,6 +421,34 @@ impl Snapshot for PgSnapshot {
 
     fn has_sentences(&self) -> bool {
         self.has_sentences
+    }
+
+    fn cosines(&self, vector: &[f32], keys: &[Key]) -> Result<Vec<Cosines>, StoreError> {
+        // Rows already here (the relevance background's) are scored here; the rest where
+        // their vectors are.
+        let remote: Vec<Key> = keys
+            .iter()
+            .filter(|k| self.rows.get(k).is_none())
+            .copied()
+            .collect();
+        let far = self.cosines_in_db(vector, &remote)?;
+        keys.iter()
+            .map(|k| match self.rows.get(k) {
+                Some(r) => {
+                    let ss: Vec<StoredSentence<'_>> = r
+                        .sentences
+                        .iter()
+                        .map(|(start, end, v)| StoredSentence {
+                            start: *start,
+                            end: *end,
+                            vector: v,
+                        })
+                        .collect();
+                    Ok(Cosines::of(vector, &r.vector, &ss))
+                }
+                None => far.get(k).copied().ok_or_else(|| unknown_key(*k)),
+            })
+            .collect()
     }
 
     fn nearest(
@@ -384,7 +504,7 @@ impl Snapshot for PgSnapshot {
         let step = self.passages.div_ceil(n).max(1) as i64;
         let keys: Vec<Key> = self
             .with(1, |c| {
-                c.query(
+                c.run(
                     "SELECT key FROM (SELECT key, row_number() OVER (ORDER BY key) - 1 AS i
                                       FROM semsearch_passages) s
                      WHERE i % $1 = 0 ORDER BY key LIMIT $2",
@@ -421,12 +541,12 @@ impl Snapshot for PgSnapshot {
             .named()
             .map(|ids| ids.iter().map(String::as_str).collect());
         let (known, hits) = self.with(2, |c| {
-            let known = c.query(
+            let known = c.run(
                 "SELECT term, count(*) FROM semsearch_postings WHERE term = ANY($1)
                  GROUP BY term ORDER BY term",
                 &[&terms],
             )?;
-            let hits = c.query(
+            let hits = c.run(
                 "WITH st AS (SELECT passages::float8 AS n,
                                     total_len::float8 / greatest(passages, 1) AS avgdl
                              FROM semsearch_stats),
