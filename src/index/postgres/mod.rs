@@ -13,6 +13,7 @@
 //! The driver is the synchronous `postgres` crate: the engine is synchronous, and the server
 //! already runs engine calls off its async threads.
 
+mod bm25;
 mod pool;
 mod schema;
 mod snapshot;

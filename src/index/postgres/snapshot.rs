@@ -8,7 +8,7 @@
 //! A read that fails is an error at that call (a lost database: [`StoreError::Unavailable`],
 //! HTTP 503); the snapshot drops its connection then, and every later read of it fails too.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use elsa::sync::FrozenMap;
@@ -16,16 +16,11 @@ use pgvector::Vector;
 
 use super::{db, Conn, Shared};
 use crate::embed::ModelId;
-use crate::index::lexical::{tokenize, LexicalHits};
+use crate::index::lexical::LexicalHits;
 use crate::index::store::unknown_key;
 use crate::index::{
     Cosines, DocFilter, DocumentInfo, Filter, Key, Passage, Snapshot, StoreError, StoredSentence,
 };
-use crate::text::idf;
-
-/// BM25 parameters: tantivy's, so both stores rank alike.
-const K1: f64 = 1.2;
-const B: f64 = 0.75;
 
 /// Candidates pgvector's HNSW keeps while searching (`hnsw.ef_search`), at least.
 const EF_SEARCH: usize = 100;
@@ -115,7 +110,7 @@ impl PgSnapshot {
 
     /// Runs `f` on the snapshot's connection (`queries` statements). A failure drops the
     /// connection (it may be broken), so every later read of this snapshot fails as well.
-    fn with<T>(
+    pub(super) fn with<T>(
         &self,
         queries: usize,
         f: impl FnOnce(&mut Conn) -> Result<T, postgres::Error>,
@@ -236,48 +231,6 @@ impl PgSnapshot {
                 None => self.records.get(k).cloned().ok_or_else(|| unknown_key(*k)),
             })
             .collect()
-    }
-
-    /// Cosines of `keys` computed in the database, by key: only the numbers travel.
-    fn cosines_in_db(
-        &self,
-        vector: &[f32],
-        keys: &[Key],
-    ) -> Result<HashMap<Key, Cosines>, StoreError> {
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let v = Vector::from(vector.to_vec());
-        let keys: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
-        let rows = self.with(1, |c| {
-            c.run(
-                "SELECT p.key, 1 - (p.embedding <=> $1), b.cos, b.start_at, b.end_at
-                 FROM semsearch_passages p
-                 LEFT JOIN LATERAL (
-                     SELECT 1 - (s.embedding <=> $1) AS cos, s.start_at, s.end_at
-                     FROM semsearch_sentences s WHERE s.passage = p.key
-                     ORDER BY s.embedding <=> $1, s.start_at LIMIT 1) b ON true
-                 WHERE p.key = ANY($2)",
-                &[&v, &keys],
-            )
-        })?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let best = r.get::<_, Option<f64>>(2).map(|cos| {
-                    (
-                        cos as f32,
-                        r.get::<_, i32>(3) as u32,
-                        r.get::<_, i32>(4) as u32,
-                    )
-                });
-                let c = Cosines {
-                    whole: r.get::<_, f64>(1) as f32,
-                    best,
-                };
-                (r.get::<_, i64>(0) as Key, c)
-            })
-            .collect())
     }
 
     /// The rows of `keys`, in order, loaded in one go.
@@ -431,7 +384,7 @@ impl Snapshot for PgSnapshot {
             .filter(|k| self.rows.get(k).is_none())
             .copied()
             .collect();
-        let far = self.cosines_in_db(vector, &remote)?;
+        let far = super::bm25::cosines(self, vector, &remote)?;
         keys.iter()
             .map(|k| match self.rows.get(k) {
                 Some(r) => {
@@ -526,56 +479,6 @@ impl Snapshot for PgSnapshot {
     }
 
     fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError> {
-        let mut terms = tokenize(query);
-        terms.sort();
-        terms.dedup();
-        if terms.is_empty() || k == 0 || self.passages == 0 {
-            return Ok(LexicalHits {
-                terms: terms.len(),
-                ..LexicalHits::default()
-            });
-        }
-        let n = self.passages as f32;
-        let limit = k as i64;
-        let docs: Option<Vec<&str>> = docs
-            .named()
-            .map(|ids| ids.iter().map(String::as_str).collect());
-        let (known, hits) = self.with(2, |c| {
-            let known = c.run(
-                "SELECT term, count(*) FROM semsearch_postings WHERE term = ANY($1)
-                 GROUP BY term ORDER BY term",
-                &[&terms],
-            )?;
-            let hits = c.run(
-                "WITH st AS (SELECT passages::float8 AS n,
-                                    total_len::float8 / greatest(passages, 1) AS avgdl
-                             FROM semsearch_stats),
-                      df AS (SELECT term, count(*)::float8 AS df FROM semsearch_postings
-                             WHERE term = ANY($1) GROUP BY term)
-                 SELECT p.passage,
-                        sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5))
-                            * p.tf * ($4::float8 + 1) / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * pa.len / st.avgdl)))
-                            AS score
-                 FROM semsearch_postings p JOIN df USING (term)
-                      JOIN semsearch_passages pa ON pa.key = p.passage, st
-                 WHERE $2::text[] IS NULL OR p.doc = ANY($2)
-                 GROUP BY p.passage ORDER BY score DESC, p.passage LIMIT $3",
-                &[&terms, &docs, &limit, &K1, &B],
-            )?;
-            Ok((known, hits))
-        })?;
-        let known: Vec<(String, f32)> = known
-            .iter()
-            .map(|r| (r.get(0), idf(n, r.get::<_, i64>(1) as f32)))
-            .collect();
-        let hits: Vec<(Key, f32)> = hits
-            .iter()
-            .map(|r| (r.get::<_, i64>(0) as Key, r.get::<_, f64>(1) as f32))
-            .collect();
-        let best = match hits.first() {
-            Some(h) => Some(self.passage(h.0)?),
-            None => None,
-        };
-        Ok(LexicalHits::new(hits, terms.len(), known, best.as_ref()))
+        super::bm25::search(self, query, k, docs)
     }
 }
