@@ -141,7 +141,7 @@ impl Engine {
         )
     }
 
-    /// An engine over the store at `at` (a folder or a database: [`crate::index::open`]).
+    /// An engine over the store at `at` (a folder or a database: [`crate::index::open()`]).
     pub fn open_at(
         embedder: Arc<dyn Embedder>,
         at: &Location,
