@@ -8,19 +8,20 @@
 
 use std::sync::Arc;
 
+use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, Implementation, JsonObject, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::config::{
-    CONTEXT_TOKENS, DEFAULT_CONTEXT_TOKENS, DEFAULT_K, DEFAULT_MIN_RELEVANCE, DEFAULT_NEIGHBOURS,
-    MAX_K, MAX_NEIGHBOURS,
-};
-use crate::engine::{Engine, Message, Role, SearchRequest};
+use crate::api;
+use crate::engine::{Engine, SearchRequest};
 
 /// The MCP face of an engine.
 #[derive(Clone)]
@@ -50,41 +51,14 @@ impl McpServer {
     }
 
     fn url(&self, id: &str) -> String {
-        crate::api::passage_url(&self.public_url, id)
+        api::passage_url(&self.public_url, id)
     }
 
-    fn run(&self, name: &str, args: &JsonObject) -> crate::Result<Value> {
-        let text = |key: &str| -> crate::Result<String> {
-            args.get(key)
-                .and_then(Value::as_str)
-                .map(String::from)
-                .ok_or_else(|| {
-                    crate::Error::invalid(format!("argument {key:?} (a string) is required"))
-                })
-        };
-        // An argument of the wrong type is the caller's error, never a silent default.
-        let number = |key: &str| -> crate::Result<Option<usize>> {
-            match args.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v.as_u64().map(|v| Some(v as usize)).ok_or_else(|| {
-                    crate::Error::invalid(format!(
-                        "argument {key:?} must be a non-negative integer, not {v}"
-                    ))
-                }),
-            }
-        };
-        let min = match args.get("min_relevance") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_f64().ok_or_else(|| {
-                crate::Error::invalid(format!(
-                    "argument \"min_relevance\" must be a number, not {v}"
-                ))
-            })? as f32),
-        };
+    fn run(&self, name: &str, args: JsonObject) -> crate::Result<Value> {
         let e = &self.engine;
         match name {
             "search" => {
-                let req = SearchRequest::new(text("query")?).k(number("k")?.unwrap_or(DEFAULT_K));
+                let req = engine_request(parse::<api::SearchRequest>(args)?)?;
                 let hits = e.search(&req)?;
                 Ok(json!({ "results": hits.iter().map(|h| json!({
                     "id": h.passage.id, "title": title(&h.passage),
@@ -92,7 +66,7 @@ impl McpServer {
                 })).collect::<Vec<_>>() }))
             }
             "fetch" => {
-                let p = e.passage(&text("id")?)?;
+                let p = e.passage(&parse::<FetchRequest>(args)?.id)?;
                 Ok(json!({
                     "id": p.id, "title": title(&p), "text": p.text, "url": self.url(&p.id),
                     "metadata": {"doc": p.doc, "document_title": p.title, "section": p.section,
@@ -100,9 +74,7 @@ impl McpServer {
                 }))
             }
             "ask" => {
-                let req = SearchRequest::new(text("question")?)
-                    .k(number("k")?.unwrap_or(DEFAULT_K))
-                    .min_relevance(min);
+                let req = engine_request(parse::<api::AskRequest>(args)?)?;
                 let asked = e.ask(&req)?;
                 Ok(json!({
                     "found": asked.found,
@@ -116,44 +88,45 @@ impl McpServer {
                 }))
             }
             "context" => {
-                let messages = match (args.get("messages"), args.get("query")) {
-                    (Some(Value::Array(m)), None) => m
-                        .iter()
-                        .map(|m| {
-                            Ok(Message {
-                                role: Role::parse(m["role"].as_str().unwrap_or_default())?,
-                                content: m["content"].as_str().unwrap_or_default().to_string(),
-                            })
-                        })
-                        .collect::<crate::Result<Vec<_>>>()?,
-                    (None, Some(Value::String(q))) => vec![Message {
-                        role: Role::User,
-                        content: q.clone(),
-                    }],
-                    _ => {
-                        return Err(crate::Error::invalid(
-                            "give either messages or query (exactly one)",
-                        ))
-                    }
-                };
-                let template = SearchRequest::new("")
-                    .k(number("k")?.unwrap_or(DEFAULT_K))
-                    .min_relevance(min);
+                let call = api::ContextCall::try_from(parse::<api::ContextRequest>(args)?)?;
                 let t = std::time::Instant::now();
                 let ctx = e.context(
-                    &messages,
-                    &template,
-                    number("max_tokens")?.unwrap_or(DEFAULT_CONTEXT_TOKENS),
-                    number("neighbours")?.unwrap_or(DEFAULT_NEIGHBOURS),
+                    &call.messages,
+                    &call.template,
+                    call.max_tokens,
+                    call.neighbours,
                 )?;
                 let took_ms = t.elapsed().as_secs_f64() * 1000.0;
-                let wire = crate::api::ContextResponse::new(ctx, &self.public_url, took_ms);
+                let wire = api::ContextResponse::new(ctx, &self.public_url, took_ms);
                 // A struct of strings and numbers always serializes.
                 Ok(serde_json::to_value(wire).unwrap_or_default())
             }
             other => Err(crate::Error::invalid(format!("no tool {other:?}"))),
         }
     }
+}
+
+/// Arguments of the `fetch` tool.
+#[derive(Deserialize, JsonSchema)]
+struct FetchRequest {
+    /// Passage id from search.
+    id: String,
+}
+
+/// A tool's arguments as the wire type of the matching HTTP route: one parser, one set of
+/// rules, and a wrong type (`"k": "ten"`) or a missing field is the caller's error, never a
+/// silent default.
+fn parse<T: DeserializeOwned>(args: JsonObject) -> crate::Result<T> {
+    serde_json::from_value(Value::Object(args))
+        .map_err(|e| crate::Error::invalid(format!("invalid arguments: {e}")))
+}
+
+/// The engine request of a wire request, as its HTTP route builds it.
+fn engine_request<T>(wire: T) -> crate::Result<SearchRequest>
+where
+    SearchRequest: TryFrom<T, Error = crate::Error>,
+{
+    SearchRequest::try_from(wire)
 }
 
 /// A passage's title for a citation list: the document's, with the clause when known.
@@ -164,60 +137,34 @@ fn title(p: &crate::index::Passage) -> String {
     }
 }
 
-fn schema(v: Value) -> Arc<JsonObject> {
-    match v {
-        Value::Object(o) => Arc::new(o),
-        _ => Arc::new(JsonObject::new()),
-    }
-}
-
+/// The tools, their argument schemas generated from the wire types they parse into (bounds
+/// from `config`, the ones the engine enforces; descriptions from the types' doc comments).
 fn tools() -> Vec<Tool> {
-    // Bounds and defaults from `config`, the ones the engine enforces.
-    let k = json!({"type": "integer", "minimum": 1, "maximum": MAX_K,
-                   "description": format!("passages to return (default {DEFAULT_K})")});
-    let min = json!({"type": "number", "minimum": 0, "maximum": 1,
-                     "description": format!("relevance a passage needs to count as an answer (default {DEFAULT_MIN_RELEVANCE})")});
     vec![
         Tool::new(
             "search",
             "Search the indexed documents for passages relevant to a query (any language). \
              Returns results with id, title, url and text; pass an id to fetch for the full passage.",
-            schema(json!({"type": "object", "properties": {
-                "query": {"type": "string", "description": "what to look for"}, "k": k},
-                "required": ["query"]})),
+            schema_for_type::<api::SearchRequest>(),
         ),
         Tool::new(
             "fetch",
             "Fetch one passage by the id a search returned: its full text, url and metadata \
              (document, section, clause, offsets).",
-            schema(json!({"type": "object", "properties": {
-                "id": {"type": "string", "description": "passage id from search"}},
-                "required": ["id"]})),
+            schema_for_type::<FetchRequest>(),
         ),
         Tool::new(
             "ask",
             "Answer a question from the documents: found=false when they do not answer it; \
              otherwise the answer sentence and the passages, each with its relevance (0..1).",
-            schema(json!({"type": "object", "properties": {
-                "question": {"type": "string"}, "k": k, "min_relevance": min},
-                "required": ["question"]})),
+            schema_for_type::<api::AskRequest>(),
         ),
         Tool::new(
             "context",
             "Prompt-ready context for a conversation: the passages that answer its last user \
              message (resolved against the earlier turns), with neighbours, cut to a token \
              budget, numbered [1], [2]... with citations.",
-            schema(json!({"type": "object", "properties": {
-                "messages": {"type": "array", "items": {"type": "object", "properties": {
-                    "role": {"type": "string", "enum": ["user", "assistant"]},
-                    "content": {"type": "string"}}, "required": ["role", "content"]}},
-                "query": {"type": "string", "description": "a question, instead of messages"},
-                "k": k, "min_relevance": min,
-                "max_tokens": {"type": "integer", "minimum": CONTEXT_TOKENS.start(),
-                               "maximum": CONTEXT_TOKENS.end(),
-                               "description": format!("default {DEFAULT_CONTEXT_TOKENS}")},
-                "neighbours": {"type": "integer", "minimum": 0, "maximum": MAX_NEIGHBOURS,
-                               "description": format!("default {DEFAULT_NEIGHBOURS}")}}})),
+            schema_for_type::<api::ContextRequest>(),
         ),
     ]
 }
@@ -259,7 +206,7 @@ impl ServerHandler for McpServer {
         };
         // The engine's work is CPU-bound: off the async threads.
         let out = tokio::task::spawn_blocking(move || {
-            let out = this.run(&name, &args);
+            let out = this.run(&name, args);
             drop(permit);
             out
         })

@@ -2,10 +2,14 @@
 //! API and OpenAI's vector-store search. Their scores are [`super::Hit::relevance`], so the
 //! thresholds those tools expose mean the same as `min_relevance` here.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::engine;
+use crate::config::{
+    CONTEXT_TOKENS, DEFAULT_CONTEXT_TOKENS, DEFAULT_K, DEFAULT_NEIGHBOURS, MAX_K, MAX_NEIGHBOURS,
+};
+use crate::engine::{self, Message, Role};
 
 /// Where passage `id` can be read on a server whose public base is `base`: its page, with the
 /// passages around it (`GET /p/{id}`). The id is percent-encoded: ids hold `#`.
@@ -191,31 +195,84 @@ pub struct TextContent {
 }
 
 /// A message of a conversation, as chat APIs write them.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, JsonSchema)]
 pub struct ChatMessage {
     /// `user` or `assistant`.
+    #[schemars(extend("enum" = ["user", "assistant"]))]
     pub role: String,
     /// The text.
     pub content: String,
 }
 
-/// Body of `POST /context`: a conversation (`messages`) or one `query`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Body of `POST /context` (and the arguments of the MCP `context` tool): a conversation
+/// (`messages`) or one `query`.
+#[derive(Debug, Deserialize, ToSchema, JsonSchema)]
 pub struct ContextRequest {
     /// The conversation so far; its last user message is the question.
     pub messages: Option<Vec<ChatMessage>>,
     /// A question, instead of `messages`.
     pub query: Option<String>,
-    /// Passages searched for (default 5).
+    /// Passages searched for, 1..100 (default 5).
+    #[schemars(range(min = 1, max = MAX_K))]
     pub k: Option<usize>,
     /// Most tokens of context, counted with the model's tokenizer (default 1500).
+    #[schemars(range(min = *CONTEXT_TOKENS.start(), max = *CONTEXT_TOKENS.end()))]
     pub max_tokens: Option<usize>,
     /// Passages added on each side of a hit (default 1, at most 3).
+    #[schemars(range(max = MAX_NEIGHBOURS))]
     pub neighbours: Option<usize>,
     /// Restrict to a document.
     pub filter: Option<super::search::Filter>,
     /// Relevance a passage needs (default 0.5).
+    #[schemars(range(min = 0, max = 1))]
     pub min_relevance: Option<f32>,
+}
+
+/// A [`ContextRequest`] as the engine takes it (`Engine::context`'s arguments).
+pub struct ContextCall {
+    /// The conversation, its question last.
+    pub messages: Vec<Message>,
+    /// `k`, filter and threshold of the search.
+    pub template: engine::SearchRequest,
+    /// Token budget.
+    pub max_tokens: usize,
+    /// Neighbours on each side of a hit.
+    pub neighbours: usize,
+}
+
+impl TryFrom<ContextRequest> for ContextCall {
+    type Error = crate::Error;
+    fn try_from(req: ContextRequest) -> Result<Self, crate::Error> {
+        let messages = match (req.messages, req.query) {
+            (Some(m), None) => m
+                .into_iter()
+                .map(|m| {
+                    Ok(Message {
+                        role: Role::parse(&m.role)?,
+                        content: m.content,
+                    })
+                })
+                .collect::<Result<_, crate::Error>>()?,
+            (None, Some(q)) => vec![Message {
+                role: Role::User,
+                content: q,
+            }],
+            _ => {
+                return Err(crate::Error::invalid(
+                    "give either messages or query (exactly one)",
+                ))
+            }
+        };
+        Ok(ContextCall {
+            messages,
+            template: engine::SearchRequest::new("")
+                .k(req.k.unwrap_or(DEFAULT_K))
+                .docs(req.filter.unwrap_or_default().documents())
+                .min_relevance(req.min_relevance),
+            max_tokens: req.max_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS),
+            neighbours: req.neighbours.unwrap_or(DEFAULT_NEIGHBOURS),
+        })
+    }
 }
 
 /// A numbered source of a context.

@@ -18,6 +18,6 @@ pub use embeddings::{EmbeddingInput, EmbeddingItem, EmbeddingsRequest, Embedding
 pub use error::{ErrorBody, ErrorDetail};
 pub use passage::{hits, Answer, Document, Hit, Ingested, Passage};
 pub use search::{
-    AskRequest, AskResponse, Filter, Health, RelatedParams, Results, SearchParams, SearchRequest,
-    SearchResponse, WriteFailure,
+    AroundParams, AskRequest, AskResponse, Filter, Health, PassageList, RelatedParams, Results,
+    SearchParams, SearchRequest, SearchResponse, WriteFailure,
 };

@@ -1,18 +1,21 @@
 //! Searching, asking and related passages.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Answer, Hit};
+use crate::config::{MAX_FILTER_DOCS, MAX_K};
 use crate::engine::{self, Mode};
 use crate::index::DocFilter;
 
-/// Body of `POST /search`.
-#[derive(Deserialize, ToSchema)]
+/// Body of `POST /search` (and the arguments of the MCP `search` tool).
+#[derive(Deserialize, ToSchema, JsonSchema)]
 pub struct SearchRequest {
     /// The question.
     pub query: String,
     /// Passages to return, 1..100 (default 5).
+    #[schemars(range(min = 1, max = MAX_K))]
     pub k: Option<usize>,
     /// `hybrid` (default), `dense` or `lexical`.
     pub mode: Option<String>,
@@ -22,11 +25,12 @@ pub struct SearchRequest {
 
 /// Result filter: passages of `doc`, of the documents in `docs`, or (both given) of `doc` when
 /// `docs` names it. Applied inside the search: one search however many documents it names.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, JsonSchema)]
 pub struct Filter {
     /// Document id.
     pub doc: Option<String>,
     /// Document ids, at most 100.
+    #[schemars(length(max = MAX_FILTER_DOCS))]
     pub docs: Option<Vec<String>>,
 }
 
@@ -51,18 +55,20 @@ pub struct SearchParams {
     pub doc: Option<String>,
 }
 
-/// Body of `POST /ask`.
-#[derive(Deserialize, ToSchema)]
+/// Body of `POST /ask` (and the arguments of the MCP `ask` tool).
+#[derive(Deserialize, ToSchema, JsonSchema)]
 pub struct AskRequest {
     /// The question.
     pub question: String,
-    /// Passages to return (default 5).
+    /// Passages to return, 1..100 (default 5).
+    #[schemars(range(min = 1, max = MAX_K))]
     pub k: Option<usize>,
     /// Retrieval mode.
     pub mode: Option<String>,
     /// Restrict to a document.
     pub filter: Option<Filter>,
     /// Relevance (0..1) the best passage must reach for `found` (default 0.5).
+    #[schemars(range(min = 0, max = 1))]
     pub min_relevance: Option<f32>,
 }
 
@@ -145,6 +151,20 @@ pub struct RelatedParams {
     pub k: Option<usize>,
     /// Include the passages right before and after (default false).
     pub neighbours: Option<bool>,
+}
+
+/// Query of `GET /passages/{id}/around`.
+#[derive(Deserialize, IntoParams)]
+pub struct AroundParams {
+    /// Passages on each side, 0..3 (default 1).
+    pub n: Option<usize>,
+}
+
+/// Passages without scores, in document order.
+#[derive(Serialize, ToSchema)]
+pub struct PassageList {
+    /// The passages.
+    pub passages: Vec<super::Passage>,
 }
 
 /// Answer listing passages.

@@ -190,6 +190,28 @@ impl Engine {
         Ok(snap.passage(key)?)
     }
 
+    /// Passage `id` with up to `n` passages of its document on each side, in document order,
+    /// from one snapshot (the page's view of a cited passage).
+    pub fn around(&self, id: &str, n: usize) -> Result<Vec<Passage>> {
+        if n > crate::config::MAX_NEIGHBOURS {
+            return Err(Error::invalid(format!(
+                "n must be at most {} (got {n})",
+                crate::config::MAX_NEIGHBOURS
+            )));
+        }
+        let snap = self.snapshot()?;
+        let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
+        let mut keys = Vec::with_capacity(2 * n + 1);
+        for d in (1..=n as isize).rev() {
+            keys.extend(snap.neighbour(key, -d)?);
+        }
+        keys.push(key);
+        for d in 1..=n as isize {
+            keys.extend(snap.neighbour(key, d)?);
+        }
+        Ok(snap.passages(&keys)?)
+    }
+
     /// Embeds a question with the model's query prefix.
     pub fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
         Ok(self.embedder.embed(&[query], TextKind::Query)?.remove(0))

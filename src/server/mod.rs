@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .route("/search", post(search::search_post).get(search::search_get))
         .route("/ask", post(search::ask))
         .route("/passages/{id}", get(passages::get_passage))
+        .route("/passages/{id}/around", get(passages::around))
         .route("/passages/{id}/related", get(passages::related))
         .route(
             "/documents",

@@ -20,6 +20,7 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         search::search_get,
         search::ask,
         passages::get_passage,
+        passages::around,
         passages::related,
         documents::list_documents,
         documents::add_document,

@@ -82,6 +82,7 @@ async fn health_page_openapi_metrics() {
         "/search",
         "/ask",
         "/passages/{id}",
+        "/passages/{id}/around",
         "/passages/{id}/related",
         "/documents",
         "/documents/{doc}",
@@ -380,6 +381,31 @@ async fn passages_and_related() {
             "related {m} is {n} itself or its neighbour"
         );
     }
+    // Neighbours named by the server, in document order, clipped at the document's start.
+    let (st, body, _) = call(s.clone(), get(&format!("/passages/{enc}/around?n=2"))).await;
+    assert_eq!(st, StatusCode::OK);
+    let ids: Vec<String> = body["passages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    let doc = id.rsplit_once('#').unwrap().0;
+    let want: Vec<String> = (n - 2..=n + 2).map(|m| format!("{doc}#{m}")).collect();
+    assert_eq!(ids, want);
+    let first = format!("{doc}%231");
+    let (_, body, _) = call(s.clone(), get(&format!("/passages/{first}/around"))).await;
+    let ids: Vec<&str> = body["passages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [format!("{doc}#1"), format!("{doc}#2")]);
+    let (st, body, _) = call(s.clone(), get(&format!("/passages/{enc}/around?n=4"))).await;
+    assert_error(st, &body, StatusCode::BAD_REQUEST);
+    let (st, body, _) = call(s.clone(), get("/passages/nope%231/around")).await;
+    assert_error(st, &body, StatusCode::NOT_FOUND);
     let (st, body, _) = call(s.clone(), get("/passages/nope%231")).await;
     assert_error(st, &body, StatusCode::NOT_FOUND);
     let (st, body, _) = call(s.clone(), get("/passages/nope%231/related")).await;

@@ -379,5 +379,52 @@ async fn mcp_tool_calls_share_the_in_flight_bound() {
     let bad = search(json!({"query": "lake", "k": "ten"}));
     let (_, body, text) = mcp(state(tiny_engine(), None), bad).await;
     assert_eq!(body["result"]["isError"], true, "{text}");
-    assert!(text.contains("non-negative integer"), "{text}");
+    assert!(
+        text.contains("invalid arguments") && text.contains("ten"),
+        "{text}"
+    );
+    let missing = search(json!({"k": 3}));
+    let (_, body, text) = mcp(state(tiny_engine(), None), missing).await;
+    assert_eq!(body["result"]["isError"], true, "{text}");
+    assert!(text.contains("query"), "{text}");
+}
+
+#[tokio::test]
+async fn mcp_tool_schemas_are_the_routes_wire_types() {
+    let req = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("host", "localhost")
+        .body(Body::from(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string(),
+        ))
+        .unwrap();
+    let (status, body, text) = call(state(tiny_engine(), None), req).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let tools = body["result"]["tools"].as_array().expect("tools");
+    let tool = |name: &str| {
+        tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no tool {name}: {text}"))["inputSchema"]
+            .clone()
+    };
+    let search = tool("search");
+    assert_eq!(search["required"], json!(["query"]), "{search}");
+    assert_eq!(
+        search["properties"]["k"]["maximum"],
+        json!(semsearch::config::MAX_K)
+    );
+    let ask = tool("ask");
+    assert_eq!(ask["properties"]["min_relevance"]["maximum"], json!(1));
+    let context = tool("context");
+    assert_eq!(
+        context["properties"]["max_tokens"]["maximum"],
+        json!(*semsearch::config::CONTEXT_TOKENS.end())
+    );
+    assert_eq!(
+        context["properties"]["neighbours"]["maximum"],
+        json!(semsearch::config::MAX_NEIGHBOURS)
+    );
+    assert_eq!(tool("fetch")["required"], json!(["id"]));
 }

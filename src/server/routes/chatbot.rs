@@ -9,14 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::api::{
-    ContextRequest, ContextResponse, DifyError, DifyMetadataCondition, DifyRecord, DifyRequest,
-    DifyResponse, PassageMetadata, QueryText, TextContent, VectorSearchPage, VectorSearchRequest,
-    VectorSearchResult,
+    ContextCall, ContextRequest, ContextResponse, DifyError, DifyMetadataCondition, DifyRecord,
+    DifyRequest, DifyResponse, PassageMetadata, QueryText, TextContent, VectorSearchPage,
+    VectorSearchRequest, VectorSearchResult,
 };
-use crate::config::{
-    DEFAULT_CONTEXT_TOKENS, DEFAULT_NEIGHBOURS, DEFAULT_VECTOR_RESULTS, MAX_K, MAX_VECTOR_RESULTS,
-};
-use crate::engine::{self, Message, Role, SearchRequest};
+use crate::config::{DEFAULT_VECTOR_RESULTS, MAX_K, MAX_VECTOR_RESULTS};
+use crate::engine::{self, SearchRequest};
 use crate::index::DocFilter;
 use crate::server::error::ApiError;
 use crate::server::extract::{check_key, ApiJson, KeyCheck};
@@ -279,34 +277,16 @@ pub async fn context(
     ApiJson(req): ApiJson<ContextRequest>,
 ) -> Result<Json<ContextResponse>, ApiError> {
     let t = std::time::Instant::now();
-    let messages: Vec<Message> = match (req.messages, req.query) {
-        (Some(m), None) => m
-            .into_iter()
-            .map(|m| {
-                Ok(Message {
-                    role: Role::parse(&m.role)?,
-                    content: m.content,
-                })
-            })
-            .collect::<Result<_, crate::Error>>()?,
-        (None, Some(q)) => vec![Message {
-            role: Role::User,
-            content: q,
-        }],
-        _ => {
-            return Err(ApiError::invalid(
-                "give either messages or query (exactly one)",
-            ))
-        }
-    };
-    let template = SearchRequest::new("")
-        .k(req.k.unwrap_or(crate::config::DEFAULT_K))
-        .docs(req.filter.unwrap_or_default().documents())
-        .min_relevance(req.min_relevance);
-    let max_tokens = req.max_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS);
-    let neighbours = req.neighbours.unwrap_or(DEFAULT_NEIGHBOURS);
+    let call = ContextCall::try_from(req)?;
     let ctx = state
-        .blocking(move |e| e.context(&messages, &template, max_tokens, neighbours))
+        .blocking(move |e| {
+            e.context(
+                &call.messages,
+                &call.template,
+                call.max_tokens,
+                call.neighbours,
+            )
+        })
         .await?;
     Ok(Json(ContextResponse::new(
         ctx,

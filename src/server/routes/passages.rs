@@ -1,10 +1,10 @@
-//! `/passages/{id}` and `/passages/{id}/related`.
+//! `/passages/{id}`, `/passages/{id}/around` and `/passages/{id}/related`.
 
 use axum::extract::{Path, State};
 use axum::Json;
 
-use crate::api::{self, Passage, RelatedParams, Results};
-use crate::config::DEFAULT_K;
+use crate::api::{self, AroundParams, Passage, PassageList, RelatedParams, Results};
+use crate::config::{DEFAULT_K, DEFAULT_NEIGHBOURS};
 use crate::server::error::ApiError;
 use crate::server::extract::ApiQuery;
 use crate::server::openapi::ErrorBodySchema;
@@ -19,6 +19,22 @@ pub async fn get_passage(
 ) -> Result<Json<Passage>, ApiError> {
     let p = state.blocking(move |e| e.passage(&id)).await?;
     Ok(Json(Passage::from(&p)))
+}
+
+/// A passage with its neighbours in its document, in document order: neighbours are named by
+/// the server, so a client never builds a passage id.
+#[utoipa::path(get, path = "/passages/{id}/around", params(("id" = String, Path, description = "Passage id"), AroundParams),
+    responses((status = 200, body = PassageList), (status = 400, body = ErrorBodySchema), (status = 404, body = ErrorBodySchema)))]
+pub async fn around(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<AroundParams>,
+) -> Result<Json<PassageList>, ApiError> {
+    let n = p.n.unwrap_or(DEFAULT_NEIGHBOURS);
+    let found = state.blocking(move |e| e.around(&id, n)).await?;
+    Ok(Json(PassageList {
+        passages: found.iter().map(Passage::from).collect(),
+    }))
 }
 
 /// Passages related to one passage (nearest by its stored vector).
