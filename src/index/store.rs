@@ -133,6 +133,34 @@ pub trait Snapshot: Send + Sync {
         k: usize,
         filter: Filter<'_>,
     ) -> Result<Vec<(Key, f32)>, StoreError>;
+    /// A dense search's candidates with their cosines, in key order: the union of the `k`
+    /// passages nearest to `vector` and the passages of its `sentence_k` nearest sentences.
+    /// The default composes [`Self::nearest`], [`Self::nearest_sentences`] and
+    /// [`Self::cosines`]; a store behind a network answers it in one round trip.
+    fn dense_candidates(
+        &self,
+        vector: &[f32],
+        k: usize,
+        sentence_k: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<(Key, Cosines)>, StoreError> {
+        let mut keys: Vec<Key> = self
+            .nearest(vector, k, filter)?
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        if sentence_k > 0 {
+            keys.extend(
+                self.nearest_sentences(vector, sentence_k, filter)?
+                    .into_iter()
+                    .map(|h| h.0),
+            );
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let cosines = self.cosines(vector, &keys)?;
+        Ok(keys.into_iter().zip(cosines).collect())
+    }
     /// Up to `n` live passages spread evenly over the store (all of them when there are fewer),
     /// the same ones for the same state: a background against which a question's best scores
     /// are judged (see `search::relevance`).

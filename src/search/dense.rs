@@ -3,7 +3,7 @@
 //! a clause is about; the best sentence finds the one line in it that a question is after, which
 //! a 256-token passage vector blurs (seed-qa recall@5 0.83 -> 0.92, dense).
 
-use crate::index::{Filter, Key, Snapshot, StoreError};
+use crate::index::{Cosines, Filter, Key, Snapshot, StoreError};
 
 /// Sentence candidates fetched per requested hit: a passage enters the rescoring when its
 /// passage vector or one of its sentences is near the question, and a passage holds about five
@@ -20,23 +20,10 @@ pub fn search(
     if !snap.has_sentences() {
         return snap.nearest(query, k, filter);
     }
-    let mut keys: Vec<Key> = snap
-        .nearest(query, k, filter)?
+    let mut scored: Vec<(Key, f32)> = snap
+        .dense_candidates(query, k, k * SENTENCE_DEPTH, filter)?
         .into_iter()
-        .map(|h| h.0)
-        .collect();
-    keys.extend(
-        snap.nearest_sentences(query, k * SENTENCE_DEPTH, filter)?
-            .into_iter()
-            .map(|h| h.0),
-    );
-    keys.sort_unstable();
-    keys.dedup();
-    let scores = scores(snap, query, &keys)?;
-    let mut scored: Vec<(Key, f32)> = keys
-        .into_iter()
-        .zip(scores)
-        .map(|(key, s)| (key, s.score))
+        .map(|(key, c)| (key, scored(c).score))
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     scored.truncate(k);
@@ -55,17 +42,15 @@ pub struct Scored {
 
 /// The dense scores of passages, in the order of `keys`: one batched read however many.
 pub fn scores(snap: &dyn Snapshot, query: &[f32], keys: &[Key]) -> Result<Vec<Scored>, StoreError> {
-    Ok(snap
-        .cosines(query, keys)?
-        .into_iter()
-        .map(|c| {
-            // Equal weights, measured against 0.8 on the best sentence: 0.8 is a wash within
-            // one language (CMRC, XQuAD) but loses 0.12-0.18 recall@1 across languages (XQuAD
-            // en/zh).
-            Scored {
-                score: (c.whole + c.best.map_or(c.whole, |b| b.0)) / 2.0,
-                best: c.best.map(|b| (b.1, b.2)),
-            }
-        })
-        .collect())
+    Ok(snap.cosines(query, keys)?.into_iter().map(scored).collect())
+}
+
+/// A passage's dense score from its cosines.
+fn scored(c: Cosines) -> Scored {
+    // Equal weights, measured against 0.8 on the best sentence: 0.8 is a wash within one
+    // language (CMRC, XQuAD) but loses 0.12-0.18 recall@1 across languages (XQuAD en/zh).
+    Scored {
+        score: (c.whole + c.best.map_or(c.whole, |b| b.0)) / 2.0,
+        best: c.best.map(|b| (b.1, b.2)),
+    }
 }

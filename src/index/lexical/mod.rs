@@ -28,12 +28,12 @@ pub struct LexicalHits {
 
 impl LexicalHits {
     /// Hits with their evidence: `terms` distinct query terms, of which `known` (with IDF) occur
-    /// in the index, and `best`, the first hit's passage, for the coverage.
+    /// in the index, and `best`, the first hit's text, for the coverage.
     pub fn new(
         hits: Vec<(crate::index::Key, f32)>,
         terms: usize,
         known: Vec<(String, f32)>,
-        best: Option<&crate::index::Passage>,
+        best: Option<&str>,
     ) -> Self {
         let language_match = if terms == 0 {
             0.0
@@ -43,8 +43,7 @@ impl LexicalHits {
         let total_idf: f32 = known.iter().map(|k| k.1).sum();
         let coverage = match best {
             Some(best) if total_idf > 0.0 => {
-                let have: std::collections::HashSet<String> =
-                    tokenize(&best.text).into_iter().collect();
+                let have: std::collections::HashSet<String> = tokenize(best).into_iter().collect();
                 known
                     .iter()
                     .filter(|(t, _)| have.contains(t))

@@ -368,6 +368,11 @@ impl Snapshot for State {
             Some(&(k, _)) => Some(self.passage(k)?),
             None => None,
         };
-        Ok(LexicalHits::new(hits, raw.terms, raw.known, best.as_ref()))
+        Ok(LexicalHits::new(
+            hits,
+            raw.terms,
+            raw.known,
+            best.as_ref().map(|p| p.text.as_str()),
+        ))
     }
 }

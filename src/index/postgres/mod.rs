@@ -126,6 +126,9 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
             .connection_timeout(CONNECT_TIMEOUT)
+            // Checked by the caller instead (`Shared::conn`, `Shared::read_conn`): a read's
+            // first statement is the check, saving a round trip per request.
+            .test_on_check_out(false)
             .build_unchecked(pool::Manager(PostgresConnectionManager::new(config, NoTls)));
         Ok(PgStore {
             shared: Arc::new(Shared {
@@ -274,7 +277,21 @@ impl PgStore {
 }
 
 impl Shared {
+    /// A pooled connection known to work (one empty statement checks it; a dead one, left
+    /// by a database restart, is dropped for a new one).
     fn conn(&self) -> Result<Conn, StoreError> {
+        let mut conn = self.read_conn()?;
+        if conn.simple_query("").is_err() {
+            // Broken now, so the pool discards it rather than taking it back.
+            drop(conn);
+            conn = self.read_conn()?;
+        }
+        Ok(conn)
+    }
+
+    /// A pooled connection, unchecked: its user retries on a fresh one when its first
+    /// statement finds it dead ([`snapshot::PgSnapshot::begin`]).
+    pub(crate) fn read_conn(&self) -> Result<Conn, StoreError> {
         let pool = self.pool.as_ref().expect("the pool lives until drop");
         pool.get()
             .map_err(|e| StoreError::Unavailable(format!("database {}: {e}", self.shown)))
@@ -427,6 +444,13 @@ impl Store for PgStore {
             }
         } else {
             conn.batch_execute(schema::HNSW_INDEXES).map_err(db)?;
+            // Statistics for the planner now, not when autovacuum gets to it: without them a
+            // freshly loaded library is planned as if every table were empty.
+            conn.batch_execute(
+                "ANALYZE semsearch_passages, semsearch_sentences, semsearch_postings, \
+                 semsearch_stats, semsearch_documents",
+            )
+            .map_err(db)?;
         }
         Ok(())
     }

@@ -46,6 +46,25 @@ impl Connection {
         self.client.query(&st, params)
     }
 
+    /// Rows of `sql`, planned for these parameters: by the prepared statement unless `fresh`,
+    /// else as an unnamed statement, which the server plans anew for its values. A statement
+    /// with a document filter is `fresh`: the best plan depends on how many passages the filter
+    /// leaves (an index on `doc` for one small document, the vector index for most of the
+    /// library), which a cached generic plan cannot know; without one, the cached plan is the
+    /// same every time and planning it once saves a millisecond a statement.
+    pub(crate) fn run_planned(
+        &mut self,
+        fresh: bool,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, postgres::Error> {
+        if fresh {
+            self.client.query(sql, params)
+        } else {
+            self.run(sql, params)
+        }
+    }
+
     /// The row of `sql`, if any (prepared once per connection).
     pub(crate) fn run_opt(
         &mut self,

@@ -13,6 +13,9 @@ use crate::index::StoreError;
 /// The schema this binary writes and reads.
 pub const SCHEMA_VERSION: i32 = 1;
 
+/// Widest vector stored in its row (4 kB of f32).
+const PLAIN_DIM_MAX: usize = 1024;
+
 /// Advisory lock key for migrations ("semsearch" in ASCII, truncated to 63 bits).
 const MIGRATION_LOCK: i64 = 0x7365_6d73_6561_7263;
 
@@ -27,6 +30,20 @@ const MIGRATION_LOCK: i64 = 0x7365_6d73_6561_7263;
 /// - one stats row keeps the passage count, total length (BM25's average) and a generation
 ///   bumped by every write (it keys caches such as the relevance background).
 fn schema_v1(dim: usize) -> String {
+    // Vectors kept in the row: a passage row is past TOAST's 2 kB threshold with its text, and
+    // PostgreSQL would move the vector out of line (EXTERNAL, pgvector's default), costing every
+    // distance computed outside the HNSW index a TOAST fetch (a quarter of a corpus search's
+    // time). The text is toasted instead. Only for vectors that leave room for the rest of a
+    // row in an 8 kB page.
+    let plain = |table: &str| {
+        if dim <= PLAIN_DIM_MAX {
+            format!("ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN;")
+        } else {
+            String::new()
+        }
+    };
+    let (plain_passages, plain_sentences) =
+        (plain("semsearch_passages"), plain("semsearch_sentences"));
     format!(
         "CREATE EXTENSION IF NOT EXISTS vector;
          CREATE TABLE semsearch_documents (
@@ -36,10 +53,12 @@ fn schema_v1(dim: usize) -> String {
              ord int NOT NULL, title text NOT NULL, section text, clause text, body text NOT NULL,
              start_at bigint NOT NULL, end_at bigint NOT NULL, len int NOT NULL,
              embedding vector({dim}) NOT NULL);
+         {plain_passages}
          CREATE INDEX semsearch_passages_doc ON semsearch_passages (doc, ord);
          CREATE TABLE semsearch_sentences (
              passage bigint NOT NULL, doc text NOT NULL, start_at int NOT NULL, end_at int NOT NULL,
              embedding vector({dim}) NOT NULL);
+         {plain_sentences}
          CREATE INDEX semsearch_sentences_passage ON semsearch_sentences (passage);
          CREATE INDEX semsearch_sentences_doc ON semsearch_sentences (doc);
          CREATE TABLE semsearch_postings (

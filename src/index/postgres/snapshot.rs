@@ -1,9 +1,10 @@
 //! Reads: one `REPEATABLE READ READ ONLY` transaction per snapshot, rows fetched in bulk (one
 //! statement for a batch of keys, each passage with its sentences) and kept for the snapshot's
 //! life (the [`Snapshot`] trait lends vectors out by reference). Cosines of candidates are
-//! computed in the database ([`Snapshot::cosines`]), so a search moves numbers, not vectors;
-//! a hybrid search on a warm store is nine statements (`tests/it/pg_store.rs`), each prepared
-//! once per pooled connection (`pool.rs`).
+//! computed in the database ([`Snapshot::cosines`], [`Snapshot::dense_candidates`]), so a
+//! search moves numbers, not vectors; a hybrid search on a warm store is four statements
+//! (`tests/it/pg_store.rs`: the transaction with its stats, the dense candidates, BM25, the
+//! result records), each prepared once per pooled connection (`pool.rs`).
 //!
 //! A read that fails is an error at that call (a lost database: [`StoreError::Unavailable`],
 //! HTTP 503); the snapshot drops its connection then, and every later read of it fails too.
@@ -73,22 +74,29 @@ impl PgSnapshot {
     }
 
     fn open(&self) -> Result<(Conn, usize, i64, bool), StoreError> {
-        let mut conn = self.shared.conn()?;
         // Drop rolls the transaction back (also when unwinding), so a pooled connection is
-        // never handed out mid-transaction. Statements are prepared once per connection, and
-        // planned for their parameters every time (a generic plan cannot see that a document
-        // filter is absent).
+        // never handed out mid-transaction. Statements are prepared once per connection; those
+        // with a document filter are planned for it every time (`Connection::run_planned`).
         // One round trip: the transaction, its settings and the state it sees.
-        let messages = conn
-            .simple_query(&format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-                 SET LOCAL hnsw.ef_search = {EF_SEARCH};
-                 SET LOCAL hnsw.iterative_scan = strict_order;
-                 SET LOCAL plan_cache_mode = force_custom_plan;
-                 SELECT passages, generation, EXISTS (SELECT 1 FROM semsearch_sentences)
-                 FROM semsearch_stats"
-            ))
-            .map_err(db)?;
+        let begin = format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+             SET LOCAL hnsw.ef_search = {EF_SEARCH};
+             SET LOCAL hnsw.iterative_scan = strict_order;
+             SELECT passages, generation, EXISTS (SELECT 1 FROM semsearch_sentences)
+             FROM semsearch_stats"
+        );
+        let mut conn = self.shared.read_conn()?;
+        let messages = match conn.simple_query(&begin) {
+            Ok(m) => m,
+            // A connection the pool kept across a database restart is dead: this first
+            // statement is its check, and nothing was read yet, so a fresh one takes over.
+            Err(_) if conn.is_closed() => {
+                drop(conn);
+                conn = self.shared.read_conn()?;
+                conn.simple_query(&begin).map_err(db)?
+            }
+            Err(e) => return Err(db(e)),
+        };
         let bad = || StoreError::Invariant("semsearch_stats: no readable row".into());
         let row = messages
             .iter()
@@ -259,13 +267,10 @@ impl PgSnapshot {
             .docs
             .named()
             .map(|ids| ids.iter().map(String::as_str).collect());
-        let wide = k > EF_SEARCH;
+        // A LIMIT above hnsw.ef_search is filled by the iterative scan.
         let hits: Vec<(Key, f32)> = self
-            .with(1 + wide as usize, |c| {
-                if wide {
-                    c.batch_execute(&format!("SET LOCAL hnsw.ef_search = {}", k.min(1000)))?;
-                }
-                c.run(sql, &[&v, &docs, &exclude, &limit])
+            .with(1 + docs.is_some() as usize, |c| {
+                c.run_planned(docs.is_some(), sql, &[&v, &docs, &exclude, &limit])
             })?
             .iter()
             .map(|r| (r.get::<_, i64>(0) as Key, r.get::<_, f64>(1) as f32))
@@ -434,6 +439,16 @@ impl Snapshot for PgSnapshot {
             k,
             filter,
         )
+    }
+
+    fn dense_candidates(
+        &self,
+        vector: &[f32],
+        k: usize,
+        sentence_k: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<(Key, Cosines)>, StoreError> {
+        super::bm25::dense_candidates(self, vector, k, sentence_k, filter)
     }
 
     fn sample(&self, n: usize) -> Result<Vec<Key>, StoreError> {
