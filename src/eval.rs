@@ -18,6 +18,10 @@ use crate::search::SentenceCache;
 /// progress moves.
 const QUESTION_CHUNK: usize = 64;
 
+mod followups;
+
+pub use followups::{followups, FollowupReport, TurnScores};
+
 /// One line of `semsearch eval` output (ARCHITECTURE.md, "The contract").
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -460,109 +464,4 @@ pub fn abstention(
         }));
     }
     Ok(abstention_report(&un_out, &ans_out, min_relevance))
-}
-
-/// Recall at the top of one list of turns.
-#[derive(Debug, Clone, Serialize)]
-pub struct TurnScores {
-    /// Turns asked.
-    pub turns: usize,
-    /// Share with the evidence at rank 1.
-    #[serde(rename = "recall@1")]
-    pub recall_1: f64,
-    /// Share with the evidence in the top 5.
-    #[serde(rename = "recall@5")]
-    pub recall_5: f64,
-    /// Mean reciprocal rank of the evidence (0 beyond 10).
-    #[serde(rename = "mrr@10")]
-    pub mrr_10: f64,
-}
-
-impl TurnScores {
-    fn of(ranks: &[Option<usize>]) -> Self {
-        let r = report(Mode::Hybrid, 0, ranks, Instant::now());
-        TurnScores {
-            turns: ranks.len(),
-            recall_1: r.recall_1,
-            recall_5: r.recall_5,
-            mrr_10: r.mrr_10,
-        }
-    }
-}
-
-/// `semsearch eval --followups`: recall per turn of multi-turn conversations.
-#[derive(Debug, Clone, Serialize)]
-pub struct FollowupReport {
-    /// Conversations.
-    pub conversations: usize,
-    /// Turns in all.
-    pub turns: usize,
-    /// First turns (no conversation yet).
-    pub first: TurnScores,
-    /// Later turns, asked with the conversation (the default: one question with the recent
-    /// messages before it).
-    pub later: TurnScores,
-    /// Later turns asked alone: the baseline.
-    pub later_current_turn_only: TurnScores,
-    /// Later turns by the other strategy: the turn alone and with its context, fused.
-    pub later_fused: TurnScores,
-    /// Wall time.
-    pub seconds: f64,
-}
-
-#[derive(Deserialize)]
-struct Conversation {
-    turns: Vec<QaLine>,
-}
-
-/// Asks every turn of every conversation in `file` (JSONL `{"turns": [{question, evidence}]}`)
-/// with the conversation so far: earlier questions as user messages, the evidence of their
-/// answers as assistant messages.
-pub fn followups(engine: &Engine, file: &Path, k: usize) -> Result<FollowupReport> {
-    use crate::engine::{Message, Role, Strategy};
-    let started = Instant::now();
-    let convs: Vec<Conversation> = read_jsonl(file)?;
-    if engine.snapshot()?.is_empty() {
-        return Err(Error::invalid("the index is empty: ingest documents first"));
-    }
-    let (mut first, mut later, mut alone, mut fused) = (vec![], vec![], vec![], vec![]);
-    let template = SearchRequest::new("").k(k);
-    for c in &convs {
-        let mut messages: Vec<Message> = Vec::new();
-        for (i, turn) in c.turns.iter().enumerate() {
-            messages.push(Message {
-                role: Role::User,
-                content: turn.question.clone(),
-            });
-            let ev = normalize(&turn.evidence);
-            let rank = |strategy| -> Result<Option<usize>> {
-                let snap = engine.snapshot()?;
-                let (hits, _) =
-                    engine.search_conversation(snap.as_ref(), &messages, &template, strategy)?;
-                Ok(first_hit(&hits, |h| {
-                    normalize(&h.passage.text).contains(&ev)
-                }))
-            };
-            if i == 0 {
-                first.push(rank(Strategy::default())?);
-            } else {
-                later.push(rank(Strategy::default())?);
-                alone.push(rank(Strategy::CurrentTurn)?);
-                fused.push(rank(Strategy::Fused)?);
-            }
-            messages.push(Message {
-                role: Role::Assistant,
-                content: turn.evidence.clone(),
-            });
-        }
-    }
-    Ok(FollowupReport {
-        conversations: convs.len(),
-        turns: first.len() + later.len(),
-        first: TurnScores::of(&first),
-        later: TurnScores::of(&later),
-        later_current_turn_only: TurnScores::of(&alone),
-        later_fused: TurnScores::of(&fused),
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }

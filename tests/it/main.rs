@@ -4,6 +4,7 @@
 mod backup;
 mod cli;
 mod cli_flags;
+mod cli_processes;
 mod common;
 mod edge;
 mod embed_real;
