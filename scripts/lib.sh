@@ -1,5 +1,6 @@
 # Shared by the scripts: source it after `cd` to the repository root.
-#   SEMSEARCH_BIN              the binary the scripts run (default target/release/semsearch)
+#   TARGET                     cargo's target folder (CARGO_TARGET_DIR, default target)
+#   SEMSEARCH_BIN              the binary the scripts run (default $TARGET/release/semsearch)
 #   build                      cargo build --release --locked (quiet unless it fails)
 #   corpus_index DIR           index the bundled corpus into DIR unless it is there already
 #   search_lua FILE            a wrk script posting the benchmark questions to /search in turn
@@ -8,7 +9,8 @@
 #                              (with the server's log) if it is not healthy within 60 s
 set -euo pipefail
 
-SEMSEARCH_BIN=${SEMSEARCH_BIN:-target/release/semsearch}
+TARGET=${CARGO_TARGET_DIR:-target}
+SEMSEARCH_BIN=${SEMSEARCH_BIN:-$TARGET/release/semsearch}
 CORPUS=tests/fixtures/corpus/suzhou-15th-five-year-plan-proposal.txt
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
