@@ -58,7 +58,7 @@ impl McpServer {
         let e = &self.engine;
         match name {
             "search" => {
-                let req = engine_request(parse::<api::SearchRequest>(args)?)?;
+                let req = SearchRequest::try_from(parse::<api::SearchRequest>(args)?)?;
                 let hits = e.search(&req)?;
                 Ok(json!({ "results": hits.iter().map(|h| json!({
                     "id": h.passage.id, "title": title(&h.passage),
@@ -74,7 +74,7 @@ impl McpServer {
                 }))
             }
             "ask" => {
-                let req = engine_request(parse::<api::AskRequest>(args)?)?;
+                let req = SearchRequest::try_from(parse::<api::AskRequest>(args)?)?;
                 let asked = e.ask(&req)?;
                 Ok(json!({
                     "found": asked.found,
@@ -119,14 +119,6 @@ struct FetchRequest {
 fn parse<T: DeserializeOwned>(args: JsonObject) -> crate::Result<T> {
     serde_json::from_value(Value::Object(args))
         .map_err(|e| crate::Error::invalid(format!("invalid arguments: {e}")))
-}
-
-/// The engine request of a wire request, as its HTTP route builds it.
-fn engine_request<T>(wire: T) -> crate::Result<SearchRequest>
-where
-    SearchRequest: TryFrom<T, Error = crate::Error>,
-{
-    SearchRequest::try_from(wire)
 }
 
 /// A passage's title for a citation list: the document's, with the clause when known.

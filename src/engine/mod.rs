@@ -201,13 +201,16 @@ impl Engine {
         }
         let snap = self.snapshot()?;
         let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
+        // A stored id follows the one rule, so its neighbours are named from it (one lookup
+        // each), not read passage by passage.
+        let pid: crate::index::PassageId = id.parse().map_err(|_| not_found_passage(id))?;
         let mut keys = Vec::with_capacity(2 * n + 1);
-        for d in (1..=n as isize).rev() {
-            keys.extend(snap.neighbour(key, -d)?);
-        }
-        keys.push(key);
-        for d in 1..=n as isize {
-            keys.extend(snap.neighbour(key, d)?);
+        for d in -(n as isize)..=n as isize {
+            if d == 0 {
+                keys.push(key);
+            } else if let Some(near) = pid.offset(d) {
+                keys.extend(snap.find(&near.to_string())?);
+            }
         }
         Ok(snap.passages(&keys)?)
     }
