@@ -14,12 +14,14 @@ sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 work=$(mktemp -d)
 disk="$work/disk"
 mkdir -p "$disk"
-$sudo_cmd mount -t tmpfs -o "size=${DISK_MB:-4}m" tmpfs "$disk" || die "cannot mount a tmpfs (needs root)"
+$sudo_cmd mount -t tmpfs -o "size=${DISK_MB:-5}m" tmpfs "$disk" || die "cannot mount a tmpfs (needs root)"
 [ -n "$sudo_cmd" ] && $sudo_cmd chown "$(id -u)" "$disk"
 "$SEMSEARCH_BIN" write-tiny-model "$work/tiny" 2>/dev/null
 export SEMSEARCH_MODEL="$work/tiny"
-# Ballast: removing it is "space is freed".
-head -c $((1024 * 1024)) /dev/zero >"$disk/ballast"
+# Ballast: removing it is "space is freed". It is larger than the index grows before the disk
+# fills, so the freed space holds any merge the next writes start (a merge rewrites its segments
+# before it deletes them): with less, a write after the freeing could fill the disk again.
+head -c $((3 * 1024 * 1024)) /dev/zero >"$disk/ballast"
 cleanup() { kill "$SERVE_PID" 2>/dev/null || true; wait 2>/dev/null || true; $sudo_cmd umount "$disk"; rm -rf "$work"; }
 serve_corpus "$disk/idx"
 trap cleanup EXIT
