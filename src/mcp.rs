@@ -117,8 +117,12 @@ struct FetchRequest {
 /// rules, and a wrong type (`"k": "ten"`) or a missing field is the caller's error, never a
 /// silent default.
 fn parse<T: DeserializeOwned>(args: JsonObject) -> crate::Result<T> {
-    serde_json::from_value(Value::Object(args))
-        .map_err(|e| crate::Error::invalid(format!("invalid arguments: {e}")))
+    serde_json::from_value(Value::Object(args)).map_err(|e| {
+        crate::Error::invalid(format!(
+            "invalid arguments: {}",
+            crate::api::plain_serde(&e.to_string())
+        ))
+    })
 }
 
 /// A passage's title for a citation list: the document's, with the clause when known.

@@ -194,19 +194,62 @@ pub struct TextContent {
     pub text: String,
 }
 
-/// A message of a conversation, as chat APIs write them.
+/// A message of a conversation, as chat APIs write them (OpenAI's chat completions, Anthropic's
+/// messages): `system`, `developer` and `tool` messages are accepted and kept out of the search
+/// (they instruct the model or carry tool output; they do not say what the person asks).
 #[derive(Debug, Deserialize, ToSchema, JsonSchema)]
 pub struct ChatMessage {
-    /// `user` or `assistant`.
-    #[schemars(extend("enum" = ["user", "assistant"]))]
+    /// `user`, `assistant`, or one of those kept out of the search.
+    #[schemars(extend("enum" = ["user", "assistant", "system", "developer", "tool"]))]
     pub role: String,
-    /// The text.
-    pub content: String,
+    /// The text, or a list of content parts whose `text` parts are joined (images and other
+    /// parts are skipped); null for an assistant message that only called tools.
+    #[serde(default)]
+    pub content: Option<MessageContent>,
 }
+
+/// A message's content: a string or a list of parts.
+#[derive(Debug, Deserialize, ToSchema, JsonSchema)]
+#[serde(untagged)]
+pub enum MessageContent {
+    /// Plain text.
+    Text(String),
+    /// Content parts (`{"type": "text", "text": ...}` and others).
+    Parts(Vec<ContentPart>),
+}
+
+/// One content part; only `text` parts are read.
+#[derive(Debug, Deserialize, ToSchema, JsonSchema)]
+pub struct ContentPart {
+    /// `text`, `image_url`, `input_text`...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The text of a text part.
+    pub text: Option<String>,
+}
+
+impl MessageContent {
+    /// The text parts, joined by newlines.
+    fn text(self) -> String {
+        match self {
+            MessageContent::Text(t) => t,
+            MessageContent::Parts(parts) => parts
+                .into_iter()
+                .filter(|p| matches!(p.kind.as_str(), "text" | "input_text" | "output_text"))
+                .filter_map(|p| p.text)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+/// Roles accepted and kept out of the search.
+const INSTRUCTION_ROLES: [&str; 3] = ["system", "developer", "tool"];
 
 /// Body of `POST /context` (and the arguments of the MCP `context` tool): a conversation
 /// (`messages`) or one `query`.
 #[derive(Debug, Deserialize, ToSchema, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ContextRequest {
     /// The conversation so far; its last user message is the question.
     pub messages: Option<Vec<ChatMessage>>,
@@ -246,10 +289,11 @@ impl TryFrom<ContextRequest> for ContextCall {
         let messages = match (req.messages, req.query) {
             (Some(m), None) => m
                 .into_iter()
+                .filter(|m| !INSTRUCTION_ROLES.contains(&m.role.as_str()))
                 .map(|m| {
                     Ok(Message {
                         role: Role::parse(&m.role)?,
-                        content: m.content,
+                        content: m.content.map(MessageContent::text).unwrap_or_default(),
                     })
                 })
                 .collect::<Result<_, crate::Error>>()?,

@@ -15,6 +15,7 @@ pub struct DocumentList {
 
 /// Body of `POST /documents`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewDocument {
     /// Id; a document with this id is replaced. When absent, an unused id is derived from the
     /// title (never replacing anything).

@@ -15,13 +15,31 @@ pub enum EmbeddingInput {
 
 /// OpenAI-compatible embeddings request.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EmbeddingsRequest {
     /// Text(s) to embed, as passages unless `input_type` says `query`.
     pub input: EmbeddingInput,
-    /// Ignored: the server's model answers.
+    /// The server's model (its folder name, e.g. `multilingual-e5-small`, optionally with an
+    /// owner prefix such as `intfloat/`); another name is refused. Absent: the server's model.
     pub model: Option<String>,
     /// `query` or `passage` (default passage); an extension to the OpenAI shape.
     pub input_type: Option<String>,
+    /// `float` (default) or `base64` (little-endian f32 bytes, what OpenAI's SDKs ask for).
+    pub encoding_format: Option<String>,
+    /// Only the model's own dimension is accepted: the vectors cannot be shortened.
+    pub dimensions: Option<usize>,
+    /// Accepted and ignored (OpenAI's end-user id).
+    pub user: Option<String>,
+}
+
+/// A vector as `encoding_format` asks.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EncodedVector {
+    /// A list of numbers.
+    Float(Vec<f32>),
+    /// Base64 of the little-endian f32 bytes.
+    Base64(String),
 }
 
 /// One vector.
@@ -32,7 +50,7 @@ pub struct EmbeddingItem {
     /// Position in the input.
     pub index: usize,
     /// L2-normalised vector.
-    pub embedding: Vec<f32>,
+    pub embedding: EncodedVector,
 }
 
 /// Token usage.

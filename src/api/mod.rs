@@ -14,8 +14,10 @@ mod search;
 
 pub use chatbot::*;
 pub use documents::{Backup, Deleted, DocumentList, NewBackup, NewDocument};
-pub use embeddings::{EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, Usage};
-pub use error::{ErrorBody, ErrorDetail};
+pub use embeddings::{
+    EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, EncodedVector, Usage,
+};
+pub use error::{plain_serde, ErrorBody, ErrorDetail};
 pub use passage::{hits, Answer, Document, Hit, Ingested, Passage};
 pub use search::{
     AroundParams, AskRequest, AskResponse, Filter, Health, PassageList, RelatedParams, Results,

@@ -11,6 +11,7 @@ use crate::index::DocFilter;
 
 /// Body of `POST /search` (and the arguments of the MCP `search` tool).
 #[derive(Deserialize, ToSchema, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// The question.
     pub query: String,
@@ -26,6 +27,7 @@ pub struct SearchRequest {
 /// Result filter: passages of `doc`, of the documents in `docs`, or (both given) of `doc` when
 /// `docs` names it. Applied inside the search: one search however many documents it names.
 #[derive(Debug, Default, Deserialize, ToSchema, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Filter {
     /// Document id.
     pub doc: Option<String>,
@@ -44,6 +46,7 @@ impl Filter {
 
 /// Query of `GET /search`.
 #[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// The question.
     pub q: String,
@@ -57,6 +60,7 @@ pub struct SearchParams {
 
 /// Body of `POST /ask` (and the arguments of the MCP `ask` tool).
 #[derive(Deserialize, ToSchema, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AskRequest {
     /// The question.
     pub question: String,
@@ -146,6 +150,7 @@ pub struct AskResponse {
 
 /// Query of the related route.
 #[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct RelatedParams {
     /// Passages to return (default 5).
     pub k: Option<usize>,
@@ -155,6 +160,7 @@ pub struct RelatedParams {
 
 /// Query of `GET /passages/{id}/around`.
 #[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct AroundParams {
     /// Passages on each side, 0..3 (default 1).
     pub n: Option<usize>,

@@ -24,14 +24,14 @@ pub enum Role {
 }
 
 impl Role {
-    /// Parses `user` or `assistant` (`system` messages are not accepted: they are instructions,
-    /// not conversation).
+    /// Parses `user` or `assistant` (the edges keep `system` messages out of the conversation:
+    /// they are instructions, not what the person asks).
     pub fn parse(s: &str) -> Result<Role> {
         match s {
             "user" => Ok(Role::User),
             "assistant" => Ok(Role::Assistant),
             other => Err(Error::invalid(format!(
-                "unknown role {other:?} (expected user or assistant)"
+                "unknown role {other:?} (expected user, assistant, system, developer or tool)"
             ))),
         }
     }

@@ -243,6 +243,7 @@ impl Engine {
         q: &[f32],
     ) -> Result<Vec<Hit>> {
         req.validate()?;
+        let judge = Judge::new(snap, req.query(), q, self.options.relevance)?;
         let found = search::retrieve(
             snap,
             &search::Query {
@@ -251,10 +252,10 @@ impl Engine {
                 k: req.limit(),
                 mode: req.retrieval_mode(),
                 docs: req.documents(),
+                background: &judge.background(),
             },
             &self.options.fusion,
         )?;
-        let judge = Judge::new(snap, req.query(), q, self.options.relevance)?;
         hits(snap, found, &judge, q)
     }
 

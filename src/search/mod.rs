@@ -55,6 +55,8 @@ pub struct Query<'a> {
     pub mode: Mode,
     /// The documents searched.
     pub docs: &'a DocFilter,
+    /// The question's background per script (see [`relevance::Background`]).
+    pub background: &'a relevance::Background,
 }
 
 /// Passages from the top of the dense list whose language is compared with the question's (see
@@ -69,11 +71,23 @@ pub fn retrieve(
 ) -> Result<Vec<(Key, f32)>, StoreError> {
     let filter = Filter::docs(q.docs);
     Ok(match q.mode {
+        Mode::Dense if q.background.mixed => {
+            let mut hits = by_script(
+                snap,
+                dense::search(snap, q.vector, q.k.max(FUSION_DEPTH), filter)?,
+                q.background,
+            )?;
+            hits.truncate(q.k);
+            hits
+        }
         Mode::Dense => dense::search(snap, q.vector, q.k, filter)?,
         Mode::Lexical => snap.lexical(q.text, q.k, q.docs)?.hits,
         Mode::Hybrid => {
             let depth = q.k.max(FUSION_DEPTH);
-            let dense_hits = dense::search(snap, q.vector, depth, filter)?;
+            let mut dense_hits = dense::search(snap, q.vector, depth, filter)?;
+            if q.background.mixed {
+                dense_hits = by_script(snap, dense_hits, q.background)?;
+            }
             let dense: Vec<Key> = dense_hits.iter().map(|h| h.0).collect();
             let dense_scores: Vec<f32> = dense_hits.iter().map(|h| h.1).collect();
             let lexical = snap.lexical(q.text, depth, q.docs)?;
@@ -97,4 +111,24 @@ pub fn retrieve(
             fused
         }
     })
+}
+
+/// A dense ranking read against each passage's script: scores become contrasts with the
+/// question's background for that script, reordered. In a library of Chinese and English text
+/// the model scores an English question's unrelated English passages about as high as the
+/// Chinese clause that answers it; against their own script's background they fall below it.
+fn by_script(
+    snap: &dyn Snapshot,
+    hits: Vec<(Key, f32)>,
+    background: &relevance::Background,
+) -> Result<Vec<(Key, f32)>, StoreError> {
+    let keys: Vec<Key> = hits.iter().map(|h| h.0).collect();
+    let passages = snap.passages(&keys)?;
+    let mut out: Vec<(Key, f32)> = hits
+        .into_iter()
+        .zip(&passages)
+        .map(|((k, s), p)| (k, s - background.for_text(&p.text)))
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(out)
 }

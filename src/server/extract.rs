@@ -35,7 +35,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             "invalid_request",
             r.body_text(),
         ),
-        _ => ApiError::invalid(r.body_text()),
+        _ => ApiError::invalid(crate::api::plain_serde(&r.body_text())),
     }
 }
 
@@ -50,7 +50,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     ) -> Result<Self, ApiError> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(r) => Err(ApiError::invalid(QueryRejection::body_text(&r))),
+            Err(r) => Err(ApiError::invalid(crate::api::plain_serde(
+                &QueryRejection::body_text(&r),
+            ))),
         }
     }
 }

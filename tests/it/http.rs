@@ -437,7 +437,7 @@ async fn openai_embeddings() {
         s.clone(),
         post(
             "/v1/embeddings",
-            r#"{"input": ["太湖", "Lake Tai"], "model": "any"}"#,
+            r#"{"input": ["太湖", "Lake Tai"], "model": "intfloat/multilingual-e5-small"}"#,
         ),
     )
     .await;

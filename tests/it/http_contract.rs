@@ -13,7 +13,7 @@ use crate::common::tiny;
 use crate::http::{assert_error, call, get, post, state};
 
 /// An in-memory engine over the tiny model holding two short documents.
-fn tiny_engine() -> Arc<Engine> {
+pub(crate) fn tiny_engine() -> Arc<Engine> {
     let engine = Engine::open(tiny(), None, Options::default()).unwrap();
     engine
         .ingest(

@@ -1,6 +1,7 @@
 //! Integration tests with the real model, as one test binary. The model must have been fetched
 //! (`scripts/fetch-model.sh`, which the README's test command runs first).
 
+mod api_edges;
 mod backup;
 mod cli;
 mod cli_flags;

@@ -3,7 +3,11 @@
 use axum::extract::State;
 use axum::Json;
 
-use crate::api::{EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, Usage};
+use base64::Engine as _;
+
+use crate::api::{
+    EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, EncodedVector, Usage,
+};
 use crate::config::{MAX_EMBED_CHARS, MAX_EMBED_INPUTS};
 use crate::embed::TextKind;
 use crate::server::error::ApiError;
@@ -30,6 +34,29 @@ pub async fn embeddings(
     if texts.iter().any(|t| t.chars().count() > MAX_EMBED_CHARS) {
         return Err(ApiError::invalid(format!(
             "an input is longer than {MAX_EMBED_CHARS} characters"
+        )));
+    }
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "unknown encoding_format {other:?} (float or base64)"
+            )))
+        }
+    };
+    let id = state.engine.embedder().id().clone();
+    if let Some(m) = req.model.as_deref().filter(|m| !names_model(m, &id.name)) {
+        return Err(ApiError::invalid(format!(
+            "unknown model {m:?}: this server embeds with {:?}",
+            id.name
+        )));
+    }
+    if let Some(d) = req.dimensions.filter(|d| *d != id.dim) {
+        return Err(ApiError::invalid(format!(
+            "dimensions {d} is not supported: {} vectors have {} dimensions and cannot be \
+             shortened",
+            id.name, id.dim
         )));
     }
     let kind = match req.input_type.as_deref() {
@@ -64,7 +91,12 @@ pub async fn embeddings(
             .map(|(index, embedding)| EmbeddingItem {
                 object: "embedding",
                 index,
-                embedding,
+                embedding: if base64 {
+                    let bytes: Vec<u8> = embedding.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    EncodedVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
+                } else {
+                    EncodedVector::Float(embedding)
+                },
             })
             .collect(),
         model,
@@ -73,4 +105,22 @@ pub async fn embeddings(
             total_tokens: tokens,
         },
     }))
+}
+
+/// True when `asked` names the model `name`: itself, or with an owner prefix
+/// (`intfloat/multilingual-e5-small`).
+fn names_model(asked: &str, name: &str) -> bool {
+    asked == name || asked.rsplit_once('/').is_some_and(|(_, n)| n == name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn model_names() {
+        let n = "multilingual-e5-small";
+        assert!(super::names_model(n, n));
+        assert!(super::names_model("intfloat/multilingual-e5-small", n));
+        assert!(!super::names_model("text-embedding-3-small", n));
+        assert!(!super::names_model("multilingual-e5-small-v2", n));
+    }
 }
