@@ -1,6 +1,9 @@
 //! Search latency per mode on an index (used by `scripts/bench-search.sh`): the seed questions,
-//! asked in turn, modes interleaved so that machine noise hits both alike. Prints JSON. The
-//! index may be a folder or a postgres:// URL (`scripts/bench-postgres.sh`).
+//! asked in turn, modes interleaved so that machine noise hits both alike; and once per round a
+//! question of the longest length accepted (2,000 characters of the corpus), searched and asked,
+//! against a normal question asked (`max_query_over_hybrid_p50`, `max_ask_over_ask_p50`: what
+//! the longest question costs against a normal one). Prints JSON. The index may be a folder or
+//! a postgres:// URL (`scripts/bench-postgres.sh`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -32,7 +35,33 @@ fn main() -> anyhow::Result<()> {
     engine.search(&SearchRequest::new("warm up"))?;
     let modes = [Mode::Dense, Mode::Hybrid, Mode::Lexical];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
-    for _ in 0..rounds {
+    let longest: String =
+        std::fs::read_to_string("tests/fixtures/corpus/suzhou-15th-five-year-plan-proposal.txt")?
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .skip(3000)
+            .take(semsearch::config::MAX_QUERY_CHARS)
+            .collect();
+    // [long search, long ask, normal ask]
+    let mut long: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    let timed = |f: &dyn Fn() -> semsearch::Result<()>| -> anyhow::Result<f64> {
+        let t = Instant::now();
+        f()?;
+        Ok(t.elapsed().as_secs_f64() * 1000.0)
+    };
+    for round in 0..rounds {
+        let normal = questions[round % questions.len()].as_str();
+        long[0].push(timed(&|| {
+            engine
+                .search(&SearchRequest::new(longest.as_str()))
+                .map(drop)
+        })?);
+        long[1].push(timed(&|| {
+            engine.ask(&SearchRequest::new(longest.as_str())).map(drop)
+        })?);
+        long[2].push(timed(&|| {
+            engine.ask(&SearchRequest::new(normal)).map(drop)
+        })?);
         for q in &questions {
             for (i, m) in modes.iter().enumerate() {
                 let t = Instant::now();
@@ -48,6 +77,16 @@ fn main() -> anyhow::Result<()> {
         out.insert(format!("{name}_p50_ms"), t[t.len() / 2].into());
         out.insert(format!("{name}_p95_ms"), t[t.len() * 95 / 100].into());
     }
+    for (name, t) in ["max_query", "max_ask", "ask"].iter().zip(long.iter_mut()) {
+        t.sort_by(f64::total_cmp);
+        out.insert(format!("{name}_p50_ms"), t[t.len() / 2].into());
+    }
+    let hybrid = out["hybrid_p50_ms"].as_f64().unwrap_or(1.0);
+    let ask = out["ask_p50_ms"].as_f64().unwrap_or(1.0);
+    let max_query = out["max_query_p50_ms"].as_f64().unwrap_or(0.0) / hybrid;
+    let max_ask = out["max_ask_p50_ms"].as_f64().unwrap_or(0.0) / ask;
+    out.insert("max_query_over_hybrid_p50".into(), max_query.into());
+    out.insert("max_ask_over_ask_p50".into(), max_ask.into());
     let ratio =
         out["hybrid_p50_ms"].as_f64().unwrap_or(0.0) / out["dense_p50_ms"].as_f64().unwrap_or(1.0);
     out.insert("queries_per_mode".into(), times[0].len().into());

@@ -1,11 +1,14 @@
 //! Text to vectors. [`Embedder`] is the seam the rest of semsearch depends on; [`TextEmbedder`]
 //! implements it with a Hugging Face tokenizer and the candle [`bert::Encoder`].
 //!
-//! Long texts are never cut silently: a text whose tokens exceed the model's window is split
-//! into consecutive windows (no overlap) of at most `max_tokens - 2` content tokens, each window
-//! is encoded as its own sequence, and the text's vector is the token-count-weighted average of
-//! the windows' mean-pooled vectors, L2-normalised. For a text that fits, this is plain mean
-//! pooling. Batches are formed after sorting windows by length so that padding stays small.
+//! Long passages are never cut silently: a passage whose tokens exceed the model's window is
+//! split into consecutive windows (no overlap) of at most `max_tokens - 2` content tokens, each
+//! window is encoded as its own sequence, and the passage's vector is the token-count-weighted
+//! average of the windows' mean-pooled vectors, L2-normalised. For a text that fits, this is
+//! plain mean pooling. A *query* is read over its first window only (512 tokens for e5-small,
+//! documented in the README): a question is a few dozen tokens, and a 2,000-character paste
+//! would otherwise cost several encoder passes on every search. Batches are formed after
+//! sorting windows by length so that padding stays small.
 
 mod batch;
 pub mod bert;
@@ -403,6 +406,8 @@ impl Embedder for TextEmbedder {
         for (i, (ids, _)) in content.iter().enumerate() {
             let chunks: Vec<&[u32]> = if ids.is_empty() {
                 vec![&[][..]]
+            } else if kind == TextKind::Query {
+                vec![&ids[..ids.len().min(window)]]
             } else {
                 ids.chunks(window).collect()
             };

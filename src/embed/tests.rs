@@ -139,6 +139,30 @@ fn long_text_is_windowed_not_cut() {
 }
 
 #[test]
+fn a_query_is_read_over_its_first_window() {
+    let e = tiny_embedder(1, false);
+    let words: Vec<&str> = WORDS[7..].iter().copied().cycle().take(40).collect();
+    let long = words.join(" ");
+    let with_tail = format!("{long} river river river");
+    let a = e.embed(&[long.as_str()], TextKind::Query).unwrap();
+    let b = e.embed(&[with_tail.as_str()], TextKind::Query).unwrap();
+    close(&a[0], &b[0], 1e-6);
+    // The first window alone: the query's first 14 content tokens.
+    let ids = e
+        .content_ids(&[long.as_str()], TextKind::Query)
+        .unwrap()
+        .remove(0);
+    let first = [&[0u32][..], &ids[..14], &[2]].concat();
+    let mean = e
+        .encoder
+        .forward_mean(&[first.as_slice()])
+        .unwrap()
+        .remove(0);
+    let acc: Vec<f64> = mean.iter().map(|v| *v as f64).collect();
+    close(&normalize(&acc), &a[0], 1e-5);
+}
+
+#[test]
 fn q4_word_table_matches_its_dequantized_dense_table() {
     let cfg = tiny_config(1);
     let mut w = tiny_weights(&cfg, 11, true);

@@ -72,6 +72,7 @@ const MAX_ERROR_TEXT: usize = 2048;
 /// Middleware: every error answer is the JSON error body, and every answer carries the security
 /// headers (pages also a content security policy).
 pub async fn harden(req: Request, next: Next) -> Response {
+    let mcp = req.uri().path().starts_with("/mcp");
     let mut resp = next.run(req).await;
     let status = resp.status();
     let is_json = resp
@@ -90,7 +91,11 @@ pub async fn harden(req: Request, next: Next) -> Response {
         } else {
             text
         };
-        let mut json = ApiError::new(status, code_of(status), message).into_response();
+        let mut json = if mcp {
+            json_rpc_error(status, &message)
+        } else {
+            ApiError::new(status, code_of(status), message).into_response()
+        };
         // Allow (405) and the like stay.
         for (name, value) in parts.headers.iter() {
             if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
@@ -126,6 +131,22 @@ pub async fn harden(req: Request, next: Next) -> Response {
         );
     }
     resp
+}
+
+/// An error of the MCP transport as JSON-RPC says it (clients read `error.code`): a body that is
+/// not JSON is a parse error (-32700, 400), anything else an invalid request (-32600).
+fn json_rpc_error(status: StatusCode, message: &str) -> Response {
+    let (status, code, what) = if message.starts_with("fail to deserialize") {
+        (StatusCode::BAD_REQUEST, -32700, "Parse error")
+    } else {
+        (status, -32600, "Invalid Request")
+    };
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": code, "message": format!("{what}: {message}")},
+    });
+    (status, axum::Json(body)).into_response()
 }
 
 /// The stable code of an error status that no handler produced.

@@ -142,3 +142,30 @@ async fn context_takes_system_messages_and_content_parts() {
     let (st, d, _) = call(s, post("/context", tool_call.to_string())).await;
     assert_eq!(st, StatusCode::OK, "{d}");
 }
+
+#[tokio::test]
+async fn mcp_transport_errors_are_json_rpc() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let s = state(tiny_engine(), None);
+    let req = |body: &'static str, accept: &'static str| {
+        Request::post("/mcp")
+            .header("content-type", "application/json")
+            .header("accept", accept)
+            .header("host", "localhost")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (st, body, text) = call(
+        s.clone(),
+        req("{not json", "application/json, text/event-stream"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{text}");
+    assert_eq!(body["jsonrpc"], "2.0", "{text}");
+    assert_eq!(body["error"]["code"], -32700, "{text}");
+    // A request that is JSON but not acceptable to the transport: an invalid request.
+    let (st, body, text) = call(s, req("{}", "text/plain")).await;
+    assert!(st.is_client_error(), "{text}");
+    assert_eq!(body["error"]["code"], -32600, "{text}");
+}

@@ -8,7 +8,7 @@ pub mod tantivy;
 pub mod tokenizer;
 
 pub use self::tantivy::{LexicalIndex, LexicalView, RawHits};
-pub use tokenizer::{tokenize, JiebaTokenizer};
+pub use tokenizer::{query_terms, tokenize, JiebaTokenizer, MAX_QUERY_TERMS};
 
 /// Lexical matches and how much the lexical side knows about the query.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +73,16 @@ impl From<::tantivy::TantivyError> for crate::index::StoreError {
 mod tests {
     use super::*;
     use crate::index::filter::{DocFilter, ALL_DOCUMENTS as ALL};
+
+    #[test]
+    fn a_query_is_searched_with_its_first_distinct_terms() {
+        let long: String = (0..200).map(|i| format!("w{i} w{i} ")).collect();
+        let t = query_terms(&long);
+        assert_eq!(t.len(), MAX_QUERY_TERMS);
+        assert!(t.contains(&"w0".to_string()) && t.contains(&"w63".to_string()));
+        assert!(!t.contains(&"w64".to_string()));
+        assert!(t.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+    }
 
     #[test]
     fn chinese_compounds_yield_their_parts() {

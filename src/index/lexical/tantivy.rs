@@ -15,7 +15,7 @@ use tantivy::schema::{
 };
 use tantivy::{Index as TantivyIndex, IndexReader, IndexWriter, TantivyDocument, Term};
 
-use super::tokenizer::{pre_tokenized, tokenize, JiebaTokenizer};
+use super::tokenizer::{pre_tokenized, query_terms, tokenize, JiebaTokenizer};
 use crate::index::{DocFilter, Passage, StoreError};
 use crate::text::idf;
 
@@ -229,9 +229,7 @@ fn worker_error(writer: &mut IndexWriter, e: tantivy::TantivyError) -> tantivy::
 impl LexicalView {
     /// Up to `k` hits for `query` among the documents `docs` accepts.
     pub fn search(&self, query: &str, k: usize, docs: &DocFilter) -> Result<RawHits, StoreError> {
-        let mut q_terms = tokenize(query);
-        q_terms.sort();
-        q_terms.dedup();
+        let q_terms = query_terms(query);
         let f = self.fields;
         let n = self.searcher.num_docs() as f32;
         if q_terms.is_empty() || k == 0 || n == 0.0 {

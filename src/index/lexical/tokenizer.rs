@@ -45,6 +45,23 @@ pub fn tokenize(text: &str) -> Vec<String> {
     out
 }
 
+/// Distinct terms a query is searched with, at most: a question has a few dozen, and each term
+/// is one postings list to walk, so a 2,000-character paste would otherwise cost hundreds of
+/// lists on every store.
+pub const MAX_QUERY_TERMS: usize = 64;
+
+/// The distinct terms of a query, the first [`MAX_QUERY_TERMS`] in text order, sorted.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut terms: Vec<String> = tokenize(query)
+        .into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .take(MAX_QUERY_TERMS)
+        .collect();
+    terms.sort();
+    terms
+}
+
 /// The tantivy tokenizer wrapping [`tokenize`].
 #[derive(Clone, Default)]
 pub struct JiebaTokenizer;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use pgvector::Vector;
 
 use super::snapshot::PgSnapshot;
-use crate::index::lexical::{tokenize, LexicalHits};
+use crate::index::lexical::{query_terms, LexicalHits};
 use crate::index::{Cosines, DocFilter, Filter, Key, Snapshot, StoreError};
 use crate::text::idf;
 
@@ -22,9 +22,7 @@ pub(super) fn search(
     k: usize,
     docs: &DocFilter,
 ) -> Result<LexicalHits, StoreError> {
-    let mut terms = tokenize(query);
-    terms.sort();
-    terms.dedup();
+    let terms = query_terms(query);
     if terms.is_empty() || k == 0 || snap.len() == 0 {
         return Ok(LexicalHits {
             terms: terms.len(),
