@@ -3,7 +3,10 @@
 //! question of the longest length accepted (2,000 characters of the corpus), searched and asked,
 //! against a normal question asked (`max_query_over_hybrid_p50`, `max_ask_over_ask_p50`: what
 //! the longest question costs against a normal one). Prints JSON. The index may be a folder or
-//! a postgres:// URL (`scripts/bench-postgres.sh`).
+//! a postgres:// URL (`scripts/bench-postgres.sh`). With `BENCH_ANCHOR=INDEX` a second index
+//! (the local one, for PostgreSQL) is searched with every question and mode right after or
+//! before the first, alternately, so both see the same machine: `anchor_{mode}_p50_ms` and
+//! `{mode}_over_anchor_p50`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,6 +29,15 @@ fn main() -> anyhow::Result<()> {
     let embedder = Arc::new(TextEmbedder::load(Path::new(&model))?);
     // A postgres:// URL in place of the index folder measures the shared store.
     let at = semsearch::index::Location::parse(&index);
+    let anchor = match std::env::var("BENCH_ANCHOR") {
+        Ok(a) => Some(Engine::open_at(
+            embedder.clone(),
+            &semsearch::index::Location::parse(&a),
+            Access::Existing,
+            Options::default(),
+        )?),
+        Err(_) => None,
+    };
     let engine = Engine::open_at(embedder, &at, Access::Existing, Options::default())?;
     let questions: Vec<String> = std::fs::read_to_string("tests/fixtures/eval/seed-qa.jsonl")?
         .lines()
@@ -33,8 +45,13 @@ fn main() -> anyhow::Result<()> {
         .filter_map(|v| v["question"].as_str().map(String::from))
         .collect();
     engine.search(&SearchRequest::new("warm up"))?;
+    if let Some(a) = &anchor {
+        a.search(&SearchRequest::new("warm up"))?;
+    }
     let modes = [Mode::Dense, Mode::Hybrid, Mode::Lexical];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut anchor_times: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut turn = 0usize;
     let longest: String =
         std::fs::read_to_string("tests/fixtures/corpus/suzhou-15th-five-year-plan-proposal.txt")?
             .chars()
@@ -64,9 +81,25 @@ fn main() -> anyhow::Result<()> {
         })?);
         for q in &questions {
             for (i, m) in modes.iter().enumerate() {
-                let t = Instant::now();
-                engine.search(&SearchRequest::new(q.as_str()).mode(*m))?;
-                times[i].push(t.elapsed().as_secs_f64() * 1000.0);
+                let req = SearchRequest::new(q.as_str()).mode(*m);
+                let run = |e: &Engine, into: &mut Vec<f64>| -> anyhow::Result<()> {
+                    let t = Instant::now();
+                    e.search(&req)?;
+                    into.push(t.elapsed().as_secs_f64() * 1000.0);
+                    Ok(())
+                };
+                turn += 1;
+                match &anchor {
+                    Some(a) if turn % 2 == 0 => {
+                        run(a, &mut anchor_times[i])?;
+                        run(&engine, &mut times[i])?;
+                    }
+                    Some(a) => {
+                        run(&engine, &mut times[i])?;
+                        run(a, &mut anchor_times[i])?;
+                    }
+                    None => run(&engine, &mut times[i])?,
+                }
             }
         }
     }
@@ -76,6 +109,16 @@ fn main() -> anyhow::Result<()> {
         let name = format!("{m:?}").to_lowercase();
         out.insert(format!("{name}_p50_ms"), t[t.len() / 2].into());
         out.insert(format!("{name}_p95_ms"), t[t.len() * 95 / 100].into());
+    }
+    if anchor.is_some() {
+        for (m, t) in modes.iter().zip(anchor_times.iter_mut()) {
+            t.sort_by(f64::total_cmp);
+            let name = format!("{m:?}").to_lowercase();
+            let p50 = t[t.len() / 2];
+            out.insert(format!("anchor_{name}_p50_ms"), p50.into());
+            let own = out[&format!("{name}_p50_ms")].as_f64().unwrap_or(0.0);
+            out.insert(format!("{name}_over_anchor_p50"), (own / p50).into());
+        }
     }
     for (name, t) in ["max_query", "max_ask", "ask"].iter().zip(long.iter_mut()) {
         t.sort_by(f64::total_cmp);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The PostgreSQL store against the local index, side by side in one run (README, "Scaling out"):
-#  1. corpus: hybrid, dense and lexical search p50/p95 over the seed questions
-#     (examples/bench_search), local index then PostgreSQL (imported from it);
+#  1. corpus: hybrid, dense and lexical search p50 over the seed questions (examples/bench_search),
+#     the local index and PostgreSQL (imported from it) searched in turn by one process;
 #  2. synthetic embedding-like passages (examples/bench_index; N=100000 by default, SENTENCES=1;
 #     BENCH_KEEP=DIR reuses a local index built by an earlier run, since building one takes
 #     minutes): import time, dense p50/p99, queries/s and recall@10 against exact search, for
@@ -37,8 +37,18 @@ echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 echo "== corpus: search latency (ms), local index vs PostgreSQL"
 corpus_index "$work/idx"
 "$SEMSEARCH_BIN" import --from "$work/idx" --store "$base/$corpus_db"
-echo "local:    $("$TARGET"/release/examples/bench_search models/multilingual-e5-small "$work/idx" 4)"
-echo "postgres: $("$TARGET"/release/examples/bench_search models/multilingual-e5-small "$base/$corpus_db" 4)"
+# One process, both stores, each question and mode searched on both in turn (BENCH_ANCHOR): the
+# ratios are what the target is judged by, since this machine is shared and noisy.
+BENCH_ANCHOR="$work/idx" "$TARGET"/release/examples/bench_search models/multilingual-e5-small \
+  "$base/$corpus_db" "${ROUNDS:-4}" >"$work/corpus.json"
+python3 - "$work/corpus.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for m in ("hybrid", "dense", "lexical"):
+    print(f"{m:>8}: local p50 {r['anchor_' + m + '_p50_ms']:.2f} ms  postgres p50 {r[m + '_p50_ms']:.2f} ms"
+          f"  ({r[m + '_over_anchor_p50']:.2f}x)")
+print(f"({r['queries_per_mode']} searches per mode and store, interleaved)")
+PY
 
 echo "== $n synthetic passages: local index vs PostgreSQL (same queries; recall against exact)"
 BENCH_PG="$base/$synth_db" BENCH_KEEP="${BENCH_KEEP:-}" "$TARGET"/release/examples/bench_index "$n" "${SENTENCES:-1}" >"$work/synth.json"

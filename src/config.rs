@@ -49,6 +49,9 @@ pub const FUSION_DEPTH: usize = 50;
 /// Passages whose sentences compete for the answer of `/ask`: the answer is almost always in
 /// the top three (CMRC trial), and every extra passage adds candidates that only add noise.
 pub const ANSWER_PASSAGES: usize = 3;
+/// Passages sampled to tell which languages an index holds (`GET /stats`): shares to about
+/// 3 points, read in a few milliseconds.
+pub const LANGUAGE_SAMPLE: usize = 256;
 
 /// Default most tokens per passage: half the model's 512-token window, so a passage is one
 /// clause or a few paragraphs, specific enough to be a useful hit.

@@ -78,3 +78,42 @@ pub struct Backup {
     /// Passages in it.
     pub passages: usize,
 }
+
+/// Answer of `GET /stats`: what the index holds.
+#[derive(Serialize, ToSchema)]
+pub struct Stats {
+    /// Documents.
+    pub documents: usize,
+    /// Passages.
+    pub passages: usize,
+    /// Passages read to estimate `languages` (an even sample of at most 256).
+    pub sampled: usize,
+    /// Languages of the sampled passages, most common first.
+    pub languages: Vec<LanguageShare>,
+}
+
+/// One language of an index.
+#[derive(Serialize, ToSchema)]
+pub struct LanguageShare {
+    /// ISO 639-3 code (`cmn` for Mandarin Chinese, `eng` for English).
+    pub code: &'static str,
+    /// English name.
+    pub name: &'static str,
+    /// Share of the sampled passages, 0..1.
+    pub share: f32,
+}
+
+impl From<crate::engine::Stats> for Stats {
+    fn from(s: crate::engine::Stats) -> Self {
+        Stats {
+            documents: s.documents,
+            passages: s.passages,
+            sampled: s.sampled,
+            languages: s
+                .languages
+                .into_iter()
+                .map(|(code, name, share)| LanguageShare { code, name, share })
+                .collect(),
+        }
+    }
+}

@@ -13,7 +13,7 @@ mod passage;
 mod search;
 
 pub use chatbot::*;
-pub use documents::{Backup, Deleted, DocumentList, NewBackup, NewDocument};
+pub use documents::{Backup, Deleted, DocumentList, LanguageShare, NewBackup, NewDocument, Stats};
 pub use embeddings::{
     EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, EncodedVector, Usage,
 };

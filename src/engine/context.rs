@@ -182,14 +182,12 @@ impl Engine {
                 continue;
             }
             let n = citations.len() + 1;
-            let head = match &b.hit.clause {
-                Some(c) => format!("[{n}] {} (clause {c})", b.hit.title),
-                None => format!("[{n}] {}", b.hit.title),
-            };
+            let head = label(n, &b.hit.title, &parts);
             let chunk = format!("{head}\n{body}\n\n");
             let cost = self.embedder.count_tokens(&chunk, TextKind::Passage)?;
             if used + cost > max_tokens {
                 // The hit's own passage alone, when its neighbours do not fit.
+                let head = label(n, &b.hit.title, std::slice::from_ref(&b.hit));
                 let alone = format!("{head}\n{}\n\n", b.hit.text);
                 let cost = self.embedder.count_tokens(&alone, TextKind::Passage)?;
                 if used + cost > max_tokens {
@@ -224,5 +222,48 @@ impl Engine {
             text: text.trim_end().to_string(),
             citations,
         })
+    }
+}
+
+/// A block's head: its number, its document's title, and the clauses of the text it holds (a
+/// block with the clause before the hit's begins with that clause's text, so it names both:
+/// a model citing the block names the clause it read).
+fn label(n: usize, title: &str, parts: &[Passage]) -> String {
+    let mut clauses: Vec<&str> = Vec::new();
+    for c in parts.iter().filter_map(|p| p.clause.as_deref()) {
+        if !clauses.contains(&c) {
+            clauses.push(c);
+        }
+    }
+    match clauses.as_slice() {
+        [] => format!("[{n}] {title}"),
+        [c] => format!("[{n}] {title} (clause {c})"),
+        many => format!("[{n}] {title} (clauses {})", many.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(clause: Option<&str>) -> Passage {
+        Passage {
+            id: "plan#1".into(),
+            doc: "plan".into(),
+            title: "Plan".into(),
+            section: None,
+            clause: clause.map(str::to_string),
+            text: String::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    #[test]
+    fn a_block_names_every_clause_it_holds() {
+        let two = [part(Some("47")), part(Some("48")), part(Some("48"))];
+        assert_eq!(label(1, "Plan", &two), "[1] Plan (clauses 47, 48)");
+        assert_eq!(label(2, "Plan", &two[1..]), "[2] Plan (clause 48)");
+        assert_eq!(label(3, "Plan", &[part(None)]), "[3] Plan");
     }
 }

@@ -10,6 +10,7 @@
 mod context;
 mod conversation;
 mod request;
+mod stats;
 mod write;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ use crate::search::{self, answer, fusion::FusionParams, relevance::Judge, Senten
 pub use context::{Citation, Context};
 pub use conversation::{questions, Message, Role, Strategy};
 pub use request::{validate_k, Mode, SearchRequest};
+pub use stats::Stats;
 pub use write::{draft, Deadline, DocumentDraft, Imported, Ingested};
 
 /// How passages are made and how hybrid search fuses its two rankings.
@@ -181,6 +183,11 @@ impl Engine {
     /// Documents in the index, in id order.
     pub fn documents(&self) -> Result<Vec<DocumentInfo>> {
         Ok(self.snapshot()?.documents()?)
+    }
+
+    /// What the index holds: documents, passages, languages.
+    pub fn stats(&self) -> Result<Stats> {
+        stats::of(self.snapshot()?.as_ref())
     }
 
     /// Passage by id.

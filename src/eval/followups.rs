@@ -7,7 +7,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{first_hit, normalize, read_jsonl, report, QaLine};
-use crate::engine::{Engine, Mode, SearchRequest};
+use crate::config::DEFAULT_MIN_RELEVANCE;
+use crate::engine::{is_found, Engine, Mode, SearchRequest};
 use crate::error::{Error, Result};
 
 /// Recall at the top of one list of turns.
@@ -24,16 +25,30 @@ pub struct TurnScores {
     /// Mean reciprocal rank of the evidence (0 beyond 10).
     #[serde(rename = "mrr@10")]
     pub mrr_10: f64,
+    /// Share the search calls found (a passage at the default relevance threshold): what
+    /// `/context` answers with a context rather than `found: false`.
+    pub found: f64,
+    /// Share found with the evidence in the top 5.
+    #[serde(rename = "answered@5")]
+    pub answered_5: f64,
 }
 
+/// One turn asked: the evidence's rank, and whether the search found an answer.
+type Turn = (Option<usize>, bool);
+
 impl TurnScores {
-    fn of(ranks: &[Option<usize>]) -> Self {
-        let r = report(Mode::Hybrid, 0, ranks, Instant::now());
+    fn of(turns: &[Turn]) -> Self {
+        let ranks: Vec<Option<usize>> = turns.iter().map(|t| t.0).collect();
+        let r = report(Mode::Hybrid, 0, &ranks, Instant::now());
+        let n = turns.len().max(1) as f64;
+        let share = |f: &dyn Fn(&Turn) -> bool| turns.iter().filter(|t| f(t)).count() as f64 / n;
         TurnScores {
-            turns: ranks.len(),
+            turns: turns.len(),
             recall_1: r.recall_1,
             recall_5: r.recall_5,
             mrr_10: r.mrr_10,
+            found: share(&|t| t.1),
+            answered_5: share(&|t| t.1 && t.0.is_some_and(|r| r <= 5)),
         }
     }
 }
@@ -83,13 +98,13 @@ pub fn followups(engine: &Engine, file: &Path, k: usize) -> Result<FollowupRepor
                 content: turn.question.clone(),
             });
             let ev = normalize(&turn.evidence);
-            let rank = |strategy| -> Result<Option<usize>> {
+            let rank = |strategy| -> Result<Turn> {
                 let snap = engine.snapshot()?;
                 let (hits, _) =
                     engine.search_conversation(snap.as_ref(), &messages, &template, strategy)?;
-                Ok(first_hit(&hits, |h| {
-                    normalize(&h.passage.text).contains(&ev)
-                }))
+                let found = is_found(&hits[..hits.len().min(5)], DEFAULT_MIN_RELEVANCE);
+                let rank = first_hit(&hits, |h| normalize(&h.passage.text).contains(&ev));
+                Ok((rank, found))
             };
             if i == 0 {
                 first.push(rank(Strategy::default())?);

@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
             get(documents::list_documents).post(documents::add_document),
         )
         .route("/documents/{doc}", delete(documents::delete_document))
+        .route("/stats", get(documents::stats))
         .route("/backups", post(backups::create_backup))
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/retrieval", post(chatbot::retrieval))

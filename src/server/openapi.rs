@@ -23,6 +23,7 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         passages::around,
         passages::related,
         documents::list_documents,
+        documents::stats,
         documents::add_document,
         documents::delete_document,
         backups::create_backup,

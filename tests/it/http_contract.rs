@@ -154,6 +154,19 @@ async fn documents_add_list_delete_with_api_key() {
         b,
         json!({"documents": [{"doc": "flood", "title": "Flood plan", "passages": 2}]})
     );
+    // What the index holds, as the page shows it above the search box.
+    let (st, b, _) = call(s.clone(), get("/stats")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (
+            b["documents"].clone(),
+            b["passages"].clone(),
+            b["sampled"].clone()
+        ),
+        (json!(1), json!(2), json!(2))
+    );
+    assert_eq!(b["languages"][0]["code"], "eng", "{b}");
+    assert_eq!(b["languages"][0]["name"], "English");
     // Persisted before acknowledged: a second engine on the same folder sees it.
     let reopened = Engine::open(tiny(), Some(&dir.path().join("idx")), Options::default()).unwrap();
     assert_eq!(reopened.documents().unwrap().len(), 1);
@@ -178,7 +191,12 @@ async fn documents_add_list_delete_with_api_key() {
         .header("authorization", "Bearer s3cret")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(call(s, del).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(s.clone(), del).await.0, StatusCode::NOT_FOUND);
+    let (_, b, _) = call(s, get("/stats")).await;
+    assert_eq!(
+        b,
+        json!({"documents": 0, "passages": 0, "sampled": 0, "languages": []})
+    );
 }
 
 #[tokio::test]

@@ -1,10 +1,10 @@
-//! `/documents`: list, add, delete.
+//! `/documents`: list, add, delete; `/stats`: what they add up to.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 
-use crate::api::{Deleted, Document, DocumentList, Ingested, NewDocument};
+use crate::api::{Deleted, Document, DocumentList, Ingested, NewDocument, Stats};
 use crate::config::WRITE_DEADLINE_SECS;
 use crate::engine::Deadline;
 use crate::ingest::RawDocument;
@@ -20,6 +20,12 @@ pub async fn list_documents(State(state): State<AppState>) -> Result<Json<Docume
     Ok(Json(DocumentList {
         documents: docs.iter().map(Document::from).collect(),
     }))
+}
+
+/// What the index holds: documents, passages, and the languages of an even sample of passages.
+#[utoipa::path(get, path = "/stats", responses((status = 200, body = Stats)))]
+pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
+    Ok(Json(state.blocking(|e| e.stats()).await?.into()))
 }
 
 /// Adds a document (replacing one with the same `doc`); acknowledged once saved.
