@@ -90,7 +90,7 @@ fn main() -> anyhow::Result<()> {
                 };
                 turn += 1;
                 match &anchor {
-                    Some(a) if turn % 2 == 0 => {
+                    Some(a) if turn.is_multiple_of(2) => {
                         run(a, &mut anchor_times[i])?;
                         run(&engine, &mut times[i])?;
                     }

@@ -8,6 +8,8 @@
 #                  rebuilt when its inputs or model change
 #   MIN_RELEVANCE  threshold for the abstention report (default: the server's)
 #   MIN_RECALL5=X  fail unless hybrid seed-qa recall@5 on the library reaches X (scripts/test.sh)
+#   RELATED_GATE=1 fail unless related clauses beat the whole-clause embedding baseline
+#                  (`eval --related` on the plan's chapters, run on the library too)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -44,6 +46,16 @@ fi
 "$SEMSEARCH_BIN" eval --index "$lib" --qa "$eval_dir/seed-qa.jsonl" --compare | tee "$work/qa.jsonl"
 "$SEMSEARCH_BIN" eval --index "$lib" --qa "$eval_dir/seed-qa.jsonl" \
   --unanswerable "$eval_dir/unanswerable.jsonl" ${MIN_RELEVANCE:+--min-relevance "$MIN_RELEVANCE"}
+# Related clauses, within the library: the plan's clauses grouped by its chapters.
+"$SEMSEARCH_BIN" eval --index "$lib" --related "$eval_dir/clause-chapters.json" | tee "$work/related.json"
+if [ -n "${RELATED_GATE:-}" ]; then
+  python3 - "$work/related.json" <<'PY' || die "related clauses do not beat whole-clause nearest neighbours"
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"related clauses: {r['related@3']:.3f} on topic against {r['whole_clause_embedding@3']:.3f} by whole-clause embedding", file=sys.stderr)
+sys.exit(0 if r["related@3"] > r["whole_clause_embedding@3"] else 1)
+PY
+fi
 if [ -n "${MIN_RECALL5:-}" ]; then
   python3 - "$MIN_RECALL5" "$work/qa.jsonl" <<'PY' || die "hybrid recall@5 on the library is below $MIN_RECALL5"
 import json, sys

@@ -19,8 +19,10 @@ use crate::search::SentenceCache;
 const QUESTION_CHUNK: usize = 64;
 
 mod followups;
+mod related;
 
 pub use followups::{followups, FollowupReport, TurnScores};
+pub use related::{related, RelatedReport};
 
 /// One line of `semsearch eval` output (ARCHITECTURE.md, "The contract").
 #[derive(Debug, Clone, Serialize)]

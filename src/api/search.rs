@@ -152,9 +152,10 @@ pub struct AskResponse {
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct RelatedParams {
-    /// Passages to return (default 5).
+    /// Clauses to return (default 5).
     pub k: Option<usize>,
-    /// Include the passages right before and after (default false).
+    /// Also list the other passages of the passage's own clause (outside any clause: the
+    /// passages right before and after it), each as its own result (default false).
     pub neighbours: Option<bool>,
 }
 

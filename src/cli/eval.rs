@@ -16,8 +16,8 @@ pub struct Args {
     /// SQuAD v1 file: builds a fresh in-memory index, one document per paragraph.
     #[arg(
         long,
-        conflicts_with_all = ["qa", "unanswerable", "followups"],
-        required_unless_present_any = ["qa", "unanswerable", "followups"]
+        conflicts_with_all = ["qa", "unanswerable", "followups", "related"],
+        required_unless_present_any = ["qa", "unanswerable", "followups", "related"]
     )]
     squad: Option<PathBuf>,
     /// JSONL of {question} the index does not answer: reports the share abstained (`found:
@@ -34,6 +34,10 @@ pub struct Args {
     /// against --index: recall of first and later turns, later turns also asked alone.
     #[arg(long, conflicts_with_all = ["qa", "unanswerable"])]
     followups: Option<PathBuf>,
+    /// JSON grouping of one document's clauses by topic (`{"doc", "chapters": [[1, 2], ...]}`):
+    /// the share of each clause's first three related clauses on its topic, against --index.
+    #[arg(long, conflicts_with_all = ["qa", "unanswerable", "followups"])]
+    related: Option<PathBuf>,
     /// Relevance threshold for --unanswerable and --held-out (default: the server's).
     #[arg(long)]
     min_relevance: Option<f32>,
@@ -120,6 +124,15 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         )?;
         pb.finish_and_clear();
         println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    if let Some(file) = &args.related {
+        anyhow::ensure!(
+            !args.compare && !args.answers && !args.passages.is_set(),
+            "--related takes --index only"
+        );
+        let engine = args.store.open(embedder, &args.index, false, options)?;
+        println!("{}", serde_json::to_string(&eval::related(&engine, file)?)?);
         return Ok(());
     }
     if let Some(file) = &args.followups {

@@ -49,7 +49,7 @@ enum Command {
     Search(search::Args),
     /// HTTP service (JSON API, web page, metrics).
     Serve(serve::Args),
-    /// Passages related to a stored passage.
+    /// Clauses related to a stored passage's clause.
     Related(related::Args),
     /// MCP server on stdio (tools search, fetch, ask, context).
     Mcp(mcp::Args),

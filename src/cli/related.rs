@@ -1,4 +1,4 @@
-//! `semsearch related`: passages near a stored passage.
+//! `semsearch related`: the clauses nearest to a stored passage's clause.
 
 use std::path::{Path, PathBuf};
 
@@ -19,10 +19,11 @@ pub struct Args {
     index: PathBuf,
     #[command(flatten)]
     store: StoreArgs,
-    /// Passages to return.
+    /// Clauses to return.
     #[arg(short, default_value_t = DEFAULT_K)]
     k: usize,
-    /// Include the passages right before and after it.
+    /// Also list the other passages of its own clause (outside any clause: the passages right
+    /// before and after it).
     #[arg(long)]
     neighbours: bool,
     /// Print JSON.

@@ -324,16 +324,16 @@ impl Engine {
         Ok(answer::pick(question, &candidates))
     }
 
-    /// Passages nearest to a stored passage's own vector (no re-embedding), excluding itself
-    /// and, unless `include_neighbours`, the passages right before and after it.
+    /// Clauses related to the clause a stored passage belongs to (its passages' mean vector, no
+    /// re-embedding), each once by its best passage, never its own clause's passages; see
+    /// [`search::related`] for what `include_neighbours` adds.
     pub fn related(&self, id: &str, k: usize, include_neighbours: bool) -> Result<Vec<Hit>> {
         validate_k(k)?;
         let snap = self.snapshot()?;
         let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
-        let found = search::related::related(snap.as_ref(), key, k, include_neighbours)?;
-        // Judged as if the passage were the question: how far each result stands out from the
+        let (found, v) = search::related::related(snap.as_ref(), key, k, include_neighbours)?;
+        // Judged as if the clause were the question: how far each result stands out from the
         // library's average passage, on the same scale.
-        let v = snap.vectors(&[key])?.remove(0).to_vec();
         let judge = Judge::new(snap.as_ref(), "", &v, self.options.relevance)?;
         hits(snap.as_ref(), found, &judge, &v)
     }

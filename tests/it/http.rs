@@ -367,20 +367,29 @@ async fn passages_and_related() {
     let rel = body["results"].as_array().unwrap();
     assert_eq!(rel.len(), 4);
     let n: usize = id.rsplit_once('#').unwrap().1.parse().unwrap();
-    for r in rel {
-        let m: usize = r["id"]
-            .as_str()
-            .unwrap()
-            .rsplit_once('#')
-            .unwrap()
-            .1
-            .parse()
-            .unwrap();
-        assert!(
-            m.abs_diff(n) > 1,
-            "related {m} is {n} itself or its neighbour"
-        );
-    }
+    // Key 10 is a fragment of a clause split into three passages: related lists other clauses,
+    // each once, never a fragment of its own.
+    let own = corpus_engine()
+        .snapshot()
+        .unwrap()
+        .passage(10)
+        .unwrap()
+        .clause;
+    assert!(own.is_some());
+    let clauses: Vec<&str> = rel.iter().filter_map(|r| r["clause"].as_str()).collect();
+    assert!(
+        !clauses.contains(&own.as_deref().unwrap()),
+        "{clauses:?} holds its own clause"
+    );
+    let mut distinct = clauses.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        clauses.len(),
+        "a clause listed twice: {clauses:?}"
+    );
+    assert!(rel.iter().all(|r| r["id"] != id.as_str()));
     // Neighbours named by the server, in document order, clipped at the document's start.
     let (st, body, _) = call(s.clone(), get(&format!("/passages/{enc}/around?n=2"))).await;
     assert_eq!(st, StatusCode::OK);
