@@ -247,16 +247,7 @@ mod tests {
     use super::*;
 
     fn part(clause: Option<&str>) -> Passage {
-        Passage {
-            id: "plan#1".into(),
-            doc: "plan".into(),
-            title: "Plan".into(),
-            section: None,
-            clause: clause.map(str::to_string),
-            text: String::new(),
-            start: 0,
-            end: 0,
-        }
+        Passage::of_clause("plan", clause)
     }
 
     #[test]

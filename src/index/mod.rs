@@ -56,6 +56,23 @@ pub struct Passage {
     pub end: usize,
 }
 
+#[cfg(test)]
+impl Passage {
+    /// A passage of document `doc` with clause `clause` and no text, for unit tests.
+    pub(crate) fn of_clause(doc: &str, clause: Option<&str>) -> Passage {
+        Passage {
+            id: format!("{doc}#1"),
+            doc: doc.into(),
+            title: String::new(),
+            section: None,
+            clause: clause.map(str::to_string),
+            text: String::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
 /// A sentence of a passage with its own vector. Dense search scores a passage by its whole text
 /// and by its best sentence, so that one specific fact inside a long clause is found too.
 #[derive(Debug, Clone, PartialEq)]

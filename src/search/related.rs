@@ -163,16 +163,7 @@ mod tests {
     use super::*;
 
     fn p(doc: &str, clause: Option<&str>) -> Passage {
-        Passage {
-            id: format!("{doc}#1"),
-            doc: doc.into(),
-            title: String::new(),
-            section: None,
-            clause: clause.map(str::to_string),
-            text: String::new(),
-            start: 0,
-            end: 0,
-        }
+        Passage::of_clause(doc, clause)
     }
 
     #[test]
