@@ -5,9 +5,6 @@ use crate::config::LANGUAGE_SAMPLE;
 use crate::error::Result;
 use crate::index::Snapshot;
 
-/// Characters of a passage read to tell its language (whatlang is as sure at 200 as at 2,000).
-const DETECT_CHARS: usize = 200;
-
 /// Counts of an index, and its languages estimated from an even sample of passages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
@@ -17,9 +14,9 @@ pub struct Stats {
     pub passages: usize,
     /// Passages sampled to estimate `languages`.
     pub sampled: usize,
-    /// Languages of the sampled passages, most common first: ISO 639-3 code, English name, share
-    /// of the sample (passages whose language cannot be told are left out, so shares can sum to
-    /// less than 1).
+    /// Languages of the sampled passages, most common first (see [`crate::text::languages`]):
+    /// ISO 639-3 code, English name, share of the sample (passages whose language cannot be
+    /// told are left out, so shares can sum to less than 1).
     pub languages: Vec<(&'static str, &'static str, f32)>,
 }
 
@@ -28,20 +25,7 @@ pub fn of(snap: &dyn Snapshot) -> Result<Stats> {
     let documents = snap.documents()?.len();
     let sample = snap.sample(LANGUAGE_SAMPLE)?;
     let passages = snap.passages(&sample)?;
-    let mut counts: Vec<(whatlang::Lang, usize)> = Vec::new();
-    for p in &passages {
-        let head = match p.text.char_indices().nth(DETECT_CHARS) {
-            Some((i, _)) => &p.text[..i],
-            None => &p.text,
-        };
-        if let Some(lang) = whatlang::detect_lang(head) {
-            match counts.iter_mut().find(|c| c.0 == lang) {
-                Some(c) => c.1 += 1,
-                None => counts.push((lang, 1)),
-            }
-        }
-    }
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.code().cmp(b.0.code())));
+    let counts = crate::text::languages(passages.iter().map(|p| p.text.as_str()));
     let n = passages.len().max(1) as f32;
     Ok(Stats {
         documents,

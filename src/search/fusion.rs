@@ -96,10 +96,6 @@ pub fn script_agreement(query: &str, passages: &[&str]) -> f32 {
 /// ("Panthers", "GDP 4.2%") is too short for any detector, and keeps the script rule.
 pub const MIN_DETECT_LETTERS: usize = 16;
 
-/// Characters of each passage given to the language detector: plenty for a sure verdict on
-/// prose, and it keeps detection near 0.1 ms a passage.
-const DETECT_CHARS: usize = 400;
-
 /// Whether the question and the passages the dense side found are in one language: 0 when a
 /// question of [`MIN_DETECT_LETTERS`] or more, without Chinese characters, is detected in another
 /// language than most of those passages; otherwise [`script_agreement`].
@@ -130,21 +126,9 @@ pub fn language_agreement(query: &str, passages: &[&str]) -> f32 {
 
 /// The language most of `passages` are detected in (the first one's on a tie).
 fn majority_language(passages: &[&str]) -> Option<whatlang::Lang> {
-    let mut counts: Vec<(whatlang::Lang, usize)> = Vec::new();
-    for p in passages {
-        let head = match p.char_indices().nth(DETECT_CHARS) {
-            Some((i, _)) => &p[..i],
-            None => p,
-        };
-        if let Some(lang) = whatlang::detect_lang(head) {
-            match counts.iter_mut().find(|c| c.0 == lang) {
-                Some(c) => c.1 += 1,
-                None => counts.push((lang, 1)),
-            }
-        }
-    }
-    // max_by_key keeps the last of equal maxima; reversing first keeps the first.
-    counts.into_iter().rev().max_by_key(|c| c.1).map(|c| c.0)
+    crate::text::languages(passages.iter().copied())
+        .first()
+        .map(|c| c.0)
 }
 
 /// Weighted reciprocal rank fusion of ranked key lists; one entry per key, best first (ties
