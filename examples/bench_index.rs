@@ -200,6 +200,7 @@ impl Gen {
                 text: format!("第{i}条 文档{d}的段落，关于规划和发展。"),
                 start: 0,
                 end: 10,
+                metadata: Default::default(),
             });
             vs.push(PassageVectors {
                 passage: self.vector(),

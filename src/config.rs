@@ -43,6 +43,21 @@ pub const MAX_VECTOR_RESULTS: usize = 50;
 /// search scans the passages of each named document, so the list bounds its work.
 pub const MAX_FILTER_DOCS: usize = 100;
 
+/// Most keys in a document's metadata: more than any catalogue record uses, few enough that
+/// every passage can carry them.
+pub const MAX_META_KEYS: usize = 64;
+/// Longest metadata key, in bytes.
+pub const MAX_META_KEY_BYTES: usize = 64;
+/// Longest metadata string (and list item), in bytes: a description or a URL, not a document.
+pub const MAX_META_VALUE_BYTES: usize = 1024;
+/// Most items in a metadata list (tags, authors).
+pub const MAX_META_LIST: usize = 64;
+/// Most conditions in one filter expression, and its deepest nesting of `and`/`or`/`not`: a
+/// filter is checked against every document, so its size bounds that work.
+pub const MAX_FILTER_CONDITIONS: usize = 256;
+/// See [`MAX_FILTER_CONDITIONS`].
+pub const MAX_FILTER_DEPTH: usize = 8;
+
 /// Candidates each retriever contributes before hybrid fusion: RRF only reorders what the lists
 /// hold, and past rank 50 a list's contribution (1/(60+50)) no longer moves a top-10 result.
 pub const FUSION_DEPTH: usize = 50;

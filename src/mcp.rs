@@ -67,10 +67,19 @@ impl McpServer {
             }
             "fetch" => {
                 let p = e.passage(&parse::<FetchRequest>(args)?.id)?;
+                // The document's own metadata first, so the citation fields below win a clash.
+                let mut metadata = match p.metadata.to_json() {
+                    Value::Object(m) => m,
+                    _ => Default::default(),
+                };
+                let built_in = json!({"doc": p.doc, "document_title": p.title,
+                    "section": p.section, "clause": p.clause, "start": p.start, "end": p.end});
+                if let Value::Object(b) = built_in {
+                    metadata.extend(b);
+                }
                 Ok(json!({
                     "id": p.id, "title": title(&p), "text": p.text, "url": self.url(&p.id),
-                    "metadata": {"doc": p.doc, "document_title": p.title, "section": p.section,
-                                 "clause": p.clause, "start": p.start, "end": p.end},
+                    "metadata": metadata,
                 }))
             }
             "ask" => {

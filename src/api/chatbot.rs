@@ -46,6 +46,34 @@ pub struct PassageMetadata {
     pub url: String,
     /// Relevance, 0..1.
     pub relevance: f32,
+    /// The document's metadata, beside the fields above (a key named like one of them is left
+    /// out here; `/passages/{id}` has it).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl PassageMetadata {
+    /// Names of the fields every citation has.
+    const BUILT_IN: [&'static str; 9] = [
+        "passage_id",
+        "doc",
+        "title",
+        "section",
+        "clause",
+        "start",
+        "end",
+        "url",
+        "relevance",
+    ];
+
+    /// The metadata keys that can sit beside the built-in fields.
+    pub fn fields_of(m: &crate::index::Metadata) -> serde_json::Map<String, serde_json::Value> {
+        m.iter()
+            .filter(|(k, _)| !Self::BUILT_IN.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 /// Body of Dify's `POST /retrieval`.
@@ -57,7 +85,7 @@ pub struct DifyRequest {
     pub query: String,
     /// How many records, and the least score (relevance) of each.
     pub retrieval_setting: DifySetting,
-    /// Conditions on metadata (Dify 1.x): `doc` with `is` or `=` is understood.
+    /// Conditions on metadata (Dify 1.x): every operator, over metadata keys and `doc`.
     pub metadata_condition: Option<DifyMetadataCondition>,
 }
 
@@ -126,8 +154,8 @@ pub struct VectorSearchRequest {
     pub query: QueryText,
     /// Results, 1..50 (default 10).
     pub max_num_results: Option<usize>,
-    /// `{"type": "eq"|"in", "key": "doc", "value"}`, or `{"type": "or", "filters": [...]}` of
-    /// those.
+    /// OpenAI's comparison (`eq`, `ne`, `gt`, `gte`, `lt`, `lte`, `in`, `nin`) and compound
+    /// (`and`, `or`) filters over `doc`, `title` and metadata keys (the `filter` of `/search`).
     pub filters: Option<serde_json::Value>,
     /// `score_threshold` (0..1) is honoured; `ranker` is accepted and ignored.
     pub ranking_options: Option<RankingOptions>,
@@ -264,7 +292,7 @@ pub struct ContextRequest {
     /// Passages added on each side of a hit (default 1, at most 3).
     #[schemars(range(max = MAX_NEIGHBOURS))]
     pub neighbours: Option<usize>,
-    /// Restrict to a document.
+    /// Which documents to search (see [`super::search::Filter`]).
     pub filter: Option<super::search::Filter>,
     /// Relevance a passage needs (default 0.5).
     #[schemars(range(min = 0, max = 1))]
@@ -311,7 +339,7 @@ impl TryFrom<ContextRequest> for ContextCall {
             messages,
             template: engine::SearchRequest::new("")
                 .k(req.k.unwrap_or(DEFAULT_K))
-                .docs(req.filter.unwrap_or_default().documents())
+                .filter(super::search::Filter::condition(req.filter)?)
                 .min_relevance(req.min_relevance),
             max_tokens: req.max_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS),
             neighbours: req.neighbours.unwrap_or(DEFAULT_NEIGHBOURS),

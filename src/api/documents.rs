@@ -29,6 +29,11 @@ pub struct NewDocument {
     /// Strip web-page chrome (menus, footers, adverts) before splitting (default true); send
     /// false for text known to be clean, such as FAQ entries or notes.
     pub clean: Option<bool>,
+    /// Metadata: an object of strings, numbers, booleans, dates (RFC 3339 or `YYYY-MM-DD`
+    /// strings) and lists of strings; at most 64 keys of at most 64 bytes, strings of at most
+    /// 1024 bytes, lists of at most 64 items. Returned with every passage and matched by filters.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl TryFrom<NewDocument> for RawDocument {
@@ -41,8 +46,20 @@ impl TryFrom<NewDocument> for RawDocument {
             text: d.text,
             format: Format::parse(d.format.as_deref().unwrap_or("text"))?,
             clean: d.clean.unwrap_or(true),
+            metadata: crate::index::Metadata::from_json(d.metadata.unwrap_or_default())
+                .map_err(crate::ingest::IngestError::Metadata)?,
         })
     }
+}
+
+/// Body of `PATCH /documents/{doc}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentPatch {
+    /// Changes to the document's metadata (a JSON merge patch: a key set to null is removed,
+    /// any other is set; keys not named stay). Nothing is re-embedded.
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Answer of `DELETE /documents/{doc}`.

@@ -6,6 +6,7 @@
 //! The shapes are documented for users in `ARCHITECTURE.md` ("The contract").
 
 mod chatbot;
+pub mod dify_filter;
 mod documents;
 mod embeddings;
 mod error;
@@ -13,7 +14,9 @@ mod passage;
 mod search;
 
 pub use chatbot::*;
-pub use documents::{Backup, Deleted, DocumentList, LanguageShare, NewBackup, NewDocument, Stats};
+pub use documents::{
+    Backup, Deleted, DocumentList, DocumentPatch, LanguageShare, NewBackup, NewDocument, Stats,
+};
 pub use embeddings::{
     EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, EncodedVector, Usage,
 };

@@ -25,6 +25,9 @@ pub struct Passage {
     pub start: usize,
     /// End offset (characters, exclusive).
     pub end: usize,
+    /// Its document's metadata (`{}` when it has none).
+    #[schema(value_type = Object)]
+    pub metadata: index::Metadata,
 }
 
 impl From<&index::Passage> for Passage {
@@ -38,6 +41,7 @@ impl From<&index::Passage> for Passage {
             text: p.text.clone(),
             start: p.start,
             end: p.end,
+            metadata: p.metadata.clone(),
         }
     }
 }
@@ -107,6 +111,9 @@ pub struct Document {
     pub title: String,
     /// Number of passages.
     pub passages: usize,
+    /// Metadata (`{}` when it has none).
+    #[schema(value_type = Object)]
+    pub metadata: index::Metadata,
 }
 
 impl From<&index::DocumentInfo> for Document {
@@ -115,6 +122,7 @@ impl From<&index::DocumentInfo> for Document {
             doc: d.doc.clone(),
             title: d.title.clone(),
             passages: d.passages,
+            metadata: d.metadata.clone(),
         }
     }
 }

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Answer, Hit};
-use crate::config::{MAX_FILTER_DOCS, MAX_K};
+use crate::config::MAX_K;
 use crate::engine::{self, Mode};
-use crate::index::DocFilter;
+use crate::index::Condition;
 
 /// Body of `POST /search` (and the arguments of the MCP `search` tool).
 #[derive(Deserialize, ToSchema, JsonSchema)]
@@ -20,27 +20,28 @@ pub struct SearchRequest {
     pub k: Option<usize>,
     /// `hybrid` (default), `dense` or `lexical`.
     pub mode: Option<String>,
-    /// Restrict to a document.
+    /// Which documents to search (see [`Filter`]).
     pub filter: Option<Filter>,
 }
 
-/// Result filter: passages of `doc`, of the documents in `docs`, or (both given) of `doc` when
-/// `docs` names it. Applied inside the search: one search however many documents it names.
+/// Result filter: an expression over documents (see `index::condition`), applied inside the
+/// search. Comparisons `{"type": "eq"|"ne"|"gt"|"gte"|"lt"|"lte"|"in"|"nin"|"contains"|
+/// "starts_with"|"ends_with", "key", "value"}`, `{"type": "exists"|"empty", "key"}`, compounds
+/// `{"type": "and"|"or", "filters": [...]}` and `{"type": "not", "filter"}`, over `doc`,
+/// `title` and metadata keys; the short forms `{"doc": id}` and `{"docs": [ids]}` (at most 100).
 #[derive(Debug, Default, Deserialize, ToSchema, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Filter {
-    /// Document id.
-    pub doc: Option<String>,
-    /// Document ids, at most 100.
-    #[schemars(length(max = MAX_FILTER_DOCS))]
-    pub docs: Option<Vec<String>>,
-}
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct Filter(pub serde_json::Value);
 
 impl Filter {
-    /// The engine's form.
-    pub fn documents(self) -> DocFilter {
-        let docs = self.docs.map_or(DocFilter::All, DocFilter::ids);
-        DocFilter::doc(self.doc).and(docs)
+    /// The engine's form of an optional filter (every document when absent); a malformed
+    /// filter is invalid input that says what is wrong.
+    pub fn condition(filter: Option<Filter>) -> Result<Condition, crate::Error> {
+        match filter {
+            None => Ok(Condition::all()),
+            Some(Filter(v)) => Condition::parse(&v).map_err(crate::Error::invalid),
+        }
     }
 }
 
@@ -69,7 +70,7 @@ pub struct AskRequest {
     pub k: Option<usize>,
     /// Retrieval mode.
     pub mode: Option<String>,
-    /// Restrict to a document.
+    /// Which documents to search (see [`Filter`]).
     pub filter: Option<Filter>,
     /// Relevance (0..1) the best passage must reach for `found` (default 0.5).
     #[schemars(range(min = 0, max = 1))]
@@ -81,9 +82,9 @@ fn request(
     query: String,
     k: Option<usize>,
     mode: Option<&str>,
-    docs: DocFilter,
+    filter: Condition,
 ) -> Result<engine::SearchRequest, crate::Error> {
-    let mut r = engine::SearchRequest::new(query).docs(docs);
+    let mut r = engine::SearchRequest::new(query).filter(filter);
     if let Some(k) = k {
         r = r.k(k);
     }
@@ -100,7 +101,7 @@ impl TryFrom<SearchRequest> for engine::SearchRequest {
             r.query,
             r.k,
             r.mode.as_deref(),
-            r.filter.unwrap_or_default().documents(),
+            Filter::condition(r.filter)?,
         )
     }
 }
@@ -108,7 +109,12 @@ impl TryFrom<SearchRequest> for engine::SearchRequest {
 impl TryFrom<SearchParams> for engine::SearchRequest {
     type Error = crate::Error;
     fn try_from(p: SearchParams) -> Result<Self, crate::Error> {
-        request(p.q, p.k, p.mode.as_deref(), DocFilter::doc(p.doc))
+        request(
+            p.q,
+            p.k,
+            p.mode.as_deref(),
+            p.doc.map_or_else(Condition::all, Condition::doc),
+        )
     }
 }
 
@@ -119,7 +125,7 @@ impl TryFrom<AskRequest> for engine::SearchRequest {
             r.question,
             r.k,
             r.mode.as_deref(),
-            r.filter.unwrap_or_default().documents(),
+            Filter::condition(r.filter)?,
         )?
         .min_relevance(r.min_relevance))
     }

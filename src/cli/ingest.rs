@@ -32,6 +32,11 @@ pub struct Args {
     /// of replacing them.
     #[arg(long)]
     skip_existing: bool,
+    /// Metadata for every document read, `key=value` (repeatable): a value that reads as JSON
+    /// (a number, `true`, `["a","b"]`) is that value, any other is text. It is added to the
+    /// metadata a JSON record carries, replacing a key of the same name.
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    meta: Vec<String>,
     #[command(flatten)]
     passages: PassageArgs,
 }
@@ -47,6 +52,20 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     }
     if args.no_clean {
         raws.iter_mut().for_each(|r| r.clean = false);
+    }
+    if !args.meta.is_empty() {
+        let patch = args
+            .meta
+            .iter()
+            .map(|a| semsearch::index::metadata::parse_assignment(a))
+            .collect::<Result<serde_json::Map<_, _>, _>>()
+            .map_err(anyhow::Error::msg)?;
+        for r in &mut raws {
+            r.metadata = r
+                .metadata
+                .patched(patch.clone())
+                .map_err(|e| anyhow::anyhow!("--meta: {e}"))?;
+        }
     }
     let embedder = load_embedder(model)?;
     let mut drafts = engine::draft(embedder.as_ref(), &options, &raws)?;

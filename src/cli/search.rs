@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use semsearch::api;
 use semsearch::config::{DEFAULT_INDEX_DIR, DEFAULT_K};
 use semsearch::engine::{Mode, Options, SearchRequest};
+use semsearch::index::Condition;
 
 use super::args::{load_embedder, FusionArgs, StoreArgs};
 use super::output::print_hits;
@@ -28,6 +29,10 @@ pub struct Args {
     /// Restrict to one document.
     #[arg(long)]
     doc: Option<String>,
+    /// Restrict to the documents a filter accepts: the JSON `filter` of `POST /search`, e.g.
+    /// '{"type": "gte", "key": "year", "value": 2025}'.
+    #[arg(long, value_name = "JSON")]
+    filter: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -42,10 +47,16 @@ pub struct Args {
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
+    let mut filter = args.doc.clone().map_or_else(Condition::all, Condition::doc);
+    if let Some(f) = &args.filter {
+        let v: serde_json::Value =
+            serde_json::from_str(f).map_err(|e| anyhow::anyhow!("--filter is not JSON: {e}"))?;
+        filter = filter.and(Condition::parse(&v).map_err(anyhow::Error::msg)?);
+    }
     let req = SearchRequest::new(args.question.as_str())
         .k(args.k)
         .mode(Mode::parse(&args.mode)?)
-        .doc(args.doc.clone())
+        .filter(filter)
         .min_relevance(args.min_relevance);
     req.validate()?;
     let mut options = Options::default();

@@ -9,6 +9,7 @@
 
 mod context;
 mod conversation;
+mod patch;
 mod request;
 mod stats;
 mod write;
@@ -250,6 +251,7 @@ impl Engine {
         q: &[f32],
     ) -> Result<Vec<Hit>> {
         req.validate()?;
+        let docs = req.condition().resolve(|| snap.documents())?;
         let judge = Judge::new(snap, req.query(), q, self.options.relevance)?;
         let found = search::retrieve(
             snap,
@@ -258,7 +260,7 @@ impl Engine {
                 vector: q,
                 k: req.limit(),
                 mode: req.retrieval_mode(),
-                docs: req.documents(),
+                docs: &docs,
                 background: &judge.background(),
             },
             &self.options.fusion,

@@ -3,7 +3,7 @@
 
 use crate::config::{DEFAULT_K, DEFAULT_MIN_RELEVANCE, MAX_K, MAX_QUERY_CHARS};
 use crate::error::{Error, Result};
-use crate::index::DocFilter;
+use crate::index::{Condition, DocFilter};
 pub use crate::search::Mode;
 
 /// A question to search (or answer) with its options. Build with [`SearchRequest::new`] and the
@@ -13,7 +13,7 @@ pub struct SearchRequest {
     query: String,
     k: usize,
     mode: Mode,
-    docs: DocFilter,
+    filter: Condition,
     min_relevance: f32,
 }
 
@@ -24,7 +24,7 @@ impl SearchRequest {
             query: query.into(),
             k: DEFAULT_K,
             mode: Mode::Hybrid,
-            docs: DocFilter::All,
+            filter: Condition::all(),
             min_relevance: DEFAULT_MIN_RELEVANCE,
         }
     }
@@ -50,14 +50,21 @@ impl SearchRequest {
     /// Restricts results to one document (filtered before the top-k cut); None: every
     /// document.
     pub fn doc(mut self, doc: Option<String>) -> Self {
-        self.docs = DocFilter::doc(doc);
+        self.filter = doc.map_or_else(Condition::all, Condition::doc);
         self
     }
 
     /// Restricts results to the documents `docs` accepts (filtered inside the search, before
     /// the top-k cut: one search however many documents it names).
     pub fn docs(mut self, docs: DocFilter) -> Self {
-        self.docs = docs;
+        self.filter = docs.into();
+        self
+    }
+
+    /// Restricts results to the documents that pass `filter` (resolved against the snapshot
+    /// searched, then filtered inside the search like [`Self::docs`]).
+    pub fn filter(mut self, filter: Condition) -> Self {
+        self.filter = filter;
         self
     }
 
@@ -89,8 +96,8 @@ impl SearchRequest {
     }
 
     /// The document filter.
-    pub fn documents(&self) -> &DocFilter {
-        &self.docs
+    pub fn condition(&self) -> &Condition {
+        &self.filter
     }
 
     /// Checks the request: a question of 1..=[`MAX_QUERY_CHARS`] characters, `k` in range, a
@@ -105,7 +112,7 @@ impl SearchRequest {
                 "query longer than {MAX_QUERY_CHARS} characters"
             )));
         }
-        self.docs.validate().map_err(Error::invalid)?;
+        self.filter.validate().map_err(Error::invalid)?;
         if !(0.0..=1.0).contains(&self.min_relevance) {
             return Err(Error::invalid("min_relevance must be between 0 and 1"));
         }

@@ -38,6 +38,7 @@ fn note(doc: Option<&str>, title: Option<&str>, text: &str) -> RawDocument {
         text: text.into(),
         format: Format::Text,
         clean: false,
+        metadata: Default::default(),
     }
 }
 

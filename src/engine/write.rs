@@ -32,6 +32,8 @@ pub struct DocumentDraft {
     pub title: String,
     /// Its passages, in order.
     pub passages: Vec<Draft>,
+    /// Its metadata, checked.
+    pub metadata: crate::index::Metadata,
 }
 
 /// What writing one document did.
@@ -59,6 +61,7 @@ fn records(id: &str, d: &DocumentDraft) -> Vec<Passage> {
             text: p.text.clone(),
             start: p.start,
             end: p.end,
+            metadata: d.metadata.clone(),
         })
         .collect()
 }
@@ -113,6 +116,7 @@ pub fn draft(
             doc: raw.doc.clone(),
             title: doc.title,
             passages,
+            metadata: raw.metadata.clone(),
         });
     }
     Ok(out)

@@ -45,6 +45,7 @@ fn document(
                 text: t.to_string(),
                 start,
                 end: start + len,
+                metadata: Default::default(),
             };
             start += len + 1;
             p

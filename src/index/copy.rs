@@ -56,32 +56,7 @@ fn copy_documents(
     let mut batch: Vec<DocumentWrite> = Vec::new();
     let mut pending = 0usize;
     for (i, info) in docs.iter().enumerate() {
-        let mut keys = Vec::with_capacity(info.passages);
-        for n in 1..=info.passages {
-            let id = super::PassageId::format(&info.doc, n);
-            let key = from
-                .find(&id)?
-                .ok_or_else(|| StoreError::Invariant(format!("{id} listed but not stored")))?;
-            keys.push(key);
-        }
-        // The document's passages, vectors and sentences: three batched reads.
-        let passages = from.passages(&keys)?;
-        let vectors: Vec<PassageVectors> = from
-            .vectors(&keys)?
-            .into_iter()
-            .zip(from.sentences(&keys)?)
-            .map(|(v, ss)| PassageVectors {
-                passage: v.to_vec(),
-                sentences: ss
-                    .iter()
-                    .map(|s| SentenceVector {
-                        start: s.start,
-                        end: s.end,
-                        vector: s.vector.to_vec(),
-                    })
-                    .collect(),
-            })
-            .collect();
+        let (passages, vectors) = read_document(from, &info.doc, info.passages)?;
         if here.document_hash(&info.doc)? == Some(content_hash(&passages)) {
             out.unchanged += 1;
         } else {
@@ -99,4 +74,39 @@ fn copy_documents(
         }
     }
     Ok(out)
+}
+
+/// Document `doc`'s `n` passages with their vectors and sentences, as a store writes them:
+/// `n` lookups and three batched reads.
+pub fn read_document(
+    from: &dyn Snapshot,
+    doc: &str,
+    n: usize,
+) -> Result<DocumentWrite, StoreError> {
+    let mut keys = Vec::with_capacity(n);
+    for i in 1..=n {
+        let id = super::PassageId::format(doc, i);
+        let key = from
+            .find(&id)?
+            .ok_or_else(|| StoreError::Invariant(format!("{id} listed but not stored")))?;
+        keys.push(key);
+    }
+    let passages = from.passages(&keys)?;
+    let vectors: Vec<PassageVectors> = from
+        .vectors(&keys)?
+        .into_iter()
+        .zip(from.sentences(&keys)?)
+        .map(|(v, ss)| PassageVectors {
+            passage: v.to_vec(),
+            sentences: ss
+                .iter()
+                .map(|s| SentenceVector {
+                    start: s.start,
+                    end: s.end,
+                    vector: s.vector.to_vec(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok((passages, vectors))
 }

@@ -10,11 +10,13 @@
 //! The records here ([`Passage`], [`PassageVectors`]) are the stored form; the wire form of a
 //! passage is `api::Passage`, so either can change without the other.
 
+pub mod condition;
 pub mod conformance;
 pub mod copy;
 pub mod filter;
 pub mod lexical;
 pub mod local;
+pub mod metadata;
 pub mod open;
 pub mod passage_id;
 pub mod postgres;
@@ -26,9 +28,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use condition::Condition;
 pub use copy::{copy, Copied};
 pub use filter::DocFilter;
 pub use local::LocalStore;
+pub use metadata::Metadata;
 pub use open::{open, Access, Location};
 pub use passage_id::PassageId;
 pub use store::{
@@ -54,6 +58,10 @@ pub struct Passage {
     pub start: usize,
     /// End offset (characters, exclusive).
     pub end: usize,
+    /// Its document's metadata (absent from records of documents without any, so those read
+    /// and hash as they did before metadata existed).
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
 }
 
 #[cfg(test)]
@@ -69,6 +77,7 @@ impl Passage {
             text: String::new(),
             start: 0,
             end: 0,
+            metadata: Metadata::default(),
         }
     }
 }
@@ -126,6 +135,26 @@ pub struct DocumentInfo {
     pub title: String,
     /// Number of passages.
     pub passages: usize,
+    /// Metadata.
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+impl DocumentInfo {
+    /// A summary of document `doc`.
+    pub fn new(
+        doc: impl Into<String>,
+        title: impl Into<String>,
+        passages: usize,
+        metadata: Metadata,
+    ) -> Self {
+        DocumentInfo {
+            doc: doc.into(),
+            title: title.into(),
+            passages,
+            metadata,
+        }
+    }
 }
 
 /// What can go wrong storing or reading passages. None of it is a caller's mistake: a request

@@ -43,6 +43,7 @@ pub(super) fn doc(
             text: format!("{name} passage {i}"),
             start: i * 10,
             end: i * 10 + 9,
+            metadata: Default::default(),
         })
         .collect();
     let vs = (0..n)

@@ -25,6 +25,9 @@ pub enum IngestError {
     /// A title that cannot be used.
     #[error("{0}")]
     Title(String),
+    /// Metadata that cannot be stored (see `index::Metadata::parse`).
+    #[error("{0}")]
+    Metadata(String),
     /// Two documents with one id in a single ingest.
     #[error("two documents with id {0:?} in one ingest")]
     DuplicateId(String),
@@ -179,6 +182,8 @@ pub struct RawDocument {
     pub format: Format,
     /// Strip web-page chrome; false for text known to be clean (notes, FAQ entries, records).
     pub clean: bool,
+    /// Metadata, checked ([`crate::index::Metadata::parse`]); stored with the document.
+    pub metadata: crate::index::Metadata,
 }
 
 impl RawDocument {
@@ -190,6 +195,7 @@ impl RawDocument {
             text: text.into(),
             format,
             clean: true,
+            metadata: Default::default(),
         }
     }
 
@@ -313,6 +319,8 @@ struct JsonDoc {
     format: Option<String>,
     #[serde(default)]
     clean: Option<bool>,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
 }
 
 /// Extensions read from folders; any other file in a folder is skipped.
@@ -361,8 +369,8 @@ pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
 }
 
 /// Reads one file: `.txt`, `.md`, `.html`, `.json` (one object or an array), `.jsonl` (one
-/// object per line), each object with a `text` field and optional `doc`, `title`, `format` and
-/// `clean`. A document without an id takes `id` (the file's stem by default, and its position,
+/// object per line), each object with a `text` field and optional `doc`, `title`, `format`,
+/// `clean` and `metadata`. A document without an id takes `id` (the file's stem by default, and its position,
 /// for JSON), so ingesting the same file again replaces it.
 fn read_file(path: &Path, id: Option<String>) -> Result<Vec<RawDocument>> {
     let bytes = std::fs::read(path).map_err(|e| IngestError::Io {
@@ -396,6 +404,8 @@ fn read_file(path: &Path, id: Option<String>) -> Result<Vec<RawDocument>> {
                         .transpose()?
                         .unwrap_or(Format::Text),
                     clean: d.clean.unwrap_or(true),
+                    metadata: crate::index::Metadata::from_json(d.metadata.unwrap_or_default())
+                        .map_err(IngestError::Metadata)?,
                 })
             })
             .collect()

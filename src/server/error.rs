@@ -75,6 +75,7 @@ impl From<Error> for ApiError {
                 IngestError::Format(_)
                 | IngestError::DocId(_)
                 | IngestError::Title(_)
+                | IngestError::Metadata(_)
                 | IngestError::DuplicateId(_)
                 | IngestError::NoText(_)
                 | IngestError::TooDeep { .. }

@@ -40,7 +40,10 @@ pub fn app(state: AppState) -> Router {
             "/documents",
             get(documents::list_documents).post(documents::add_document),
         )
-        .route("/documents/{doc}", delete(documents::delete_document))
+        .route(
+            "/documents/{doc}",
+            delete(documents::delete_document).patch(documents::patch_document),
+        )
         .route("/stats", get(documents::stats))
         .route("/backups", post(backups::create_backup))
         .route("/v1/embeddings", post(embeddings::embeddings))

@@ -26,6 +26,7 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         documents::stats,
         documents::add_document,
         documents::delete_document,
+        documents::patch_document,
         backups::create_backup,
         embeddings::embeddings,
         chatbot::retrieval,

@@ -28,8 +28,8 @@ async fn unknown_fields_and_bad_types_are_named() {
         ),
         (get("/search?q=lake&top_k=3"), "top_k"),
         (
-            post("/documents", r#"{"text": "lake", "metadata": {}}"#),
-            "metadata",
+            post("/documents", r#"{"text": "lake", "tags": {}}"#),
+            "tags",
         ),
     ] {
         let what = format!("{} {}", req.method(), req.uri());

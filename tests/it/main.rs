@@ -12,6 +12,7 @@ mod embed_real;
 mod hostile;
 mod http;
 mod http_contract;
+mod metadata;
 mod pg_store;
 mod process;
 mod tokenizer;

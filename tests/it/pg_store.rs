@@ -178,7 +178,7 @@ fn http_contract_on_postgres() {
         assert_eq!(st, StatusCode::OK);
         assert_eq!(
             b,
-            json!({"documents": [{"doc": "flood", "title": "Flood plan", "passages": 2}]})
+            json!({"documents": [{"doc": "flood", "title": "Flood plan", "passages": 2, "metadata": {}}]})
         );
         let (st, b, _) = call(s.clone(), post("/search", r#"{"query": "flood plan", "k": 2}"#)).await;
         assert_eq!(st, StatusCode::OK, "{b}");

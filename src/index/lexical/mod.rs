@@ -122,6 +122,7 @@ mod tests {
             text: text.into(),
             start: 0,
             end: text.chars().count(),
+            metadata: Default::default(),
         }
     }
 

@@ -263,11 +263,12 @@ impl Snapshot for State {
             .values()
             .map(|&(slot, i)| {
                 let d = &self.segments[slot].seg.docs()[i];
-                DocumentInfo {
-                    doc: d.doc.clone(),
-                    title: d.title.clone(),
-                    passages: (d.end - d.start) as usize,
-                }
+                DocumentInfo::new(
+                    d.doc.clone(),
+                    d.title.clone(),
+                    (d.end - d.start) as usize,
+                    d.metadata.clone(),
+                )
             })
             .collect();
         out.sort_by(|a, b| a.doc.cmp(&b.doc));

@@ -192,13 +192,16 @@ impl PgStore {
                     vectors.len()
                 )));
             }
+            let metadata = serde_json::to_string(&first.metadata)?;
             tx.execute(
-                "INSERT INTO semsearch_documents VALUES ($1, $2, $3, $4)",
+                "INSERT INTO semsearch_documents (doc, title, passages, hash, metadata)
+                 VALUES ($1, $2, $3, $4, $5::text::jsonb)",
                 &[
                     &first.doc,
                     &first.title,
                     &(passages.len() as i32),
                     &content_hash(passages),
+                    &metadata,
                 ],
             )
             .map_err(db)?;
@@ -209,8 +212,9 @@ impl PgStore {
                     .query_one(
                         "INSERT INTO semsearch_passages
                              (id, doc, ord, title, section, clause, body, start_at, end_at, len,
-                              embedding)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING key",
+                              embedding, metadata)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)
+                         RETURNING key",
                         &[
                             &p.id,
                             &p.doc,
@@ -223,6 +227,7 @@ impl PgStore {
                             &(p.end as i64),
                             &len,
                             &Vector::from(v.passage.clone()),
+                            &metadata,
                         ],
                     )
                     .map_err(db)?

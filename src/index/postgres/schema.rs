@@ -11,7 +11,7 @@ use crate::embed::ModelId;
 use crate::index::StoreError;
 
 /// The schema this binary writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Widest vector stored in its row (4 kB of f32).
 const PLAIN_DIM_MAX: usize = 1024;
@@ -72,6 +72,14 @@ fn schema_v1(dim: usize) -> String {
     )
 }
 
+/// Schema 2: document metadata, on documents (what filters read) and on each passage (what
+/// every read of a passage returns, without a join). Adding a column with a constant default
+/// rewrites no rows, so a large database migrates at once.
+const SCHEMA_V2: &str =
+    "ALTER TABLE semsearch_documents ADD COLUMN IF NOT EXISTS metadata jsonb NOT NULL DEFAULT '{}';
+     ALTER TABLE semsearch_passages ADD COLUMN IF NOT EXISTS metadata jsonb NOT NULL DEFAULT '{}';
+     UPDATE semsearch_meta SET value = '2' WHERE key = 'schema_version';";
+
 /// The vector indexes (pgvector HNSW, cosine), created when missing: at schema creation, at the
 /// end of a bulk load that dropped them, and when a writer opens a database whose bulk load was
 /// cut short. Searches are exact, only slower, while they are missing.
@@ -102,7 +110,7 @@ pub(super) fn prepare(store: &PgStore, model: &ModelId, create: bool) -> Result<
         .map_err(db)?;
         tx.batch_execute(&schema_v1(model.dim)).map_err(db)?;
         let meta = [
-            ("schema_version", SCHEMA_VERSION.to_string()),
+            ("schema_version", "1".to_string()),
             ("model_name", model.name.clone()),
             ("model_dim", model.dim.to_string()),
             ("model_fingerprint", model.fingerprint.clone()),
@@ -112,9 +120,15 @@ pub(super) fn prepare(store: &PgStore, model: &ModelId, create: bool) -> Result<
                 .map_err(db)?;
         }
     }
-    let version: i32 = meta(&mut tx, "schema_version")?
+    let mut version: i32 = meta(&mut tx, "schema_version")?
         .parse()
         .map_err(|_| store.corrupt("schema_version is not a number"))?;
+    if version == 1 {
+        // Migrated by readers too: a server that only reads must still find the columns, and
+        // the change is instant and loses nothing.
+        tx.batch_execute(SCHEMA_V2).map_err(db)?;
+        version = 2;
+    }
     if version > SCHEMA_VERSION {
         return Err(store.corrupt(format!(
             "schema version {version} is newer than this semsearch (which knows {SCHEMA_VERSION}); \

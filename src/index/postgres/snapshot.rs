@@ -47,9 +47,10 @@ pub(crate) struct PgSnapshot {
     failure: Mutex<Option<String>>,
 }
 
-const RECORD_COLUMNS: &str = "key, id, doc, title, section, clause, body, start_at, end_at";
+const RECORD_COLUMNS: &str =
+    "key, id, doc, title, section, clause, body, start_at, end_at, metadata::text";
 const PASSAGE_COLUMNS: &str =
-    "key, id, doc, title, section, clause, body, start_at, end_at, embedding";
+    "key, id, doc, title, section, clause, body, start_at, end_at, metadata::text, embedding";
 
 impl PgSnapshot {
     /// A snapshot in a fresh read-only transaction.
@@ -187,16 +188,15 @@ impl PgSnapshot {
                 &[&keys],
             )
         })?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
                 let key: i64 = r.get(0);
-                let starts: Vec<i32> = r.get(10);
-                let ends: Vec<i32> = r.get(11);
-                let vectors: Vec<Vector> = r.get(12);
+                let starts: Vec<i32> = r.get(11);
+                let ends: Vec<i32> = r.get(12);
+                let vectors: Vec<Vector> = r.get(13);
                 let row = Row {
-                    passage: passage_of(r),
-                    vector: r.get::<_, Vector>(9).to_vec(),
+                    passage: passage_of(r)?,
+                    vector: r.get::<_, Vector>(10).to_vec(),
                     sentences: starts
                         .into_iter()
                         .zip(ends)
@@ -204,9 +204,9 @@ impl PgSnapshot {
                         .map(|((a, b), v)| (a as u32, b as u32, v.to_vec()))
                         .collect(),
                 };
-                (key as Key, Arc::new(row))
+                Ok((key as Key, Arc::new(row)))
             })
-            .collect())
+            .collect()
     }
 
     /// Passage records of `keys`, in order: those not read yet in one statement, without their
@@ -229,7 +229,7 @@ impl PgSnapshot {
             for r in &rows {
                 let key = r.get::<_, i64>(0) as Key;
                 if self.records.get(&key).is_none() {
-                    self.records.insert(key, Box::new(passage_of(r)));
+                    self.records.insert(key, Box::new(passage_of(r)?));
                 }
             }
         }
@@ -280,8 +280,8 @@ impl PgSnapshot {
     }
 }
 
-fn passage_of(r: &postgres::Row) -> Passage {
-    Passage {
+fn passage_of(r: &postgres::Row) -> Result<Passage, StoreError> {
+    Ok(Passage {
         id: r.get(1),
         doc: r.get(2),
         title: r.get(3),
@@ -290,7 +290,8 @@ fn passage_of(r: &postgres::Row) -> Passage {
         text: r.get(6),
         start: r.get::<_, i64>(7) as usize,
         end: r.get::<_, i64>(8) as usize,
-    }
+        metadata: serde_json::from_str(r.get(9))?,
+    })
 }
 
 impl Drop for PgSnapshot {
@@ -313,20 +314,23 @@ impl Snapshot for PgSnapshot {
     }
 
     fn documents(&self) -> Result<Vec<DocumentInfo>, StoreError> {
-        Ok(self
-            .with(1, |c| {
-                c.run(
-                    "SELECT doc, title, passages FROM semsearch_documents ORDER BY doc",
-                    &[],
-                )
-            })?
-            .iter()
-            .map(|r| DocumentInfo {
-                doc: r.get(0),
-                title: r.get(1),
-                passages: r.get::<_, i32>(2) as usize,
-            })
-            .collect())
+        self.with(1, |c| {
+            c.run(
+                "SELECT doc, title, passages, metadata::text FROM semsearch_documents
+                     ORDER BY doc",
+                &[],
+            )
+        })?
+        .iter()
+        .map(|r| {
+            Ok(DocumentInfo::new(
+                r.get::<_, String>(0),
+                r.get::<_, String>(1),
+                r.get::<_, i32>(2) as usize,
+                serde_json::from_str(r.get(3))?,
+            ))
+        })
+        .collect()
     }
 
     fn document_hash(&self, doc: &str) -> Result<Option<String>, StoreError> {

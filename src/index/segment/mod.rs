@@ -45,6 +45,9 @@ pub struct DocEntry {
     /// [`crate::index::content_hash`] of its passages.
     #[serde(default)]
     pub hash: String,
+    /// Its metadata (absent when it has none, so older tables read and checksum unchanged).
+    #[serde(default, skip_serializing_if = "crate::index::Metadata::is_empty")]
+    pub metadata: crate::index::Metadata,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -251,6 +254,7 @@ pub fn write(
             start: n,
             end: n + passages.len() as u32,
             hash: crate::index::content_hash(passages),
+            metadata: passages[0].metadata.clone(),
         });
         for (p, v) in passages.iter().zip(vs) {
             serde_json::to_writer(&mut records, p)?;

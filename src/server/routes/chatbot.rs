@@ -15,7 +15,7 @@ use crate::api::{
 };
 use crate::config::{DEFAULT_VECTOR_RESULTS, MAX_K, MAX_VECTOR_RESULTS};
 use crate::engine::{self, SearchRequest};
-use crate::index::DocFilter;
+use crate::index::Condition;
 use crate::server::error::ApiError;
 use crate::server::extract::{check_key, ApiJson, KeyCheck};
 use crate::server::openapi::ErrorBodySchema;
@@ -36,6 +36,7 @@ fn metadata(state: &AppState, h: &engine::Hit) -> PassageMetadata {
         end: p.end,
         url: state.passage_url(&p.id),
         relevance: h.relevance,
+        fields: PassageMetadata::fields_of(&p.metadata),
     }
 }
 
@@ -63,11 +64,11 @@ async fn search(
     query: String,
     k: usize,
     scope: Option<String>,
-    filter: Option<Vec<String>>,
+    filter: Condition,
     threshold: f32,
 ) -> Result<Vec<engine::Hit>, ApiError> {
-    let docs = DocFilter::doc(scope).and(filter.map_or(DocFilter::All, DocFilter::ids));
-    let req = SearchRequest::new(query).k(k).docs(docs);
+    let within = scope.map_or_else(Condition::all, Condition::doc);
+    let req = SearchRequest::new(query).k(k).filter(within.and(filter));
     let mut hits = state.blocking(move |e| e.search(&req)).await?;
     hits.retain(|h| h.relevance >= threshold);
     Ok(hits)
@@ -101,34 +102,9 @@ fn dify_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
-/// The document a Dify metadata condition selects: `doc` with `is`/`=` (several joined by
-/// `or` select several).
-fn dify_docs(cond: &DifyMetadataCondition) -> Result<Vec<String>, ApiError> {
-    let mut docs = Vec::new();
-    for c in &cond.conditions {
-        let on_doc = c.name.iter().any(|n| n == "doc" || n == "document");
-        let value = c.value.as_ref().and_then(|v| v.as_str());
-        match (on_doc, c.comparison_operator.as_str(), value) {
-            (true, "is" | "=", Some(v)) => docs.push(v.to_string()),
-            _ => {
-                return Err(ApiError::invalid(format!(
-                    "unsupported metadata condition {:?} {} (supported: doc is <id>)",
-                    c.name, c.comparison_operator
-                )))
-            }
-        }
-    }
-    let or = cond
-        .logical_operator
-        .as_deref()
-        .is_some_and(|o| o.eq_ignore_ascii_case("or"));
-    docs.sort();
-    docs.dedup();
-    if docs.len() > 1 && !or {
-        // "and" of two different documents: nothing matches.
-        return Ok(Vec::new());
-    }
-    Ok(docs)
+/// A Dify metadata condition in the filter language (see [`crate::api::dify_filter`]).
+fn dify_filter(cond: &DifyMetadataCondition) -> Result<Condition, ApiError> {
+    crate::api::dify_filter::condition(cond).map_err(ApiError::invalid)
 }
 
 /// Dify External Knowledge API. A POST with no body (Dify's probe when the API is registered)
@@ -168,8 +144,8 @@ pub async fn retrieval(
     }
     let k = s.top_k.clamp(1, MAX_K);
     let filter = match &req.metadata_condition {
-        Some(c) if !c.conditions.is_empty() => Some(dify_docs(c)?),
-        _ => None,
+        Some(c) if !c.conditions.is_empty() => dify_filter(c)?,
+        _ => Condition::all(),
     };
     let hits = search(&state, req.query, k, within, filter, s.score_threshold).await?;
     let records = hits
@@ -182,35 +158,6 @@ pub async fn retrieval(
         })
         .collect();
     Ok(Json(DifyResponse { records }).into_response())
-}
-
-/// The documents an OpenAI filter selects (`eq`/`in` on `doc`, `or` of those); None for all.
-fn openai_docs(filter: &serde_json::Value) -> Result<Vec<String>, ApiError> {
-    let bad = || {
-        ApiError::invalid(
-            "unsupported filters: use {\"type\": \"eq\"|\"in\", \"key\": \"doc\", \"value\": ...} \
-             or an \"or\" of those",
-        )
-    };
-    match filter["type"].as_str() {
-        Some("eq") if filter["key"] == "doc" => {
-            Ok(vec![filter["value"].as_str().ok_or_else(bad)?.to_string()])
-        }
-        Some("in") if filter["key"] == "doc" => filter["value"]
-            .as_array()
-            .ok_or_else(bad)?
-            .iter()
-            .map(|v| v.as_str().map(String::from).ok_or_else(bad))
-            .collect(),
-        Some("or") => {
-            let mut docs = Vec::new();
-            for f in filter["filters"].as_array().ok_or_else(bad)? {
-                docs.extend(openai_docs(f)?);
-            }
-            Ok(docs)
-        }
-        _ => Err(bad()),
-    }
 }
 
 /// OpenAI vector-store search: the store id is a document id or `all`.
@@ -246,7 +193,11 @@ pub async fn vector_store_search(
         QueryText::One(q) => q.clone(),
         QueryText::Many(qs) => qs.join("\n"),
     };
-    let filter = req.filters.as_ref().map(openai_docs).transpose()?;
+    // OpenAI's comparison and compound filters are the filter language's own shape.
+    let filter = match &req.filters {
+        Some(f) => Condition::parse(f).map_err(ApiError::invalid)?,
+        None => Condition::all(),
+    };
     let hits = search(&state, question, k, within, filter, threshold).await?;
     Ok(Json(VectorSearchPage {
         object: "vector_store.search_results.page",

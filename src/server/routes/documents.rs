@@ -1,10 +1,10 @@
-//! `/documents`: list, add, delete; `/stats`: what they add up to.
+//! `/documents`: list, add, change metadata, delete; `/stats`: what they add up to.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 
-use crate::api::{Deleted, Document, DocumentList, Ingested, NewDocument, Stats};
+use crate::api::{Deleted, Document, DocumentList, DocumentPatch, Ingested, NewDocument, Stats};
 use crate::config::WRITE_DEADLINE_SECS;
 use crate::engine::Deadline;
 use crate::ingest::RawDocument;
@@ -64,4 +64,21 @@ pub async fn delete_document(
     let d = doc.clone();
     let deleted = state.blocking_write(move |e| e.delete(&d)).await?;
     Ok(Json(Deleted { doc, deleted }))
+}
+
+/// Changes a document's metadata without re-embedding it; answers the document as stored.
+#[utoipa::path(patch, path = "/documents/{doc}", params(("doc" = String, Path, description = "Document id")),
+    request_body = DocumentPatch,
+    responses((status = 200, body = Document), (status = 400, body = ErrorBodySchema), (status = 404, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema)))]
+pub async fn patch_document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(doc): Path<String>,
+    ApiJson(req): ApiJson<DocumentPatch>,
+) -> Result<Json<Document>, ApiError> {
+    authorized(&state, &headers)?;
+    let info = state
+        .blocking_write(move |e| e.patch_metadata(&doc, req.metadata))
+        .await?;
+    Ok(Json(Document::from(&info)))
 }
