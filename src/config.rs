@@ -43,6 +43,9 @@ pub const MAX_VECTOR_RESULTS: usize = 50;
 /// search scans the passages of each named document, so the list bounds its work.
 pub const MAX_FILTER_DOCS: usize = 100;
 
+/// Longest Markdown front matter read as metadata, in bytes: a catalogue record, not a chapter;
+/// a longer block stays text.
+pub const MAX_FRONT_MATTER_BYTES: usize = 16 * 1024;
 /// Most keys in a document's metadata: more than any catalogue record uses, few enough that
 /// every passage can carry them.
 pub const MAX_META_KEYS: usize = 64;

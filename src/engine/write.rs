@@ -116,7 +116,7 @@ pub fn draft(
             doc: raw.doc.clone(),
             title: doc.title,
             passages,
-            metadata: raw.metadata.clone(),
+            metadata: doc.metadata,
         });
     }
     Ok(out)

@@ -135,11 +135,18 @@ enum Step<'a> {
 /// Text blocks of an HTML page, in document order. The `<title>` ("Article - Site") comes out
 /// as the first block; the chrome rules decide what it is.
 pub fn blocks(html: &str) -> Result<Vec<String>, IngestError> {
+    read(html).map(|(blocks, _)| blocks)
+}
+
+/// An HTML page's text [`blocks`] and what its `<meta>` tags state ([`super::meta::html`]),
+/// from one parse.
+pub fn read(html: &str) -> Result<(Vec<String>, super::meta::Stated), IngestError> {
     let depth = nesting_depth(html, MAX_DEPTH);
     if depth > MAX_DEPTH {
         return Err(IngestError::TooDeep { limit: MAX_DEPTH });
     }
     let page = Html::parse_document(html);
+    let stated = super::meta::html(&page);
     let mut out = Vec::new();
     let mut current = String::new();
     let mut stack = vec![Step::Enter(page.tree.root())];
@@ -184,7 +191,7 @@ pub fn blocks(html: &str) -> Result<Vec<String>, IngestError> {
         }
     }
     flush(&mut out, &mut current);
-    Ok(out)
+    Ok((out, stated))
 }
 
 /// Children go on the stack last first, so they pop in document order.

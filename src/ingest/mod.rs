@@ -7,6 +7,7 @@
 
 pub mod chrome;
 pub mod html;
+pub mod meta;
 pub mod split;
 
 use std::path::{Path, PathBuf};
@@ -218,23 +219,43 @@ pub struct Document {
     pub text: String,
     /// Whether lines of `text` may be Markdown headings.
     pub markdown: bool,
+    /// What the file states about itself ([`meta`]) under what the client sent, which wins.
+    pub metadata: crate::index::Metadata,
 }
 
 /// Longest title taken from a document's first line when nothing else names it, in characters.
 const FIRST_LINE_TITLE_CHARS: usize = 60;
 
 /// Cleans a raw document: format conversion, then chrome stripping (unless `raw.clean` is off).
+/// Front matter and `<meta>` tags give metadata and a title ([`meta`]).
 pub fn clean(raw: &RawDocument) -> Result<Document> {
-    let blocks = match raw.format {
-        Format::Html => html::blocks(&raw.text)?,
-        Format::Text => raw
-            .text
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect(),
-        Format::Markdown => markdown_blocks(&raw.text),
+    let (blocks, stated) = match raw.format {
+        Format::Html => html::read(&raw.text)?,
+        Format::Text => (
+            raw.text
+                .lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect(),
+            meta::Stated::default(),
+        ),
+        Format::Markdown => {
+            let (stated, body) = meta::front_matter(&raw.text);
+            (markdown_blocks(body), stated)
+        }
     };
+    // The client's keys over the file's: `parse` cannot fail on what `Stated` keeps, and
+    // `patched` checks the merged count.
+    let metadata = crate::index::Metadata::parse(stated.metadata)
+        .and_then(|m| {
+            m.patched(
+                raw.metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        })
+        .map_err(IngestError::Metadata)?;
     let markdown = raw.format == Format::Markdown;
     let cleaned = if raw.clean {
         chrome::strip(&blocks, markdown)
@@ -257,6 +278,7 @@ pub fn clean(raw: &RawDocument) -> Result<Document> {
         .title
         .clone()
         .filter(|t| !t.trim().is_empty())
+        .or(stated.title.filter(|t| !t.is_empty()))
         .or(cleaned.title.clone())
         .or(raw.doc.clone())
         .or_else(first_line)
@@ -265,6 +287,7 @@ pub fn clean(raw: &RawDocument) -> Result<Document> {
         title: bounded_title(&title),
         text: cleaned.lines.join("\n"),
         markdown,
+        metadata,
     })
 }
 

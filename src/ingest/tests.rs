@@ -148,6 +148,7 @@ fn clauses_carry_section_number_and_offsets() {
             "一、总体要求\n1.第一条。内容。\n2.第二条很长。第二句。第三句。\n二、措施\n（一）分条。"
                 .into(),
         markdown: false,
+        metadata: Default::default(),
     };
     let p = split(&doc, &|t: &str| t.chars().count() <= 9);
     let got: Vec<(Option<&str>, Option<&str>, &str)> = p
@@ -175,6 +176,7 @@ fn numbered_sections_with_lost_headings_are_left_empty() {
         title: "t".into(),
         text: text.into(),
         markdown: false,
+        metadata: Default::default(),
     };
     let sections = |text: &str| -> Vec<Option<String>> {
         split(&doc(text), &|_: &str| true)
@@ -215,6 +217,7 @@ fn a_sentence_too_long_alone_is_cut_by_characters() {
         title: "t".into(),
         text: "abcdefghij".into(),
         markdown: false,
+        metadata: Default::default(),
     };
     let p: Vec<Draft> = split(&doc, &|t: &str| t.chars().count() <= 4);
     assert!(p.iter().all(|d| d.text.chars().count() <= 4));
@@ -234,4 +237,29 @@ fn corpus_passages_fit_and_have_no_chrome() {
         .iter()
         .any(|d| d.clause.as_deref() == Some("48") && d.text.contains("太湖")));
     assert!(p.iter().all(|d| !d.text.contains("j9")));
+}
+
+#[test]
+fn front_matter_and_meta_tags_become_metadata_under_the_clients() {
+    let md = "---\ntitle: 公交规划\ndept: transport\nyear: 2025\n---\n公交线网优化。\n";
+    let mut r = raw(md, Format::Markdown);
+    r.metadata = crate::index::Metadata::from_json(serde_json::json!({"year": 2026})).unwrap();
+    let d = clean(&r).unwrap();
+    assert_eq!(d.title, "公交规划");
+    assert_eq!(
+        d.metadata.to_json(),
+        serde_json::json!({"dept": "transport", "year": 2026}),
+        "the client's value wins"
+    );
+    assert_eq!(d.text, "公交线网优化。", "front matter is not text");
+
+    let html = r#"<html lang="en"><head><title>Plan - City</title>
+        <meta name="keywords" content="bus, metro"></head><body><p>Bus network.</p></body></html>"#;
+    let d = clean(&raw(html, Format::Html)).unwrap();
+    assert_eq!(
+        d.metadata.to_json(),
+        serde_json::json!({"keywords": ["bus", "metro"], "lang": "en"})
+    );
+    let plain = clean(&raw("---\na: 1\n---\ntext", Format::Text)).unwrap();
+    assert!(plain.metadata.is_empty(), "plain text states nothing");
 }
