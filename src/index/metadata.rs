@@ -107,7 +107,9 @@ pub fn parse_assignment(s: &str) -> Result<(String, Value), String> {
     Ok((k.to_string(), value))
 }
 
-fn check_key(k: &str) -> Result<(), String> {
+/// Checks a key as every metadata key is checked (its size, no control character, not a
+/// reserved name); the message says what is wrong.
+pub(crate) fn check_key(k: &str) -> Result<(), String> {
     if k.is_empty() || k.len() > MAX_META_KEY_BYTES {
         return Err(format!(
             "a metadata key must have 1 to {MAX_META_KEY_BYTES} bytes ({:?} has {})",
@@ -129,7 +131,8 @@ fn check_key(k: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_value(k: &str, v: &Value) -> Result<(), String> {
+/// Checks a value of key `k` as every metadata value is checked (its kind and size).
+pub(crate) fn check_value(k: &str, v: &Value) -> Result<(), String> {
     let long = |s: &str| s.len() > MAX_META_VALUE_BYTES;
     match v {
         Value::Bool(_) | Value::Number(_) => Ok(()),

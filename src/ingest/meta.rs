@@ -3,17 +3,15 @@
 //!
 //! These files were written for other tools (a static-site generator, a CMS), so what they state
 //! is taken leniently: a value semsearch cannot store (a nested map, a null, a list holding
-//! maps, a string past [`MAX_META_VALUE_BYTES`]) or a key it cannot take (a reserved name, one
+//! maps, a string past [`crate::config::MAX_META_VALUE_BYTES`]) or a key it cannot take (a reserved name, one
 //! past [`MAX_META_KEYS`]) is left out rather than refusing the document. Metadata a client
 //! sends with the document ([`super::RawDocument::metadata`]) is checked strictly and wins over
 //! what the file states.
 
 use serde_json::{Map, Value};
 
-use crate::config::{
-    MAX_FRONT_MATTER_BYTES, MAX_META_KEYS, MAX_META_KEY_BYTES, MAX_META_LIST, MAX_META_VALUE_BYTES,
-};
-use crate::index::metadata::RESERVED;
+use crate::config::{MAX_FRONT_MATTER_BYTES, MAX_META_KEYS, MAX_META_LIST};
+use crate::index::metadata::{check_key, check_value};
 
 /// What a file states about itself.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -34,34 +32,30 @@ impl Stated {
             }
             return;
         }
-        if key.is_empty()
-            || key.len() > MAX_META_KEY_BYTES
-            || key.chars().any(char::is_control)
-            || RESERVED.contains(&key)
-            || self.metadata.len() >= MAX_META_KEYS
+        if self.metadata.len() >= MAX_META_KEYS
             || self.metadata.contains_key(key)
+            || check_key(key).is_err()
         {
             return;
         }
-        if let Some(v) = storable(value) {
+        // Coerced to what metadata holds, then checked by the rules a client's metadata meets.
+        if let Some(v) = coerced(value).filter(|v| check_value(key, v).is_ok()) {
             self.metadata.insert(key.to_string(), v);
         }
     }
 }
 
-/// `v` as metadata can hold it: scalars as they are (a string within bounds), a list of
-/// scalars as a list of strings; anything else is None.
-fn storable(v: Value) -> Option<Value> {
-    let short = |s: &str| s.len() <= MAX_META_VALUE_BYTES && !s.chars().any(char::is_control);
+/// `v` in a shape metadata can hold: scalars as they are, a list of scalars as a list of
+/// strings (its first [`MAX_META_LIST`]); a null, a map or a list holding either is None.
+fn coerced(v: Value) -> Option<Value> {
     match v {
-        Value::String(s) => short(&s).then_some(Value::String(s)),
-        Value::Number(_) | Value::Bool(_) => Some(v),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(v),
         Value::Array(items) => {
             let strings: Option<Vec<Value>> = items
                 .into_iter()
                 .take(MAX_META_LIST)
                 .map(|i| match i {
-                    Value::String(s) if short(&s) => Some(Value::String(s)),
+                    Value::String(s) => Some(Value::String(s)),
                     Value::Number(n) => Some(Value::String(n.to_string())),
                     Value::Bool(b) => Some(Value::String(b.to_string())),
                     _ => None,

@@ -9,6 +9,8 @@
 //! A read that fails is an error at that call (a lost database: [`StoreError::Unavailable`],
 //! HTTP 503); the snapshot drops its connection then, and every later read of it fails too.
 
+mod sample;
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
@@ -456,45 +458,7 @@ impl Snapshot for PgSnapshot {
     }
 
     fn sample(&self, n: usize) -> Result<Vec<Key>, StoreError> {
-        if n == 0 || self.passages == 0 {
-            return Ok(Vec::new());
-        }
-        {
-            let cached = self.shared.sample.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((g, m, rows)) = cached.as_ref() {
-                if *g == self.generation && *m == n {
-                    for (k, r) in rows.iter() {
-                        if self.rows.get(k).is_none() {
-                            self.rows.insert(*k, r.clone());
-                        }
-                    }
-                    return Ok(rows.iter().map(|r| r.0).collect());
-                }
-            }
-        }
-        // Every step-th passage in key order: the same ones for the same state.
-        let step = self.passages.div_ceil(n).max(1) as i64;
-        let keys: Vec<Key> = self
-            .with(1, |c| {
-                c.run(
-                    "SELECT key FROM (SELECT key, row_number() OVER (ORDER BY key) - 1 AS i
-                                      FROM semsearch_passages) s
-                     WHERE i % $1 = 0 ORDER BY key LIMIT $2",
-                    &[&step, &(n as i64)],
-                )
-            })?
-            .iter()
-            .map(|r| r.get::<_, i64>(0) as Key)
-            .collect();
-        let rows = self.fetch(&keys)?;
-        for (k, r) in &rows {
-            if self.rows.get(k).is_none() {
-                self.rows.insert(*k, r.clone());
-            }
-        }
-        *self.shared.sample.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((self.generation, n, Arc::new(rows)));
-        Ok(keys)
+        sample::sample(self, n)
     }
 
     fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError> {

@@ -16,6 +16,7 @@
 mod check;
 pub mod files;
 pub mod graph;
+mod vectors;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,9 +24,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use self::files::{sum_file, sync_dir, write_array, write_bytes, FileSum, Mapped};
-use self::graph::Graph;
+use self::vectors::Vectors;
 use super::{Passage, PassageVectors, StoreError};
-use crate::kernels::dot;
 
 /// Below this many vectors a set is scanned: perfect recall, well under a millisecond for 4096
 /// vectors of 384 floats, and no graph to build for the small segments most writes make.
@@ -64,130 +64,6 @@ struct Meta {
     /// [`files::json_crc`] of this table without this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     checksum: Option<u32>,
-}
-
-/// A vector set: mapped vectors and, when large, a graph walked on int8 copies of them.
-///
-/// What stays resident: the graph walk reads the int8 vectors (a quarter of the f32 size) and
-/// the graph; the f32 vectors are read only to rescore the beam's candidates and by exact scans
-/// of small sets, so at a million passages most of the f32 file can stay on disk.
-struct Vectors {
-    data: Mapped<f32>,
-    dim: usize,
-    graph: Option<Graph>,
-    /// Int8 vectors and their scales (graph sets only).
-    int8: Option<(Mapped<i8>, Mapped<f32>)>,
-}
-
-impl Vectors {
-    fn open(dir: &Path, name: &str, dim: usize, n: usize) -> Result<Self, StoreError> {
-        let data = Mapped::<f32>::open(&dir.join(format!("{name}.f32")))?;
-        if data.len() != n * dim {
-            return Err(StoreError::corrupt(
-                dir,
-                format!("{name}.f32 holds the wrong count"),
-            ));
-        }
-        let path = dir.join(format!("{name}.graph"));
-        let (graph, int8) = if n >= EXACT_BELOW {
-            let q = Mapped::<i8>::open(&dir.join(format!("{name}.i8")))?;
-            let s = Mapped::<f32>::open(&dir.join(format!("{name}.scale")))?;
-            if q.len() != n * dim || s.len() != n {
-                return Err(StoreError::corrupt(
-                    dir,
-                    format!("{name}.i8 holds the wrong count"),
-                ));
-            }
-            (Some(Graph::open(&path, n)?), Some((q, s)))
-        } else {
-            (None, None)
-        };
-        Ok(Vectors {
-            data,
-            dim,
-            graph,
-            int8,
-        })
-    }
-
-    fn get(&self, i: u32) -> &[f32] {
-        let d = self.dim;
-        &self.data.as_slice()[i as usize * d..(i as usize + 1) * d]
-    }
-
-    fn len(&self) -> usize {
-        self.data.len() / self.dim.max(1)
-    }
-
-    /// Up to `k` `(local id, cosine)` among ids `keep` accepts, best first.
-    fn search(&self, q: &[f32], k: usize, keep: &dyn Fn(u32) -> bool) -> Vec<(u32, f32)> {
-        let (Some(g), Some((vq, vs))) = (&self.graph, &self.int8) else {
-            return self.scan(q, k, 0..self.len() as u32, keep);
-        };
-        let mut query = Vec::with_capacity(self.dim);
-        let scale = crate::kernels::quantize_i8(q, &mut query);
-        let approx = Int8Scorer {
-            isa: crate::kernels::isa(),
-            query,
-            scale,
-            vectors: vq.as_slice(),
-            scales: vs.as_slice(),
-        };
-        // The beam's candidates, rescored exactly: int8 only chooses whom to look at.
-        let mut found: Vec<(u32, f32)> = g
-            .search(Graph::beam(k), &approx, keep)
-            .into_iter()
-            .map(|(i, _)| (i, dot(q, self.get(i))))
-            .collect();
-        found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        found.truncate(k);
-        found
-    }
-
-    /// Exact search over `range`.
-    fn scan(
-        &self,
-        q: &[f32],
-        k: usize,
-        range: std::ops::Range<u32>,
-        keep: &dyn Fn(u32) -> bool,
-    ) -> Vec<(u32, f32)> {
-        let mut all: Vec<(u32, f32)> = range
-            .filter(|&i| keep(i))
-            .map(|i| (i, dot(q, self.get(i))))
-            .collect();
-        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        all.truncate(k);
-        all
-    }
-}
-
-/// Scores nodes by the int8 dot of their vector with the query's.
-struct Int8Scorer<'a> {
-    isa: crate::kernels::Isa,
-    query: Vec<i8>,
-    scale: f32,
-    vectors: &'a [i8],
-    scales: &'a [f32],
-}
-
-impl graph::Scorer for Int8Scorer<'_> {
-    fn score(&self, id: u32) -> f32 {
-        let (i, d) = (id as usize, self.query.len());
-        let dot = crate::kernels::vector::dot_i8_on(
-            self.isa,
-            &self.query,
-            &self.vectors[i * d..(i + 1) * d],
-        );
-        dot as f32 * self.scale * self.scales[i]
-    }
-
-    fn prefetch(&self, id: u32) {
-        let d = self.query.len();
-        if let Some(v) = self.vectors.get(id as usize * d..(id as usize + 1) * d) {
-            crate::kernels::prefetch(v);
-        }
-    }
 }
 
 /// The files of a vector set that has a graph.
