@@ -17,6 +17,17 @@ pub const DEFAULT_K: usize = 5;
 /// one list's tail, and the answer grows past what a page or a prompt uses.
 pub const MAX_K: usize = 100;
 
+/// Largest `offset + k` of a search: a page past it is work without bound for results no one
+/// reads (fusion ranks the first [`FUSION_DEPTH`] from both lists).
+pub const MAX_WINDOW: usize = 500;
+/// Most questions in one `POST /search/batch`: embedded in shared forward passes, answered from
+/// one snapshot.
+pub const MAX_BATCH_QUERIES: usize = 32;
+/// Largest `group_size`: passages of one document in a grouped result list.
+pub const MAX_GROUP_SIZE: usize = 20;
+/// Deepest a grouped search reads the ranking to find enough documents.
+pub const MAX_GROUP_DEPTH: usize = 1000;
+
 /// Relevance the best passage must reach for a question to count as answered: chosen on the
 /// dev sets (`semsearch eval --unanswerable`), where it abstains on most questions the corpus
 /// does not answer while keeping the answerable ones (see `search::relevance`).

@@ -59,11 +59,11 @@ impl McpServer {
         match name {
             "search" => {
                 let req = SearchRequest::try_from(parse::<api::SearchRequest>(args)?)?;
-                let hits = e.search(&req)?;
-                Ok(json!({ "results": hits.iter().map(|h| json!({
+                let page = e.search_page(&req)?;
+                Ok(json!({ "results": page.hits.iter().map(|h| json!({
                     "id": h.passage.id, "title": title(&h.passage),
                     "url": self.url(&h.passage.id), "text": h.passage.text,
-                })).collect::<Vec<_>>() }))
+                })).collect::<Vec<_>>(), "has_more": page.next.is_some() }))
             }
             "fetch" => {
                 let p = e.passage(&parse::<FetchRequest>(args)?.id)?;

@@ -161,6 +161,12 @@ pub struct VectorSearchRequest {
     pub ranking_options: Option<RankingOptions>,
     /// Accepted and ignored: questions are searched as written.
     pub rewrite_query: Option<bool>,
+    /// semsearch's extension: the `next_page` of the previous answer, for the page after it.
+    pub page: Option<String>,
+    /// semsearch's extension: `doc` to return at most `group_size` passages per document.
+    pub group_by: Option<String>,
+    /// semsearch's extension: passages per document when grouped, 1..20 (default 1).
+    pub group_size: Option<usize>,
 }
 
 /// A question, or several.
@@ -191,9 +197,10 @@ pub struct VectorSearchPage {
     pub search_query: QueryText,
     /// Results, best first.
     pub data: Vec<VectorSearchResult>,
-    /// Always false: one page.
+    /// True when the ranking holds more results above the threshold (judged by the first one
+    /// past this page).
     pub has_more: bool,
-    /// Always null.
+    /// When `has_more`: the token to send as `page` for the next page.
     pub next_page: Option<String>,
 }
 

@@ -23,6 +23,7 @@ pub use embeddings::{
 pub use error::{plain_serde, ErrorBody, ErrorDetail};
 pub use passage::{hits, Answer, Document, Hit, Ingested, Passage};
 pub use search::{
-    AroundParams, AskRequest, AskResponse, Filter, Health, PassageList, RelatedParams, Results,
-    SearchParams, SearchRequest, SearchResponse, WriteFailure,
+    grouping, AroundParams, AskRequest, AskResponse, BatchResult, BatchSearchRequest,
+    BatchSearchResponse, Filter, Health, PassageList, RelatedParams, Results, SearchParams,
+    SearchRequest, SearchResponse, WriteFailure,
 };

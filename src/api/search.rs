@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Answer, Hit};
-use crate::config::MAX_K;
+use crate::config::{MAX_GROUP_SIZE, MAX_K, MAX_WINDOW};
 use crate::engine::{self, Mode};
 use crate::index::Condition;
 
@@ -22,6 +22,33 @@ pub struct SearchRequest {
     pub mode: Option<String>,
     /// Which documents to search (see [`Filter`]).
     pub filter: Option<Filter>,
+    /// Results of the ranking skipped before the `k` returned, 0-based (default 0; `offset + k`
+    /// at most 500): pages of `k` concatenate to one call with `k` their sum.
+    #[schemars(range(max = MAX_WINDOW))]
+    pub offset: Option<usize>,
+    /// `doc`: at most `group_size` passages per document, so `k` results come from several
+    /// documents (the only grouping key).
+    #[schemars(extend("enum" = ["doc"]))]
+    pub group_by: Option<String>,
+    /// Passages per document when grouped, 1..20 (default 1).
+    #[schemars(range(min = 1, max = MAX_GROUP_SIZE))]
+    pub group_size: Option<usize>,
+}
+
+/// The grouping of a wire request: `group_by` must be `doc`; `group_size` alone is refused
+/// (it would silently do nothing).
+pub fn grouping(
+    group_by: Option<&str>,
+    group_size: Option<usize>,
+) -> Result<Option<usize>, crate::Error> {
+    match (group_by, group_size) {
+        (None, None) => Ok(None),
+        (Some("doc"), g) => Ok(Some(g.unwrap_or(1))),
+        (Some(other), _) => Err(crate::Error::invalid(format!(
+            "group_by {other:?} is not a grouping key (expected \"doc\")"
+        ))),
+        (None, Some(_)) => Err(crate::Error::invalid("group_size needs group_by (\"doc\")")),
+    }
 }
 
 /// Result filter: an expression over documents (see `index::condition`), applied inside the
@@ -57,6 +84,8 @@ pub struct SearchParams {
     pub mode: Option<String>,
     /// Restrict to a document.
     pub doc: Option<String>,
+    /// Results skipped, 0-based (default 0).
+    pub offset: Option<usize>,
 }
 
 /// Body of `POST /ask` (and the arguments of the MCP `ask` tool).
@@ -97,24 +126,27 @@ fn request(
 impl TryFrom<SearchRequest> for engine::SearchRequest {
     type Error = crate::Error;
     fn try_from(r: SearchRequest) -> Result<Self, crate::Error> {
-        request(
+        Ok(request(
             r.query,
             r.k,
             r.mode.as_deref(),
             Filter::condition(r.filter)?,
-        )
+        )?
+        .offset(r.offset.unwrap_or(0))
+        .group_size(grouping(r.group_by.as_deref(), r.group_size)?))
     }
 }
 
 impl TryFrom<SearchParams> for engine::SearchRequest {
     type Error = crate::Error;
     fn try_from(p: SearchParams) -> Result<Self, crate::Error> {
-        request(
+        Ok(request(
             p.q,
             p.k,
             p.mode.as_deref(),
             p.doc.map_or_else(Condition::all, Condition::doc),
-        )
+        )?
+        .offset(p.offset.unwrap_or(0)))
     }
 }
 
@@ -136,7 +168,35 @@ impl TryFrom<AskRequest> for engine::SearchRequest {
 pub struct SearchResponse {
     /// Passages, best first.
     pub results: Vec<Hit>,
+    /// True when the ranking goes on past this page (ask again with `offset` + `k`).
+    pub has_more: bool,
     /// Server-side time.
+    pub took_ms: f64,
+}
+
+/// Body of `POST /search/batch`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSearchRequest {
+    /// 1..32 searches, each a `POST /search` body.
+    pub queries: Vec<SearchRequest>,
+}
+
+/// One search's page in a batch answer.
+#[derive(Serialize, ToSchema)]
+pub struct BatchResult {
+    /// Passages, best first.
+    pub results: Vec<Hit>,
+    /// True when the ranking goes on past this page.
+    pub has_more: bool,
+}
+
+/// Answer of `POST /search/batch`: one page per query, in the order of the queries.
+#[derive(Serialize, ToSchema)]
+pub struct BatchSearchResponse {
+    /// The pages.
+    pub results: Vec<BatchResult>,
+    /// Server-side time, for the whole batch.
     pub took_ms: f64,
 }
 

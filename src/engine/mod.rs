@@ -81,6 +81,16 @@ pub struct Hit {
     pub relevance: f32,
 }
 
+/// A page of results ([`Engine::search_page`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPage {
+    /// The page's passages, best first.
+    pub hits: Vec<Hit>,
+    /// The first result after the page, when there is one (with its relevance, so a caller
+    /// cutting at a threshold knows whether the next page would hold anything).
+    pub next: Option<Hit>,
+}
+
 /// Results of [`Engine::ask`]: the answer sentence, if any, and the passages.
 #[derive(Debug, Clone)]
 pub struct Asked {
@@ -250,10 +260,52 @@ impl Engine {
         req: &SearchRequest,
         q: &[f32],
     ) -> Result<Vec<Hit>> {
+        Ok(self.search_page_in(snap, req, q)?.hits)
+    }
+
+    /// The page of results a request asks for (its `offset`, `k` and grouping), and whether
+    /// there are more.
+    pub fn search_page(&self, req: &SearchRequest) -> Result<SearchPage> {
+        req.validate()?;
+        let q = self.embed_query(req.query())?;
+        self.search_page_in(self.snapshot()?.as_ref(), req, &q)
+    }
+
+    /// Pages for several requests (at most [`crate::config::MAX_BATCH_QUERIES`]): their
+    /// questions embedded together (shared forward passes), every one answered from one
+    /// snapshot. A request that is not valid fails the batch with its position in the message.
+    pub fn search_batch(&self, reqs: &[SearchRequest]) -> Result<Vec<SearchPage>> {
+        let max = crate::config::MAX_BATCH_QUERIES;
+        if reqs.is_empty() || reqs.len() > max {
+            return Err(Error::invalid(format!(
+                "a batch holds 1 to {max} queries ({} given)",
+                reqs.len()
+            )));
+        }
+        for (i, r) in reqs.iter().enumerate() {
+            r.validate()
+                .map_err(|e| Error::invalid(format!("queries[{i}]: {e}")))?;
+        }
+        let texts: Vec<&str> = reqs.iter().map(SearchRequest::query).collect();
+        let vectors = self.embedder.embed(&texts, TextKind::Query)?;
+        let snap = self.snapshot()?;
+        reqs.iter()
+            .zip(&vectors)
+            .map(|(r, q)| self.search_page_in(snap.as_ref(), r, q))
+            .collect()
+    }
+
+    /// [`Engine::search_page`] over `snap` with the question's vector known.
+    pub fn search_page_in(
+        &self,
+        snap: &dyn Snapshot,
+        req: &SearchRequest,
+        q: &[f32],
+    ) -> Result<SearchPage> {
         req.validate()?;
         let docs = req.condition().resolve(|| snap.documents())?;
         let judge = Judge::new(snap, req.query(), q, self.options.relevance)?;
-        let found = search::retrieve(
+        let (found, next) = search::page::page(
             snap,
             &search::Query {
                 text: req.query(),
@@ -264,8 +316,11 @@ impl Engine {
                 background: &judge.background(),
             },
             &self.options.fusion,
+            req.window(),
         )?;
-        hits(snap, found, &judge, q)
+        let mut hits = hits(snap, found.into_iter().chain(next).collect(), &judge, q)?;
+        let next = (hits.len() > req.limit()).then(|| hits.pop()).flatten();
+        Ok(SearchPage { hits, next })
     }
 
     /// Top passages and the sentence among the first [`ANSWER_PASSAGES`] that best answers the
@@ -369,5 +424,7 @@ pub fn is_found(hits: &[Hit], min_relevance: f32) -> bool {
     hits.iter().any(|h| h.relevance >= min_relevance)
 }
 
+#[cfg(test)]
+mod page_tests;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,9 @@
 //! The one search request every edge builds (HTTP, CLI, MCP, eval) and the one place it is
 //! validated, so that every caller gets the same limits and the same messages.
 
-use crate::config::{DEFAULT_K, DEFAULT_MIN_RELEVANCE, MAX_K, MAX_QUERY_CHARS};
+use crate::config::{
+    DEFAULT_K, DEFAULT_MIN_RELEVANCE, MAX_GROUP_SIZE, MAX_K, MAX_QUERY_CHARS, MAX_WINDOW,
+};
 use crate::error::{Error, Result};
 use crate::index::{Condition, DocFilter};
 pub use crate::search::Mode;
@@ -15,6 +17,8 @@ pub struct SearchRequest {
     mode: Mode,
     filter: Condition,
     min_relevance: f32,
+    offset: usize,
+    group_size: Option<usize>,
 }
 
 impl SearchRequest {
@@ -26,6 +30,30 @@ impl SearchRequest {
             mode: Mode::Hybrid,
             filter: Condition::all(),
             min_relevance: DEFAULT_MIN_RELEVANCE,
+            offset: 0,
+            group_size: None,
+        }
+    }
+
+    /// Results of the ranking skipped before the `k` returned (pages: see
+    /// [`crate::search::page`]).
+    pub fn offset(mut self, offset: usize) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    /// At most `n` passages per document (`group_by: "doc"`); None: no grouping.
+    pub fn group_size(mut self, n: Option<usize>) -> Self {
+        self.group_size = n;
+        self
+    }
+
+    /// The part of the ranking asked for.
+    pub fn window(&self) -> crate::search::page::Window {
+        crate::search::page::Window {
+            offset: self.offset,
+            k: self.k,
+            group_size: self.group_size,
         }
     }
 
@@ -116,7 +144,19 @@ impl SearchRequest {
         if !(0.0..=1.0).contains(&self.min_relevance) {
             return Err(Error::invalid("min_relevance must be between 0 and 1"));
         }
-        validate_k(self.k)
+        validate_k(self.k)?;
+        if self.offset + self.k > MAX_WINDOW {
+            return Err(Error::invalid(format!(
+                "offset + k must be at most {MAX_WINDOW} (got {})",
+                self.offset + self.k
+            )));
+        }
+        match self.group_size {
+            Some(g) if !(1..=MAX_GROUP_SIZE).contains(&g) => Err(Error::invalid(format!(
+                "group_size must be between 1 and {MAX_GROUP_SIZE}"
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -150,6 +190,14 @@ mod tests {
         assert_eq!(
             msg(SearchRequest::new("q").min_relevance(Some(1.5))),
             "min_relevance must be between 0 and 1"
+        );
+        assert_eq!(
+            msg(SearchRequest::new("q").k(10).offset(495)),
+            "offset + k must be at most 500 (got 505)"
+        );
+        assert_eq!(
+            msg(SearchRequest::new("q").group_size(Some(0))),
+            "group_size must be between 1 and 20"
         );
         assert!(SearchRequest::new("q")
             .min_relevance(Some(f32::NAN))

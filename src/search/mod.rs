@@ -6,6 +6,7 @@ pub mod answer;
 pub mod calibration;
 pub mod dense;
 pub mod fusion;
+pub mod page;
 pub mod related;
 pub mod relevance;
 

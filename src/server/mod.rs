@@ -32,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .route("/p/{id}", get(meta::passage_page))
         .route("/healthz", get(meta::healthz))
         .route("/search", post(search::search_post).get(search::search_get))
+        .route("/search/batch", post(search::search_batch))
         .route("/ask", post(search::ask))
         .route("/passages/{id}", get(passages::get_passage))
         .route("/passages/{id}/around", get(passages::around))

@@ -18,6 +18,7 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         meta::healthz,
         search::search_post,
         search::search_get,
+        search::search_batch,
         search::ask,
         passages::get_passage,
         passages::around,

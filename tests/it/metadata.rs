@@ -249,6 +249,8 @@ async fn session(engine: Arc<Engine>) -> Value {
     assert_eq!(files, ["clinic", "rail"], "{b}");
     assert!(b["data"][0]["attributes"]["dept"].is_string(), "{b}");
 
+    out["pages"] = pages_groups_batches(&s).await;
+
     // Metadata changes without re-embedding: same vectors, so the same scores.
     let score = |s: semsearch::server::AppState| async move {
         let body = json!({"query": "bus lanes", "k": 1, "mode": "dense", "filter": {"doc": "bus"}});
@@ -289,6 +291,154 @@ async fn session(engine: Arc<Engine>) -> Value {
     assert_error(st, &b, StatusCode::BAD_REQUEST);
     let (_, b, _) = call(s.clone(), get("/documents")).await;
     out["patched"] = b;
+    out
+}
+
+/// Pages, groups and batches over the library of [`DOCS`] (5 passages, every one saying "city"):
+/// what they return, for [`both_stores_filter_alike`] to compare.
+async fn pages_groups_batches(s: &semsearch::server::AppState) -> Value {
+    let search = |body: Value| {
+        let s = s.clone();
+        async move {
+            let (st, b, _) = call(s, post("/search", body.to_string())).await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            b
+        }
+    };
+    let ids = |b: &Value| -> Vec<String> {
+        b["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut out = json!({});
+    for mode in ["hybrid", "dense", "lexical"] {
+        let whole = search(json!({"query": "city", "k": 5, "mode": mode})).await;
+        assert_eq!(whole["has_more"], false, "{whole}");
+        let mut paged = Vec::new();
+        for offset in [0, 2, 4] {
+            let b = search(json!({"query": "city", "k": 2, "offset": offset, "mode": mode})).await;
+            assert_eq!(
+                b["has_more"],
+                offset + 2 < ids(&whole).len(),
+                "{mode} {offset}: {b}"
+            );
+            paged.extend(ids(&b));
+        }
+        assert_eq!(paged, ids(&whole), "{mode}");
+        let grouped =
+            search(json!({"query": "city", "k": 5, "mode": mode, "group_by": "doc"})).await;
+        let docs = docs_of(&grouped);
+        assert_eq!(
+            docs.len(),
+            ids(&grouped).len(),
+            "one passage per document: {grouped}"
+        );
+        out[mode] = json!({"whole": ids(&whole), "grouped": ids(&grouped)});
+    }
+    for (body, says) in [
+        (
+            json!({"query": "city", "group_by": "title"}),
+            "not a grouping key",
+        ),
+        (
+            json!({"query": "city", "group_size": 2}),
+            "group_size needs group_by",
+        ),
+        (
+            json!({"query": "city", "group_by": "doc", "group_size": 21}),
+            "between 1 and 20",
+        ),
+        (
+            json!({"query": "city", "k": 100, "offset": 401}),
+            "offset + k must be at most 500",
+        ),
+    ] {
+        let (st, b, _) = call(s.clone(), post("/search", body.to_string())).await;
+        assert_error(st, &b, StatusCode::BAD_REQUEST);
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains(says),
+            "{b}"
+        );
+    }
+
+    // A batch answers as its searches one by one.
+    let queries = [
+        json!({"query": "bus lanes", "k": 2}),
+        json!({"query": "city", "k": 3, "group_by": "doc",
+               "filter": {"type": "eq", "key": "dept", "value": "transport"}}),
+    ];
+    let (st, b, _) = call(
+        s.clone(),
+        post("/search/batch", json!({"queries": queries}).to_string()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    for (i, q) in queries.iter().enumerate() {
+        let one = search(q.clone()).await;
+        assert_eq!(b["results"][i]["results"], one["results"], "{i}");
+        assert_eq!(b["results"][i]["has_more"], one["has_more"], "{i}");
+    }
+    out["batch"] = json!(b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(ids)
+        .collect::<Vec<_>>());
+    for (body, says) in [
+        (json!({"queries": []}), "1 to 32 queries (0 given)"),
+        (
+            json!({"queries": vec![json!({"query": "x"}); 33]}),
+            "(33 given)",
+        ),
+        (
+            json!({"queries": [{"query": "x"}, {"query": "x", "k": 0}]}),
+            "queries[1]: k must be",
+        ),
+    ] {
+        let (st, b, _) = call(s.clone(), post("/search/batch", body.to_string())).await;
+        assert_error(st, &b, StatusCode::BAD_REQUEST);
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains(says),
+            "{b}"
+        );
+    }
+
+    // Vector-store search pages with has_more and next_page.
+    let mut seen = Vec::new();
+    let mut page: Option<String> = None;
+    loop {
+        let mut body = json!({"query": "city", "max_num_results": 2});
+        if let Some(p) = &page {
+            body["page"] = json!(p);
+        }
+        let (st, b, _) = call(
+            s.clone(),
+            post("/v1/vector_stores/all/search", body.to_string()),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        for r in b["data"].as_array().unwrap() {
+            seen.push(r["content"][0]["text"].as_str().unwrap().to_string());
+        }
+        if b["has_more"] == false {
+            assert!(b["next_page"].is_null(), "{b}");
+            break;
+        }
+        page = Some(b["next_page"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen.len(), 5, "every passage once: {seen:?}");
+    let (st, b, _) = call(
+        s.clone(),
+        post(
+            "/v1/vector_stores/all/search",
+            json!({"query": "city", "page": "x"}).to_string(),
+        ),
+    )
+    .await;
+    assert_error(st, &b, StatusCode::BAD_REQUEST);
     out
 }
 

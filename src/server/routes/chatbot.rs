@@ -67,11 +67,26 @@ async fn search(
     filter: Condition,
     threshold: f32,
 ) -> Result<Vec<engine::Hit>, ApiError> {
+    let req = SearchRequest::new(query).k(k);
+    Ok(search_page(state, req, scope, filter, threshold).await?.0)
+}
+
+/// [`search`] of one page of `req` (its `k`, `offset` and grouping), and whether results
+/// above `threshold` go on past it.
+async fn search_page(
+    state: &AppState,
+    req: SearchRequest,
+    scope: Option<String>,
+    filter: Condition,
+    threshold: f32,
+) -> Result<(Vec<engine::Hit>, bool), ApiError> {
     let within = scope.map_or_else(Condition::all, Condition::doc);
-    let req = SearchRequest::new(query).k(k).filter(within.and(filter));
-    let mut hits = state.blocking(move |e| e.search(&req)).await?;
-    hits.retain(|h| h.relevance >= threshold);
-    Ok(hits)
+    let req = req.filter(within.and(filter));
+    req.validate()?;
+    let mut page = state.blocking(move |e| e.search_page(&req)).await?;
+    page.hits.retain(|h| h.relevance >= threshold);
+    let more = page.next.is_some_and(|n| n.relevance >= threshold);
+    Ok((page.hits, more))
 }
 
 fn dify_error(status: StatusCode, code: u32, msg: impl Into<String>) -> Response {
@@ -198,7 +213,18 @@ pub async fn vector_store_search(
         Some(f) => Condition::parse(f).map_err(ApiError::invalid)?,
         None => Condition::all(),
     };
-    let hits = search(&state, question, k, within, filter, threshold).await?;
+    let offset = match req.page.as_deref() {
+        None => 0,
+        Some(p) => p
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid(format!("page {p:?} is not a next_page token")))?,
+    };
+    let group = crate::api::grouping(req.group_by.as_deref(), req.group_size)?;
+    let page = SearchRequest::new(question)
+        .k(k)
+        .offset(offset)
+        .group_size(group);
+    let (hits, has_more) = search_page(&state, page, within, filter, threshold).await?;
     Ok(Json(VectorSearchPage {
         object: "vector_store.search_results.page",
         search_query: req.query,
@@ -215,8 +241,8 @@ pub async fn vector_store_search(
                 }],
             })
             .collect(),
-        has_more: false,
-        next_page: None,
+        has_more,
+        next_page: has_more.then(|| (offset + k).to_string()),
     }))
 }
 

@@ -5,7 +5,10 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::Json;
 
-use crate::api::{self, AskRequest, AskResponse, SearchParams, SearchRequest, SearchResponse};
+use crate::api::{
+    self, AskRequest, AskResponse, BatchResult, BatchSearchRequest, BatchSearchResponse,
+    SearchParams, SearchRequest, SearchResponse,
+};
 use crate::engine;
 use crate::server::error::ApiError;
 use crate::server::extract::{ApiJson, ApiQuery};
@@ -20,9 +23,10 @@ async fn run_search(
     // Checked here too, so that a bad request costs no permit and no thread hand-off.
     req.validate()?;
     let t = Instant::now();
-    let results = state.blocking(move |e| e.search(&req)).await?;
+    let page = state.blocking(move |e| e.search_page(&req)).await?;
     Ok(Json(SearchResponse {
-        results: api::hits(&results),
+        results: api::hits(&page.hits),
+        has_more: page.next.is_some(),
         took_ms: t.elapsed().as_secs_f64() * 1000.0,
     }))
 }
@@ -45,6 +49,45 @@ pub async fn search_get(
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     run_search(state, p.try_into()).await
+}
+
+/// Several searches in one call: their questions embedded in shared forward passes, all
+/// answered from one state of the index.
+#[utoipa::path(post, path = "/search/batch", request_body = BatchSearchRequest,
+    responses((status = 200, body = BatchSearchResponse), (status = 400, body = ErrorBodySchema), (status = 503, body = ErrorBodySchema)))]
+pub async fn search_batch(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<BatchSearchRequest>,
+) -> Result<Json<BatchSearchResponse>, ApiError> {
+    let max = crate::config::MAX_BATCH_QUERIES;
+    if req.queries.is_empty() || req.queries.len() > max {
+        return Err(ApiError::invalid(format!(
+            "a batch holds 1 to {max} queries ({} given)",
+            req.queries.len()
+        )));
+    }
+    let reqs = req
+        .queries
+        .into_iter()
+        .enumerate()
+        .map(|(i, q)| {
+            engine::SearchRequest::try_from(q)
+                .and_then(|r| r.validate().map(|()| r))
+                .map_err(|e| crate::Error::invalid(format!("queries[{i}]: {e}")))
+        })
+        .collect::<Result<Vec<_>, crate::Error>>()?;
+    let t = Instant::now();
+    let pages = state.blocking(move |e| e.search_batch(&reqs)).await?;
+    Ok(Json(BatchSearchResponse {
+        results: pages
+            .iter()
+            .map(|p| BatchResult {
+                results: api::hits(&p.hits),
+                has_more: p.next.is_some(),
+            })
+            .collect(),
+        took_ms: t.elapsed().as_secs_f64() * 1000.0,
+    }))
 }
 
 /// Top passages and the sentence that best answers the question.
