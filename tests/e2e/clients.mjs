@@ -71,5 +71,67 @@ assert.equal((await r.json()).error_code, 1001);
 r = await dify(ask({ knowledge_id: "no-such-knowledge" }));
 assert.equal(r.status, 404);
 assert.equal((await r.json()).error_code, 2001);
+// A library with metadata: two small documents beside the corpus (which has none), then every
+// filter shape the clients send, each returning only what it allows.
+const post = (path, body) => fetch(`${base}${path}`, {
+  method: "POST", headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+  body: JSON.stringify(body),
+});
+for (const [doc, text, metadata] of [
+  ["e2e-bus", "City bus lanes and the metro ring road. New bus routes serve the lake district.",
+    { dept: "transport", year: 2025, tags: ["bus", "metro"], date: "2025-03-01", public: true }],
+  ["e2e-clinic", "The city clinic opens an elderly care centre near the lake.",
+    { dept: "health", year: 2021, date: "2021-06-30", public: false }],
+]) {
+  const res = await post("/documents", { doc, text, metadata, clean: false });
+  assert.equal(res.status, 201, `${doc}: ${await res.text()}`);
+}
+const BUS = "e2e-bus", CLINIC = "e2e-clinic";
+const LIB = "city bus and clinic near the lake";
+const files = async (filters, extra = {}) => {
+  const p = await openai.vectorStores.search("all", { query: LIB, max_num_results: 20, filters, ...extra });
+  return p.data.map((r) => r.file_id);
+};
+const only = (got, allowed, label) => {
+  assert.ok(got.length >= 1, `${label}: something passes`);
+  assert.ok(got.every((d) => allowed.includes(d)), `${label}: ${got}`);
+};
+only(await files({ type: "eq", key: "dept", value: "transport" }), [BUS], "openai eq");
+only(await files({ type: "gte", key: "year", value: 2025 }), [BUS], "openai gte");
+only(await files({ type: "and", filters: [{ type: "gt", key: "year", value: 2020 },
+  { type: "ne", key: "dept", value: "transport" }] }), [CLINIC], "openai and");
+only(await files({ type: "or", filters: [{ type: "in", key: "dept", value: ["health"] },
+  { type: "lt", key: "year", value: 2022 }] }), [CLINIC], "openai or/in/lt");
+only(await files({ type: "nin", key: "dept", value: ["transport", "health"] }), [DOC], "openai nin");
+only(await files({ type: "eq", key: "public", value: true }), [BUS], "openai eq boolean");
+const grouped = await files(undefined, { group_by: "doc", max_num_results: 3 });
+assert.deepEqual([...new Set(grouped)].length, grouped.length, `grouped: one per document ${grouped}`);
+assert.equal(grouped.length, 3, "three documents, three results");
+
+// Dify: every metadata_condition operator, as Dify sends them (values as strings).
+const difyOps = [
+  ["contains", "tags", "metro", [BUS]], ["not contains", "dept", "ans", [CLINIC, DOC]],
+  ["start with", "dept", "trans", [BUS]], ["end with", "dept", "lth", [CLINIC]],
+  ["is", "dept", "health", [CLINIC]], ["is not", "dept", "health", [BUS, DOC]],
+  ["empty", "dept", undefined, [DOC]], ["not empty", "dept", undefined, [BUS, CLINIC]],
+  ["=", "year", "2025", [BUS]], ["≠", "year", "2025", [CLINIC, DOC]],
+  [">", "year", "2021", [BUS]], ["<", "year", "2025", [CLINIC]],
+  ["≥", "year", "2025", [BUS]], ["≤", "year", "2021", [CLINIC]],
+  ["before", "date", "2024-01-01", [CLINIC]], ["after", "date", "2024-01-01", [BUS]],
+];
+for (const [op, name, value, allowed] of difyOps) {
+  const cond = { name: [name], comparison_operator: op, ...(value === undefined ? {} : { value }) };
+  const res = await dify({ knowledge_id: "all", query: LIB, retrieval_setting: { top_k: 20, score_threshold: 0 },
+    metadata_condition: { logical_operator: "and", conditions: [cond] } });
+  assert.equal(res.status, 200, `dify ${op}`);
+  only((await res.json()).records.map((x) => x.metadata.doc), allowed, `dify ${op}`);
+}
+const either = await dify({ knowledge_id: "all", query: LIB, retrieval_setting: { top_k: 20, score_threshold: 0 },
+  metadata_condition: { logical_operator: "or", conditions: [
+    { name: ["dept"], comparison_operator: "is", value: "health" },
+    { name: ["tags"], comparison_operator: "contains", value: "bus" }] } });
+only((await either.json()).records.map((x) => x.metadata.doc), [BUS, CLINIC], "dify or");
+
 console.log(`clients ok: OpenAI SDK vectorStores.search (${results.length} results, top relevance ` +
-  `${results[0].score.toFixed(2)}), Dify retrieval (probe, threshold, metadata, key, unknown id)`);
+  `${results[0].score.toFixed(2)}), Dify retrieval (probe, threshold, metadata, key, unknown id); filters: OpenAI comparison and ` +
+  `compound, grouping, Dify's ${difyOps.length} operators and \`or\``);

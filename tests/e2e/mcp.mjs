@@ -31,6 +31,15 @@ async function check(transport, label) {
   assert.match(doc.url, /\/p\/suzhou-15th-five-year-plan-proposal%23\d+$/);
   const asked = await client.callTool({ name: "ask", arguments: { question: "红烧肉怎么做才又香又不腻？" } });
   assert.equal(asked.structuredContent.found, false, `${label}: off-topic not found`);
+  // clients.mjs has added two documents with metadata: a filter and grouping reach them.
+  const filtered = await client.callTool({ name: "search", arguments: {
+    query: "city bus and clinic near the lake", k: 5, group_by: "doc",
+    filter: { type: "eq", key: "dept", value: "health" } } });
+  const only = filtered.structuredContent.results;
+  assert.ok(only.length === 1 && only[0].id.startsWith("e2e-clinic#"), `${label}: filtered, grouped`);
+  const groups = (await client.callTool({ name: "search", arguments: {
+    query: "city bus and clinic near the lake", k: 3, group_by: "doc" } })).structuredContent.results;
+  assert.equal(new Set(groups.map((r) => r.id.split("#")[0])).size, 3, `${label}: one per document`);
   const missing = await client.callTool({ name: "fetch", arguments: { id: "no-such#1" } });
   assert.equal(missing.isError, true, `${label}: unknown id is a tool error`);
   await client.close();
@@ -43,4 +52,5 @@ const viaStdio = await check(new StdioClientTransport({
 }), "stdio");
 const viaHttp = await check(new StreamableHTTPClientTransport(new URL(`${base}/mcp`)), "http");
 console.log(`mcp ok: stdio and streamable HTTP (official TypeScript SDK): tools listed, search ` +
-  `(${viaStdio}/${viaHttp} results) and fetch found the Fengqiao clause, ask abstained off-topic`);
+  `(${viaStdio}/${viaHttp} results) and fetch found the Fengqiao clause, a filter with grouping, ` +
+  `ask abstained off-topic`);
