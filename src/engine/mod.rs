@@ -273,7 +273,8 @@ impl Engine {
 
     /// Pages for several requests (at most [`crate::config::MAX_BATCH_QUERIES`]): their
     /// questions embedded together (shared forward passes), every one answered from one
-    /// snapshot. A request that is not valid fails the batch with its position in the message.
+    /// snapshot, the searches spread over the cores. A request that is not valid fails the
+    /// batch with its position in the message.
     pub fn search_batch(&self, reqs: &[SearchRequest]) -> Result<Vec<SearchPage>> {
         let max = crate::config::MAX_BATCH_QUERIES;
         if reqs.is_empty() || reqs.len() > max {
@@ -289,7 +290,10 @@ impl Engine {
         let texts: Vec<&str> = reqs.iter().map(SearchRequest::query).collect();
         let vectors = self.embedder.embed(&texts, TextKind::Query)?;
         let snap = self.snapshot()?;
-        reqs.iter()
+        // The searches are independent reads of one snapshot: spread over the cores, as the
+        // forward passes that embedded them were.
+        use rayon::prelude::*;
+        reqs.par_iter()
             .zip(&vectors)
             .map(|(r, q)| self.search_page_in(snap.as_ref(), r, q))
             .collect()

@@ -57,6 +57,12 @@ fn grouped(
     need: usize,
     group_size: usize,
 ) -> Result<Vec<(Key, f32)>, StoreError> {
+    // Fewer documents than the page wants: reading deeper cannot fill it, so stop at them.
+    let documents = match q.docs.named() {
+        Some(ids) => ids.len(),
+        None => snap.documents()?.len(),
+    };
+    let need = need.min(documents.saturating_mul(group_size));
     let mut depth = need.clamp(FUSION_DEPTH, MAX_GROUP_DEPTH);
     loop {
         let ranked = retrieve(snap, &Query { k: depth, ..*q }, fusion)?;
@@ -75,7 +81,8 @@ fn grouped(
             .map(|(r, _)| *r)
             .take(need)
             .collect();
-        if kept.len() >= need || exhausted {
+        let full = per_doc.values().filter(|&&n| n >= group_size).count();
+        if kept.len() >= need || exhausted || full >= documents {
             return Ok(kept);
         }
         depth = (depth * 4).min(MAX_GROUP_DEPTH);
