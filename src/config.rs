@@ -54,6 +54,11 @@ pub const MAX_VECTOR_RESULTS: usize = 50;
 /// search scans the passages of each named document, so the list bounds its work.
 pub const MAX_FILTER_DOCS: usize = 100;
 
+/// Most metadata fields one facet request counts (`GET /documents?facets=`).
+pub const MAX_FACET_FIELDS: usize = 16;
+/// Most values listed per facet field, the most common first (the count of all is given).
+pub const MAX_FACET_VALUES: usize = 50;
+
 /// Longest Markdown front matter read as metadata, in bytes: a catalogue record, not a chapter;
 /// a longer block stays text.
 pub const MAX_FRONT_MATTER_BYTES: usize = 16 * 1024;

@@ -1,16 +1,74 @@
 //! Adding, listing and deleting documents.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::Document;
 use crate::ingest::{Format, RawDocument};
 
+/// Query of `GET /documents`.
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentParams {
+    /// Only documents this filter passes: the JSON of `/search`'s `filter`, URL-encoded.
+    pub filter: Option<String>,
+    /// Metadata fields to count values of, comma-separated (at most 16), or `*` for every
+    /// field the passing documents carry.
+    pub facets: Option<String>,
+}
+
 /// Answer of `GET /documents`.
 #[derive(Serialize, ToSchema)]
 pub struct DocumentList {
-    /// Documents, in id order.
+    /// Documents the filter passes, in id order.
     pub documents: Vec<Document>,
+    /// The counts asked for with `facets`, in the order asked (most widely held first for `*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<Vec<Facet>>,
+}
+
+/// The values of one metadata field over the passing documents.
+#[derive(Serialize, ToSchema)]
+pub struct Facet {
+    /// The metadata key.
+    pub field: String,
+    /// Its most common values, most documents first (at most 50; list fields count each item).
+    pub values: Vec<FacetValue>,
+    /// Distinct values in all (more than `values` lists when it was cut).
+    pub distinct: usize,
+    /// Passing documents without the field.
+    pub missing: usize,
+}
+
+/// One value of a facet.
+#[derive(Serialize, ToSchema)]
+pub struct FacetValue {
+    /// The value, as stored (string, number or boolean).
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    /// Documents holding it.
+    pub documents: usize,
+    /// Their passages.
+    pub passages: usize,
+}
+
+impl From<crate::engine::facets::Facet> for Facet {
+    fn from(f: crate::engine::facets::Facet) -> Self {
+        Facet {
+            field: f.field,
+            values: f
+                .values
+                .into_iter()
+                .map(|v| FacetValue {
+                    value: v.value,
+                    documents: v.documents,
+                    passages: v.passages,
+                })
+                .collect(),
+            distinct: f.distinct,
+            missing: f.missing,
+        }
+    }
 }
 
 /// Body of `POST /documents`.

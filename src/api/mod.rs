@@ -15,7 +15,8 @@ mod search;
 
 pub use chatbot::*;
 pub use documents::{
-    Backup, Deleted, DocumentList, DocumentPatch, LanguageShare, NewBackup, NewDocument, Stats,
+    Backup, Deleted, DocumentList, DocumentParams, DocumentPatch, Facet, FacetValue, LanguageShare,
+    NewBackup, NewDocument, Stats,
 };
 pub use embeddings::{
     EmbeddingInput, EmbeddingItem, EmbeddingsRequest, EmbeddingsResponse, EncodedVector, Usage,

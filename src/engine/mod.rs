@@ -9,6 +9,7 @@
 
 mod context;
 mod conversation;
+pub mod facets;
 mod patch;
 mod request;
 mod stats;
@@ -20,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use crate::config::{ANSWER_PASSAGES, DEFAULT_MAX_PASSAGE_TOKENS};
 use crate::embed::{Embedder, TextKind};
 use crate::error::{Error, Result};
-use crate::index::{Access, DocumentInfo, Key, LocalStore, Location, Passage, Snapshot, Store};
+use crate::index::{
+    Access, Condition, DocumentInfo, Key, LocalStore, Location, Passage, Snapshot, Store,
+};
 use crate::search::{self, answer, fusion::FusionParams, relevance::Judge, SentenceCache};
 
 pub use context::{Citation, Context};
@@ -194,6 +197,23 @@ impl Engine {
     /// Documents in the index, in id order.
     pub fn documents(&self) -> Result<Vec<DocumentInfo>> {
         Ok(self.snapshot()?.documents()?)
+    }
+
+    /// The documents `filter` passes, and the facets of `fields` over them (none when `fields`
+    /// is None), from one state of the index.
+    pub fn documents_where(
+        &self,
+        filter: &Condition,
+        fields: Option<&facets::FacetFields>,
+    ) -> Result<(Vec<DocumentInfo>, Vec<facets::Facet>)> {
+        filter.validate().map_err(Error::invalid)?;
+        let docs = self.snapshot()?.documents()?;
+        let counted = fields.map_or_else(Vec::new, |f| facets::count(&docs, filter, f));
+        let passing = docs
+            .into_iter()
+            .filter(|d| filter.matches(d.into()))
+            .collect();
+        Ok((passing, counted))
     }
 
     /// What the index holds: documents, passages, languages.

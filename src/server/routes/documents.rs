@@ -4,21 +4,50 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 
-use crate::api::{Deleted, Document, DocumentList, DocumentPatch, Ingested, NewDocument, Stats};
+use crate::api::{
+    plain_serde, Deleted, Document, DocumentList, DocumentParams, DocumentPatch, Facet, Filter,
+    Ingested, NewDocument, Stats,
+};
 use crate::config::WRITE_DEADLINE_SECS;
+use crate::engine::facets::FacetFields;
 use crate::engine::Deadline;
 use crate::ingest::RawDocument;
 use crate::server::error::ApiError;
-use crate::server::extract::{authorized, ApiJson};
+use crate::server::extract::{authorized, ApiJson, ApiQuery};
 use crate::server::openapi::ErrorBodySchema;
 use crate::server::state::AppState;
 
-/// Documents in the index.
-#[utoipa::path(get, path = "/documents", responses((status = 200, body = DocumentList)))]
-pub async fn list_documents(State(state): State<AppState>) -> Result<Json<DocumentList>, ApiError> {
-    let docs = state.blocking(|e| e.documents()).await?;
+/// Documents in the index, optionally only those a filter passes, with the counts of chosen
+/// metadata fields' values (facets) over them.
+#[utoipa::path(get, path = "/documents", params(DocumentParams),
+    responses((status = 200, body = DocumentList), (status = 400, body = ErrorBodySchema)))]
+pub async fn list_documents(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<DocumentParams>,
+) -> Result<Json<DocumentList>, ApiError> {
+    let filter = match p.filter.as_deref() {
+        None => None,
+        Some(text) => Some(Filter(serde_json::from_str(text).map_err(|e| {
+            ApiError::invalid(format!(
+                "filter is not JSON: {}",
+                plain_serde(&e.to_string())
+            ))
+        })?)),
+    };
+    let filter = Filter::condition(filter)?;
+    let fields = p
+        .facets
+        .as_deref()
+        .map(FacetFields::parse)
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    let asked = fields.is_some();
+    let (docs, facets) = state
+        .blocking(move |e| e.documents_where(&filter, fields.as_ref()))
+        .await?;
     Ok(Json(DocumentList {
         documents: docs.iter().map(Document::from).collect(),
+        facets: asked.then(|| facets.into_iter().map(Facet::from).collect()),
     }))
 }
 
