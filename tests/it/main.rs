@@ -9,6 +9,7 @@ mod cli_processes;
 mod common;
 mod edge;
 mod embed_real;
+mod facets;
 mod hostile;
 mod http;
 mod http_contract;

@@ -68,6 +68,7 @@ async fn session(engine: Arc<Engine>) -> Value {
     assert_eq!(b["documents"][0]["metadata"]["year"], json!(2025), "{b}");
     assert_eq!(b["documents"][2]["metadata"], json!({}), "{b}");
     out["documents"] = b.clone();
+    out["facets"] = crate::facets::facets(&s).await;
 
     let search = |filter: Value, mode: &str| {
         let s = s.clone();
