@@ -25,3 +25,4 @@ mkdir -p target/e2e
 node tests/e2e/search.mjs "$SERVE_URL/" target/e2e/search.png
 node tests/e2e/clients.mjs "$SERVE_URL"
 node tests/e2e/mcp.mjs "$SERVE_URL" "$SEMSEARCH_BIN" "${SEMSEARCH_MODEL:-models/multilingual-e5-small}" "$work/idx"
+node tests/e2e/facets.mjs "$SERVE_URL" target/e2e/facets.png
