@@ -327,7 +327,7 @@ impl Engine {
         q: &[f32],
     ) -> Result<SearchPage> {
         req.validate()?;
-        let docs = req.condition().resolve(|| snap.documents())?;
+        let docs = snap.resolve(req.condition())?;
         let judge = Judge::new(snap, req.query(), q, self.options.relevance)?;
         let (found, next) = search::page::page(
             snap,

@@ -195,12 +195,23 @@ impl Condition {
             return Ok(f);
         }
         let docs = documents()?;
-        Ok(DocFilter::Ids(
-            docs.iter()
-                .filter(|d| self.matches(DocView::from(*d)))
-                .map(|d| d.doc.clone())
+        Ok(self.resolve_views(|| docs.iter().map(DocView::from)))
+    }
+
+    /// [`Condition::resolve`] over borrowed views of the documents.
+    pub fn resolve_views<'a, I>(&self, views: impl FnOnce() -> I) -> DocFilter
+    where
+        I: Iterator<Item = DocView<'a>>,
+    {
+        if let Some(f) = self.as_doc_filter() {
+            return f;
+        }
+        DocFilter::Ids(
+            views()
+                .filter(|d| self.matches(*d))
+                .map(|d| d.doc.to_string())
                 .collect(),
-        ))
+        )
     }
 
     /// The same filter as a set of ids, when it is one (`doc eq`, `doc in`, their `and`s, and

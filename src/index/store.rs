@@ -72,6 +72,12 @@ pub trait Snapshot: Send + Sync {
     }
     /// Documents with their passage counts, in id order.
     fn documents(&self) -> Result<Vec<DocumentInfo>, StoreError>;
+    /// The documents `condition` passes, as searches filter (see
+    /// [`super::Condition::resolve`]); a store
+    /// that holds its documents in memory answers without copying them.
+    fn resolve(&self, condition: &super::Condition) -> Result<super::DocFilter, StoreError> {
+        condition.resolve(|| self.documents())
+    }
     /// True when a document with this id exists.
     fn has_document(&self, doc: &str) -> Result<bool, StoreError> {
         Ok(self.document_hash(doc)?.is_some())

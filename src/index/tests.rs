@@ -348,3 +348,36 @@ fn two_graph_segments_search_as_one() {
     assert!(shared >= 390, "recall@10 {}", shared as f32 / 400.0);
     assert!(from_each[0] > 0 && from_each[1] > 0, "{from_each:?}");
 }
+
+#[test]
+fn a_filter_passing_many_passages_walks_the_graph_and_finds_them() {
+    // 60 documents of 80 passages: a filter naming 40 of them passes 3,200 passages, beyond
+    // what is scanned (2,000 here), so the graph is walked with the filter; one naming 2 is
+    // scanned. Both must return only passing passages, and nearly the exact filtered top 10.
+    let dir = tempfile::tempdir().unwrap();
+    let docs: Vec<_> = (0..60)
+        .map(|d| doc(&format!("d{d}"), 80, 8, d * 1000))
+        .collect();
+    let store = open(dir.path(), 8);
+    store.apply(Write::Upsert(docs.clone())).unwrap();
+    let s = store.snapshot().unwrap();
+    for named in [40usize, 2] {
+        let passing: Vec<_> = docs.iter().take(named).cloned().collect();
+        let filter = DocFilter::ids((0..named).map(|d| format!("d{d}")));
+        let mut shared = 0;
+        for i in 0..20 {
+            let q = unit(7_000_000 + i, 8);
+            let got = ids(
+                s.as_ref(),
+                &s.nearest(&q, 10, Filter::docs(&filter)).unwrap(),
+            );
+            assert_eq!(got.len(), 10);
+            assert!(got
+                .iter()
+                .all(|id| filter.accepts(id.split('#').next().unwrap())));
+            let want = exact(&passing, &q, 10);
+            shared += got.iter().filter(|g| want.contains(g)).count();
+        }
+        assert!(shared >= 190, "{named} documents: {shared} of 200 exact");
+    }
+}
