@@ -1,6 +1,7 @@
 //! A prompt-ready context for a chatbot (`POST /context`): the passages that answer the
 //! conversation's last question, with the passages next to each, merged per document where they
-//! touch, near-duplicates dropped, cut to a token budget counted with the model's own tokenizer,
+//! touch, near-duplicates dropped, each document's best block before any document's second,
+//! cut to a token budget counted with the model's own tokenizer,
 //! and numbered for citation.
 
 use std::collections::{BTreeSet, HashMap};
@@ -158,6 +159,9 @@ impl Engine {
             }
             blocks[i].ordinals.sort_unstable();
         }
+        // Every document's best block before any document's second: under a tight budget,
+        // more of one long document never crowds out another that reached the threshold.
+        let blocks = in_turns(blocks, |b| b.doc.as_str());
         let mut text = String::new();
         let mut citations: Vec<Citation> = Vec::new();
         let mut kept_texts: Vec<String> = Vec::new();
@@ -225,6 +229,23 @@ impl Engine {
     }
 }
 
+/// `items` (best first) reordered in turns: the first of each document, in their order, then the
+/// second of each, and so on.
+fn in_turns<T>(items: Vec<T>, doc: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut ranked: Vec<(usize, usize, T)> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let turn = seen.entry(doc(&item).to_string()).or_default();
+            *turn += 1;
+            (*turn, i, item)
+        })
+        .collect();
+    ranked.sort_by_key(|&(turn, i, _)| (turn, i));
+    ranked.into_iter().map(|(_, _, item)| item).collect()
+}
+
 /// A block's head: its number, its document's title, and the clauses of the text it holds (a
 /// block with the clause before the hit's begins with that clause's text, so it names both:
 /// a model citing the block names the clause it read).
@@ -248,6 +269,15 @@ mod tests {
 
     fn part(clause: Option<&str>) -> Passage {
         Passage::of_clause("plan", clause)
+    }
+
+    #[test]
+    fn every_document_has_its_turn_before_any_has_a_second() {
+        let hits = vec![("a", 1), ("a", 2), ("a", 3), ("b", 4), ("c", 5), ("b", 6)];
+        let order: Vec<i32> = in_turns(hits, |h| h.0).into_iter().map(|h| h.1).collect();
+        assert_eq!(order, [1, 4, 5, 2, 6, 3]);
+        let one: Vec<(&str, i32)> = vec![("a", 1), ("a", 2)];
+        assert_eq!(in_turns(one.clone(), |h| h.0), one);
     }
 
     #[test]
