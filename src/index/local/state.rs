@@ -172,67 +172,55 @@ impl State {
         search: &SegmentSearch<'_>,
     ) -> Vec<(Key, f32)> {
         let Some(ids) = filter.docs.named() else {
-            return self.walk_each(k, filter, None, search);
+            return self.walk_each(k, filter, search);
         };
-        let ranges: Vec<(usize, std::ops::Range<u32>)> = ids
-            .iter()
-            .filter_map(|doc| self.docs.get(doc.as_str()))
-            .map(|&(slot, i)| {
-                let d = &self.segments[slot].seg.docs()[i];
-                (slot, d.start..d.end)
-            })
-            .collect();
-        let passing: usize = ranges.iter().map(|(_, r)| r.len()).sum();
-        if passing > scan_limit(self.passages) {
-            return self.walk_each(k, filter, Some(&ranges), search);
+        // The passing documents' passages, per segment: each segment scans them when they are
+        // few, else walks its graph keeping only them.
+        let mut ranges: Vec<Vec<std::ops::Range<u32>>> = vec![Vec::new(); self.segments.len()];
+        for &(slot, i) in ids.iter().filter_map(|doc| self.docs.get(doc.as_str())) {
+            let d = &self.segments[slot].seg.docs()[i];
+            ranges[slot].push(d.start..d.end);
         }
         let mut all = Vec::new();
-        for (slot, range) in ranges {
+        for (slot, ranges) in ranges.iter().enumerate() {
+            let passing: usize = ranges.iter().map(|r| r.len()).sum();
+            if passing == 0 {
+                continue;
+            }
+            let seg = &self.segments[slot].seg;
             let accept = self.accept(slot, filter);
-            all.extend(
-                search(&self.segments[slot].seg, Some(range), &accept)
-                    .into_iter()
-                    .map(|(local, s)| (key(slot, local), s)),
-            );
+            let found = if passing <= scan_limit(seg.len()) {
+                ranges
+                    .iter()
+                    .flat_map(|r| search(seg, Some(r.clone()), &accept))
+                    .collect()
+            } else {
+                let mut bits = vec![0u64; seg.len().div_ceil(64)];
+                for local in ranges.iter().flat_map(|r| r.clone()) {
+                    bits[local as usize / 64] |= 1 << (local % 64);
+                }
+                let keep = |local: u32| {
+                    bits[local as usize / 64] >> (local % 64) & 1 == 1 && accept(local)
+                };
+                search(seg, None, &keep)
+            };
+            all.extend(found.into_iter().map(|(local, s)| (key(slot, local), s)));
         }
         State::merge_hits(all, k)
     }
 
-    /// A graph walk in every segment, keeping only passages inside `ranges` when given (the
-    /// passing documents' passages, marked in one bit set per segment).
+    /// A graph walk in every segment (no filter on documents).
     fn walk_each(
         &self,
         k: usize,
         filter: Filter<'_>,
-        ranges: Option<&[(usize, std::ops::Range<u32>)]>,
         search: &SegmentSearch<'_>,
     ) -> Vec<(Key, f32)> {
-        let marks: Option<Vec<Vec<u64>>> = ranges.map(|ranges| {
-            let mut marks: Vec<Vec<u64>> = self
-                .segments
-                .iter()
-                .map(|l| vec![0u64; l.seg.len().div_ceil(64)])
-                .collect();
-            for (slot, r) in ranges {
-                for local in r.clone() {
-                    marks[*slot][local as usize / 64] |= 1 << (local % 64);
-                }
-            }
-            marks
-        });
         let mut all = Vec::new();
         for slot in 0..self.segments.len() {
-            let bits = marks.as_ref().map(|m| m[slot].as_slice());
-            if bits.is_some_and(|b| b.iter().all(|&w| w == 0)) {
-                continue;
-            }
             let accept = self.accept(slot, filter);
-            let keep = |local: u32| {
-                bits.is_none_or(|b| b[local as usize / 64] >> (local % 64) & 1 == 1)
-                    && accept(local)
-            };
             all.extend(
-                search(&self.segments[slot].seg, None, &keep)
+                search(&self.segments[slot].seg, None, &accept)
                     .into_iter()
                     .map(|(local, s)| (key(slot, local), s)),
             );
@@ -437,7 +425,8 @@ impl Snapshot for State {
 type SegmentSearch<'a> =
     dyn Fn(&Segment, Option<std::ops::Range<u32>>, &dyn Fn(u32) -> bool) -> Vec<(u32, f32)> + 'a;
 
-/// Most passages a filtered search scans exactly; beyond it the graph is walked with the filter.
+/// Most passages of a segment of `passages` that a filtered search scans exactly; beyond it the
+/// segment's graph is walked with the filter.
 /// A walk visits about `V / p` nodes when a share `p` of passages passes (V, a few thousand,
 /// scored in int8), a scan scores each passing passage in f32 (about twice the cost): they
 /// cost alike near `sqrt(1000 * passages)` passing (10,000 of 100,000; 31,600 of a million).
