@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::metadata::{kind, Metadata};
 use super::{DocFilter, DocumentInfo};
 use crate::config::{MAX_FILTER_CONDITIONS, MAX_FILTER_DEPTH, MAX_FILTER_DOCS};
+pub use date::instant;
 
 /// A comparison of a field with a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -485,18 +486,6 @@ fn order(f: &Value, v: &Value) -> Option<Ordering> {
     }
 }
 
-/// A date string as an instant: RFC 3339 (with an offset), or `YYYY-MM-DD` at midnight UTC.
-pub fn instant(s: &str) -> Option<jiff::Timestamp> {
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Some(t);
-    }
-    if s.len() == 10 {
-        let d: jiff::civil::Date = s.parse().ok()?;
-        let midnight = d.to_datetime(jiff::civil::Time::midnight());
-        return jiff::tz::Offset::UTC.to_timestamp(midnight).ok();
-    }
-    None
-}
-
+mod date;
 #[cfg(test)]
 mod tests;
