@@ -13,7 +13,6 @@ use serde_json::json;
 
 use semsearch::embed::ModelId;
 use semsearch::index::{Condition, Filter, LocalStore, Metadata, Store, Write};
-use semsearch::kernels::dot;
 
 #[allow(dead_code)]
 #[path = "synthetic/mod.rs"]
@@ -145,18 +144,7 @@ fn main() -> anyhow::Result<()> {
         let keep = &modes[m].2;
         let mut total = 0.0;
         for (q, got) in queries.iter().zip(&found[m]) {
-            let mut exact: Vec<(f32, usize)> = vectors
-                .chunks_exact(DIM)
-                .enumerate()
-                .filter(|(i, _)| keep(i / PER_DOC))
-                .map(|(i, v)| (dot(q, v), i))
-                .collect();
-            exact.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let want: Vec<String> = exact
-                .iter()
-                .take(10)
-                .map(|&(_, i)| format!("d{}#{}", i / PER_DOC, i % PER_DOC + 1))
-                .collect();
+            let want = synthetic::exact_top10(q, &vectors, &|i| keep(i / PER_DOC));
             total += got.iter().filter(|g| want.contains(g)).count() as f64 / want.len() as f64;
         }
         total / queries.len() as f64

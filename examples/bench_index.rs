@@ -232,18 +232,7 @@ fn main() -> anyhow::Result<()> {
     let recall = |found: &[Vec<String>], keep: &dyn Fn(usize) -> bool| {
         let mut total = 0.0;
         for (q, got) in queries.iter().zip(found) {
-            let mut exact: Vec<(f32, usize)> = vectors
-                .chunks_exact(DIM)
-                .enumerate()
-                .filter(|(i, _)| keep(*i))
-                .map(|(i, v)| (dot(q, v), i))
-                .collect();
-            exact.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let want: Vec<String> = exact
-                .iter()
-                .take(10)
-                .map(|&(_, i)| format!("d{}#{}", i / PER_DOC, i % PER_DOC + 1))
-                .collect();
+            let want = synthetic::exact_top10(q, &vectors, keep);
             let hit = got.iter().filter(|g| want.contains(g)).count();
             total += hit as f64 / want.len().max(1) as f64;
         }

@@ -222,3 +222,20 @@ impl Gen {
         (ps, vs)
     }
 }
+
+/// Ids of the exact 10 nearest of `vectors` (passage `i` is `d{i / 20}#{i % 20 + 1}`) to `q`
+/// among the passages `keep` accepts (by index): what recall@10 is measured against.
+pub fn exact_top10(q: &[f32], vectors: &[f32], keep: &dyn Fn(usize) -> bool) -> Vec<String> {
+    let mut exact: Vec<(f32, usize)> = vectors
+        .chunks_exact(DIM)
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .map(|(i, v)| (dot(q, v), i))
+        .collect();
+    exact.sort_by(|a, b| b.0.total_cmp(&a.0));
+    exact
+        .iter()
+        .take(10)
+        .map(|&(_, i)| format!("d{}#{}", i / PER_DOC, i % PER_DOC + 1))
+        .collect()
+}
