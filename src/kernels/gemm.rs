@@ -46,7 +46,7 @@ pub enum Precision {
 enum Packed {
     /// `ceil(n/16)` panels of `k × 16`, zero-padded past `n`.
     F32(Vec<f32>),
-    /// The same panels in int8, four k-steps per 32-bit lane.
+    /// The same panels in int8, four k-steps per 32-bit lane (AVX-512 VNNI and AVX2 alike).
     Int8(super::qgemm::Panels),
 }
 
@@ -202,7 +202,7 @@ impl PackedLinear {
         let cols = NR.min(self.n - p * NR);
         let step = match (&self.packed, self.isa) {
             (_, Isa::Avx512Vnni) => MR,
-            (Packed::Int8(_), _) => MR,
+            (Packed::Int8(_), isa) => super::qgemm::micro_rows(isa),
             (Packed::F32(_), _) => MR_AVX2,
         };
         let mut out = [0f32; MR * NR];

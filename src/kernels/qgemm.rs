@@ -9,6 +9,9 @@
 //! shifted by 128 (`u = q + 128`); the shift is taken back out with each column's weight sum:
 //! `Σ u·w = Σ q·w + 128·Σ w`.
 //!
+//! AVX2 has no byte dot product that cannot saturate; its path ([`avx2`]) widens the same codes
+//! to i16 and multiplies them exactly with `vpmaddwd`, so every path gives the same integer sums.
+//!
 //! Residual adds, LayerNorm, softmax and the mean pooling stay in f32; only the four matrix
 //! multiplies of each layer run in int8.
 
@@ -72,48 +75,104 @@ impl Panels {
     }
 }
 
-/// Rows of an input quantized for the kernel: `x[i][k] ≈ (u[i][k] - 128) · scale[i]`.
+/// Rows of an input quantized for the kernel: `x[i][k] ≈ q[i][k] · scale[i]`, `|q| <= 127`,
+/// stored as the path that reads them wants it.
 pub struct Rows {
     kp: usize,
-    data: Vec<u8>,
+    codes: Codes,
     scale: Vec<f32>,
 }
 
+/// The int8 codes of [`Rows`], `kp` per row (the tail past `k` is zero).
+enum Codes {
+    /// `q + 128` (the unsigned operand of `vpdpbusd`; also the portable path's form).
+    Shifted(Vec<u8>),
+    /// `q` widened to i16 (the operand of AVX2's `vpmaddwd`, which has no byte form that
+    /// cannot saturate).
+    Wide(Vec<i16>),
+}
+
 impl Rows {
-    /// Quantizes `x` (`m` rows of `k`) to rows of `kp >= k` bytes (the tail is 128, zero).
+    /// Quantizes `x` (`m` rows of `k`) to rows of `kp >= k` codes for the kernels of `isa`.
     pub fn quantize(isa: Isa, x: &[f32], m: usize, k: usize, kp: usize) -> Self {
         // Safe for any `isa`: a path this CPU lacks falls back to the portable one.
         let isa = isa.or_portable();
-        let mut data = vec![128u8; m * kp];
         let mut scale = vec![1f32; m];
-        let row = |(src, (dst, scale)): (&[f32], (&mut [u8], &mut f32))| {
-            #[cfg(target_arch = "x86_64")]
-            if isa == Isa::Avx512Vnni {
-                // SAFETY: `or_portable` above keeps `Isa::Avx512Vnni` only on a CPU with AVX-512 F/BW.
-                *scale = unsafe { vnni::quantize_row(src, dst) };
-                return;
-            }
-            let max = src.iter().fold(0f32, |m, v| m.max(v.abs()));
-            if max > 0.0 {
-                *scale = max / 127.0;
-            }
-            let inv = 1.0 / *scale;
-            for (d, &v) in dst.iter_mut().zip(src) {
-                *d = (round_i32(v * inv).clamp(-127, 127) + 128) as u8;
-            }
-        };
-        // Tall inputs (passage batches) are split over the pool; a query's few rows are not
-        // worth the hand-off.
-        if m >= 256 {
-            x.par_chunks(k)
-                .zip(data.par_chunks_mut(kp).zip(scale.par_iter_mut()))
-                .for_each(row);
+        let codes = if isa == Isa::Avx2Fma {
+            let mut data = vec![0i16; m * kp];
+            each_row(x, k, &mut data, kp, &mut scale, |src, dst, scale| {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    // SAFETY: `or_portable` above keeps `Isa::Avx2Fma` only on a CPU with AVX2.
+                    *scale = unsafe { avx2::quantize_row(src, dst) };
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    let inv = row_scale(src, scale);
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = round_i32(v * inv).clamp(-127, 127) as i16;
+                    }
+                }
+            });
+            Codes::Wide(data)
         } else {
-            x.chunks_exact(k)
-                .zip(data.chunks_exact_mut(kp).zip(scale.iter_mut()))
-                .for_each(row);
-        }
-        Rows { kp, data, scale }
+            let mut data = vec![128u8; m * kp];
+            each_row(x, k, &mut data, kp, &mut scale, |src, dst, scale| {
+                #[cfg(target_arch = "x86_64")]
+                if isa == Isa::Avx512Vnni {
+                    // SAFETY: `or_portable` above keeps `Isa::Avx512Vnni` only on a CPU with
+                    // AVX-512 F/BW.
+                    *scale = unsafe { vnni::quantize_row(src, dst) };
+                    return;
+                }
+                let inv = row_scale(src, scale);
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = (round_i32(v * inv).clamp(-127, 127) + 128) as u8;
+                }
+            });
+            Codes::Shifted(data)
+        };
+        Rows { kp, codes, scale }
+    }
+}
+
+/// Sets `scale` to the row's `max|x| / 127` (left at 1 for a zero row) and returns its inverse.
+fn row_scale(src: &[f32], scale: &mut f32) -> f32 {
+    let max = src.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if max > 0.0 {
+        *scale = max / 127.0;
+    }
+    1.0 / *scale
+}
+
+/// Runs `f(row of x, row of codes, row scale)` over the rows: tall inputs (passage batches) are
+/// split over the pool; a query's few rows are not worth the hand-off.
+fn each_row<T: Send>(
+    x: &[f32],
+    k: usize,
+    data: &mut [T],
+    kp: usize,
+    scale: &mut [f32],
+    f: impl Fn(&[f32], &mut [T], &mut f32) + Sync,
+) {
+    let row = |(src, (dst, scale)): (&[f32], (&mut [T], &mut f32))| f(src, dst, scale);
+    if scale.len() >= 256 {
+        x.par_chunks(k)
+            .zip(data.par_chunks_mut(kp).zip(scale.par_iter_mut()))
+            .for_each(row);
+    } else {
+        x.chunks_exact(k)
+            .zip(data.chunks_exact_mut(kp).zip(scale.iter_mut()))
+            .for_each(row);
+    }
+}
+
+/// The most rows one [`micro`] call takes on `isa`.
+pub(super) fn micro_rows(isa: Isa) -> usize {
+    if isa == Isa::Avx2Fma {
+        6
+    } else {
+        MR
     }
 }
 
@@ -125,8 +184,8 @@ fn round_i32(v: f32) -> i32 {
     ((v + MAGIC) - MAGIC) as i32
 }
 
-/// `out[i][c] = bias[c] + Σ_k x[r+i][k]·w[p·16+c][k]` for `mr <= 12` rows, from the quantized
-/// rows and panel `p`.
+/// `out[i][c] = bias[c] + Σ_k x[r+i][k]·w[p·16+c][k]` for `mr` rows (at most 6 on AVX2, 12
+/// elsewhere: [`micro_rows`]), from the quantized rows and panel `p`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn micro(
     isa: Isa,
@@ -140,11 +199,32 @@ pub(super) fn micro(
 ) {
     let kp = panels.kp;
     debug_assert_eq!(rows.kp, kp);
-    let u = &rows.data[r * kp..(r + mr) * kp];
     let row_scale = &rows.scale[r..r + mr];
     let panel = panels.panel(p);
     let col_scale = &panels.scale[p * NR..(p + 1) * NR];
     let col_sum = &panels.sum[p * NR..(p + 1) * NR];
+    let u = match &rows.codes {
+        Codes::Shifted(data) => &data[r * kp..(r + mr) * kp],
+        #[cfg(target_arch = "x86_64")]
+        Codes::Wide(data) if isa == Isa::Avx2Fma => {
+            let q = &data[r * kp..(r + mr) * kp];
+            // SAFETY: `Isa::Avx2Fma` is only ever chosen when the CPU has AVX2 and FMA; slice
+            // sizes are asserted inside.
+            unsafe {
+                match mr {
+                    1 => avx2::micro::<1>(q, kp, panel, row_scale, col_scale, bias, out),
+                    2 => avx2::micro::<2>(q, kp, panel, row_scale, col_scale, bias, out),
+                    3 => avx2::micro::<3>(q, kp, panel, row_scale, col_scale, bias, out),
+                    4 => avx2::micro::<4>(q, kp, panel, row_scale, col_scale, bias, out),
+                    5 => avx2::micro::<5>(q, kp, panel, row_scale, col_scale, bias, out),
+                    6 => avx2::micro::<6>(q, kp, panel, row_scale, col_scale, bias, out),
+                    _ => unreachable!("the AVX2 int8 kernel takes at most 6 rows"),
+                }
+            }
+            return;
+        }
+        Codes::Wide(_) => unreachable!("wide codes are quantized for the AVX2 kernel only"),
+    };
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512Vnni {
         // SAFETY: `Isa::Avx512Vnni` is only ever chosen when the CPU has AVX-512 F/BW/VL/VNNI;
@@ -162,7 +242,6 @@ pub(super) fn micro(
         }
         return;
     }
-    let _ = isa;
     for i in 0..mr {
         let mut acc = [0i32; NR];
         for q in 0..kp / 4 {
@@ -182,81 +261,9 @@ pub(super) fn micro(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod vnni {
-    use std::arch::x86_64::*;
-
-    use super::{MR, NR};
-
-    /// One row of [`super::Rows::quantize`]; returns its scale.
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) unsafe fn quantize_row(src: &[f32], dst: &mut [u8]) -> f32 {
-        assert!(dst.len() >= src.len());
-        let full = src.len() / 16 * 16;
-        let mut m = _mm512_setzero_ps();
-        for c in (0..full).step_by(16) {
-            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(src.as_ptr().add(c))));
-        }
-        let max = src[full..]
-            .iter()
-            .fold(_mm512_reduce_max_ps(m), |m, v| m.max(v.abs()));
-        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        let inv = 1.0 / scale;
-        let vinv = _mm512_set1_ps(inv);
-        let shift = _mm512_set1_epi32(128);
-        for c in (0..full).step_by(16) {
-            // Rounds to nearest even (the default rounding mode); |v·inv| <= 127 up to rounding,
-            // and the unsigned saturating narrow keeps the bytes in 0..=255 regardless.
-            let q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(src.as_ptr().add(c)), vinv));
-            let u = _mm512_cvtusepi32_epi8(_mm512_add_epi32(q, shift));
-            _mm_storeu_si128(dst.as_mut_ptr().add(c) as *mut __m128i, u);
-        }
-        for (d, &v) in dst[full..].iter_mut().zip(&src[full..]) {
-            *d = (super::round_i32(v * inv).clamp(-127, 127) + 128) as u8;
-        }
-        scale
-    }
-
-    /// `R` rows x 16 columns: one i32 accumulator register per row; each step of four k loads
-    /// one 64-byte panel row and broadcasts four activation bytes per row.
-    #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub(super) unsafe fn micro<const R: usize>(
-        u: &[u8],
-        kp: usize,
-        panel: &[i8],
-        row_scale: &[f32],
-        col_scale: &[f32],
-        col_sum: &[i32],
-        bias: &[f32],
-        out: &mut [f32; MR * NR],
-    ) {
-        assert!(R <= MR && u.len() >= R * kp && panel.len() >= kp * NR);
-        assert!(row_scale.len() >= R && col_scale.len() >= NR && col_sum.len() >= NR);
-        assert!(bias.len() >= NR && kp.is_multiple_of(4));
-        let mut acc = [_mm512_setzero_si512(); R];
-        let up = u.as_ptr();
-        let mut pp = panel.as_ptr();
-        for q in 0..kp / 4 {
-            let w = _mm512_loadu_si512(pp as *const __m512i);
-            for (i, acc) in acc.iter_mut().enumerate() {
-                let a = _mm512_set1_epi32((up.add(i * kp + q * 4) as *const i32).read_unaligned());
-                *acc = _mm512_dpbusd_epi32(*acc, a, w);
-            }
-            pp = pp.add(NR * 4);
-        }
-        let shift = _mm512_mullo_epi32(
-            _mm512_loadu_si512(col_sum.as_ptr() as *const __m512i),
-            _mm512_set1_epi32(128),
-        );
-        let cs = _mm512_loadu_ps(col_scale.as_ptr());
-        let b = _mm512_loadu_ps(bias.as_ptr());
-        for (i, acc) in acc.iter().enumerate() {
-            let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(*acc, shift));
-            let s = _mm512_mul_ps(cs, _mm512_set1_ps(row_scale[i]));
-            _mm512_storeu_ps(out.as_mut_ptr().add(i * NR), _mm512_fmadd_ps(v, s, b));
-        }
-    }
-}
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
 
 #[cfg(test)]
 mod tests {
@@ -268,13 +275,39 @@ mod tests {
     fn quantized_rows_and_weights_round_trip() {
         let x = [0.5f32, -1.0, 0.25, 0.0, 1.0];
         let r = Rows::quantize(Isa::Portable, &x, 1, 5, 8);
-        assert_eq!(r.data.len(), 8);
-        assert_eq!(&r.data[5..], &[128, 128, 128]);
-        for (u, v) in r.data.iter().zip(x) {
+        let Codes::Shifted(data) = &r.codes else {
+            panic!("the portable path reads shifted codes")
+        };
+        assert_eq!(data.len(), 8);
+        assert_eq!(&data[5..], &[128, 128, 128]);
+        for (u, v) in data.iter().zip(x) {
             assert!(((*u as f32 - 128.0) * r.scale[0] - v).abs() <= r.scale[0] / 2.0);
         }
+        // The wide codes (AVX2) are the same codes, unshifted.
+        let wide = Rows::quantize(Isa::Avx2Fma, &x, 1, 5, 8);
+        if let Codes::Wide(q) = &wide.codes {
+            let back: Vec<i16> = data.iter().map(|&u| u as i16 - 128).collect();
+            assert_eq!(q, &back);
+        }
+        // Long rows (the SIMD body, then the tail), with values at exact half steps.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut x: Vec<f32> = (0..3 * 101).map(|_| rng.gen_range(-3.0..3.0)).collect();
+        x[7] = 3.0;
+        (20..60).for_each(|i| x[i] = (i as f32 - 40.0) * 0.5 * 3.0 / 127.0);
+        let portable = Rows::quantize(Isa::Portable, &x, 3, 101, 104);
+        for isa in Isa::available() {
+            let got = Rows::quantize(isa, &x, 3, 101, 104);
+            assert_eq!(got.scale, portable.scale, "{isa:?}");
+            let codes = |r: &Rows| -> Vec<i32> {
+                match &r.codes {
+                    Codes::Shifted(d) => d.iter().map(|&u| u as i32 - 128).collect(),
+                    Codes::Wide(q) => q.iter().map(|&v| v as i32).collect(),
+                }
+            };
+            assert_eq!(codes(&got), codes(&portable), "{isa:?}");
+        }
         let zero = Rows::quantize(Isa::Portable, &[0.0; 4], 1, 4, 4);
-        assert_eq!(zero.data, [128; 4]);
+        assert!(matches!(&zero.codes, Codes::Shifted(d) if d == &[128; 4]));
         assert_eq!(round_i32(2.5), 2);
         assert_eq!(round_i32(-3.5), -4);
         assert_eq!(round_i32(126.6), 127);
