@@ -99,6 +99,10 @@ pub const EVAL_K: usize = 10;
 
 /// Largest HTTP request body: a long article in HTML fits several times over.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Largest file uploaded to `POST /documents` by default (`SEMSEARCH_MAX_UPLOAD_MB`): Word files
+/// carry images, and their text is bounded by the passage limits after reading.
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 /// Requests doing engine work at once (running or waiting for a core); more get 503 at once
 /// instead of queueing without bound behind two cores.
 pub const MAX_IN_FLIGHT: usize = 64;

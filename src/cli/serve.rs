@@ -78,7 +78,18 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
             args.index.with_file_name(name)
         })
     });
+    let max_upload = match std::env::var("SEMSEARCH_MAX_UPLOAD_MB") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|mb| (1..=4096).contains(mb))
+            .map(|mb| mb << 20)
+            .with_context(|| format!("SEMSEARCH_MAX_UPLOAD_MB={v:?}: expected 1 to 4096"))?,
+        _ => semsearch::config::MAX_UPLOAD_BYTES,
+    };
     let state = AppState::new(engine, metrics, api_key)
+        .with_max_upload_bytes(max_upload)
         .with_public_url(&public)
         .with_allowed_hosts(&hosts)
         .with_backup_dir(backups);

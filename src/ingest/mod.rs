@@ -6,13 +6,16 @@
 //! walked iteratively ([`html`]), and the tests feed hostile documents of every format.
 
 pub mod chrome;
+pub mod decode;
+mod files;
 pub mod html;
 pub mod meta;
+pub mod office;
 pub mod split;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde::Deserialize;
+pub use files::{decode_text, office_document, read_bytes, read_path};
 
 /// What can be wrong with a document; all but [`IngestError::Io`] are the input's fault.
 #[derive(Debug, thiserror::Error)]
@@ -55,9 +58,26 @@ pub enum IngestError {
     /// Nothing left to index.
     #[error("document {0} has no text left after cleaning")]
     NoText(String),
-    /// A file that is not UTF-8.
-    #[error("{0}: not valid UTF-8")]
-    NotUtf8(PathBuf),
+    /// Bytes that are not text in any encoding, or name an unknown one.
+    #[error("{at}: {source}")]
+    Undecodable {
+        /// The file or request.
+        at: String,
+        /// Why.
+        #[source]
+        source: decode::DecodeError,
+    },
+    /// A document format semsearch does not read, named.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A damaged or hostile file of a format semsearch reads.
+    #[error("unreadable {format} document: {detail}")]
+    Unreadable {
+        /// `docx`, `odt`...
+        format: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// JSON or JSONL that does not hold documents.
     #[error("{at}: {detail}")]
     Json {
@@ -329,142 +349,6 @@ fn markdown_blocks(text: &str) -> Vec<String> {
     }
     flush(&mut para, &mut out);
     out
-}
-
-#[derive(Deserialize)]
-struct JsonDoc {
-    text: String,
-    #[serde(default)]
-    doc: Option<String>,
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    format: Option<String>,
-    #[serde(default)]
-    clean: Option<bool>,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-}
-
-/// Extensions read from folders; any other file in a folder is skipped.
-const KNOWN: &[&str] = &[
-    "txt", "text", "md", "markdown", "html", "htm", "json", "jsonl", "ndjson",
-];
-
-/// Reads a file, or every file with a known extension in a folder and its subfolders (in name
-/// order), into raw documents. A file in a folder takes its path below the folder as its id,
-/// with `/` as `.` and without the extension (`laws/tax.md` is `laws.tax`).
-pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
-    if !path.is_dir() {
-        return read_file(path, None);
-    }
-    let mut files = Vec::new();
-    let mut dirs = vec![path.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| IngestError::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|x| KNOWN.contains(&x.to_string_lossy().to_ascii_lowercase().as_str()))
-            {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    let mut out = Vec::new();
-    for f in files {
-        let rel = f.strip_prefix(path).unwrap_or(&f).with_extension("");
-        let id = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(".");
-        out.extend(read_file(&f, Some(id))?);
-    }
-    Ok(out)
-}
-
-/// Reads one file: `.txt`, `.md`, `.html`, `.json` (one object or an array), `.jsonl` (one
-/// object per line), each object with a `text` field and optional `doc`, `title`, `format`,
-/// `clean` and `metadata`. A document without an id takes `id` (the file's stem by default, and its position,
-/// for JSON), so ingesting the same file again replaces it.
-fn read_file(path: &Path, id: Option<String>) -> Result<Vec<RawDocument>> {
-    let bytes = std::fs::read(path).map_err(|e| IngestError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| IngestError::NotUtf8(path.to_path_buf()))?;
-    let stem = id.unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "document".into())
-    });
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    let one = |format| vec![RawDocument::new(stem.clone(), text.clone(), format)];
-    let from_json = |items: Vec<JsonDoc>| -> Result<Vec<RawDocument>> {
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, d)| {
-                Ok(RawDocument {
-                    doc: Some(d.doc.unwrap_or_else(|| format!("{stem}-{}", i + 1))),
-                    title: d.title,
-                    text: d.text,
-                    format: d
-                        .format
-                        .as_deref()
-                        .map(Format::parse)
-                        .transpose()?
-                        .unwrap_or(Format::Text),
-                    clean: d.clean.unwrap_or(true),
-                    metadata: crate::index::Metadata::from_json(d.metadata.unwrap_or_default())
-                        .map_err(IngestError::Metadata)?,
-                })
-            })
-            .collect()
-    };
-    let bad = |at: String, e: serde_json::Error| IngestError::Json {
-        at,
-        detail: e.to_string(),
-    };
-    let whole = || path.display().to_string();
-    match ext.as_str() {
-        "md" | "markdown" => Ok(one(Format::Markdown)),
-        "html" | "htm" => Ok(one(Format::Html)),
-        "jsonl" | "ndjson" => {
-            let items = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(n, l)| {
-                    serde_json::from_str::<JsonDoc>(l)
-                        .map_err(|e| bad(format!("{}:{}", path.display(), n + 1), e))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            from_json(items)
-        }
-        "json" => {
-            let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| bad(whole(), e))?;
-            let items = if value.is_array() {
-                serde_json::from_value(value).map_err(|e| bad(whole(), e))?
-            } else {
-                vec![serde_json::from_value(value).map_err(|e| bad(whole(), e))?]
-            };
-            from_json(items)
-        }
-        _ => Ok(one(Format::Text)),
-    }
 }
 
 #[cfg(test)]

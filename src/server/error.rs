@@ -79,8 +79,18 @@ impl From<Error> for ApiError {
                 | IngestError::DuplicateId(_)
                 | IngestError::NoText(_)
                 | IngestError::TooDeep { .. }
-                | IngestError::NotUtf8(_)
+                | IngestError::Undecodable {
+                    source: crate::ingest::decode::DecodeError::UnknownCharset(_),
+                    ..
+                }
                 | IngestError::Json { .. } => ApiError::invalid(e.to_string()),
+                IngestError::Undecodable { .. }
+                | IngestError::Unsupported(_)
+                | IngestError::Unreadable { .. } => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unreadable_document",
+                    e.to_string(),
+                ),
                 IngestError::TooLarge { .. } => ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "document_too_large",

@@ -39,7 +39,12 @@ pub fn app(state: AppState) -> Router {
         .route("/passages/{id}/related", get(passages::related))
         .route(
             "/documents",
-            get(documents::list_documents).post(documents::add_document),
+            get(documents::list_documents)
+                .post(documents::add_document)
+                .layer(
+                    // Uploads have a limit of their own; add_document holds JSON to MAX_BODY_BYTES.
+                    DefaultBodyLimit::max(state.max_upload_bytes),
+                ),
         )
         .route(
             "/documents/{doc}",

@@ -28,6 +28,8 @@ pub struct AppState {
     pub backup_dir: Option<std::path::PathBuf>,
     /// Held while a backup runs: one at a time.
     pub backup_running: Arc<tokio::sync::Mutex<()>>,
+    /// Largest file a `POST /documents` upload may send (JSON bodies keep `MAX_BODY_BYTES`).
+    pub max_upload_bytes: usize,
     /// The failure of the last write while none has succeeded since (`/healthz` shows it).
     pub last_write_error: Arc<std::sync::Mutex<Option<crate::api::WriteFailure>>>,
     permits: Arc<Semaphore>,
@@ -46,6 +48,7 @@ impl AppState {
             extra_hosts: Vec::new(),
             backup_dir: None,
             backup_running: Arc::new(tokio::sync::Mutex::new(())),
+            max_upload_bytes: crate::config::MAX_UPLOAD_BYTES,
             last_write_error: Arc::new(std::sync::Mutex::new(None)),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             writes: Arc::new(write_pool()),
@@ -70,6 +73,12 @@ impl AppState {
             &self.public_url,
             &self.extra_hosts,
         ));
+        self
+    }
+
+    /// The same state taking uploads of up to `bytes`.
+    pub fn with_max_upload_bytes(mut self, bytes: usize) -> Self {
+        self.max_upload_bytes = bytes;
         self
     }
 

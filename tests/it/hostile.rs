@@ -88,9 +88,9 @@ fn files_of_every_format() {
         p
     };
     let read = |p: &Path| ingest::read_path(p).map_err(|e| e.to_string());
-    assert!(read(&write("bad.txt", b"ok \xff\xfe bytes"))
+    assert!(read(&write("bad.txt", b"ok \x00\xff\xfe bytes"))
         .unwrap_err()
-        .contains("not valid UTF-8"));
+        .contains("binary data, not text"));
     let deep_json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(read(&write("deep.json", deep_json.as_bytes())).is_err());
     let err = read(&write("lines.jsonl", b"{\"text\": \"a\"}\n{\"text\": 7}\n")).unwrap_err();

@@ -1,20 +1,22 @@
 //! `/documents`: list, add, change metadata, delete; `/stats`: what they add up to.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 
 use crate::api::{
     plain_serde, Deleted, Document, DocumentList, DocumentParams, DocumentPatch, Facet, Filter,
     Ingested, NewDocument, Stats,
 };
-use crate::config::WRITE_DEADLINE_SECS;
+use crate::config::{MAX_BODY_BYTES, WRITE_DEADLINE_SECS};
 use crate::engine::facets::FacetFields;
 use crate::engine::Deadline;
 use crate::ingest::RawDocument;
 use crate::server::error::ApiError;
 use crate::server::extract::{authorized, ApiJson, ApiQuery};
 use crate::server::openapi::ErrorBodySchema;
+use crate::server::routes::upload;
 use crate::server::state::AppState;
 
 /// Documents in the index, optionally only those a filter passes, with the counts of chosen
@@ -57,19 +59,43 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiErro
     Ok(Json(state.blocking(|e| e.stats()).await?.into()))
 }
 
-/// Adds a document (replacing one with the same `doc`); acknowledged once saved.
-#[utoipa::path(post, path = "/documents", request_body = NewDocument,
-    responses((status = 201, body = Ingested), (status = 400, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema)))]
+/// Adds a document (replacing one with the same `doc`); acknowledged once saved. JSON, or a file
+/// ([`upload`]): `multipart/form-data` with a `file` part (.txt, .md, .html, .docx, .odt; text
+/// in any common encoding) and optional `doc`, `title`, `metadata` (JSON) parts, or a raw text
+/// (`charset` honoured, else detected), HTML, Markdown, Word or OpenDocument body named by
+/// `?doc=` and `?title=`.
+#[utoipa::path(post, path = "/documents",
+    request_body(content(
+        (NewDocument = "application/json"),
+        (String = "multipart/form-data"),
+        (String = "text/plain"),
+        (String = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    )),
+    responses((status = 201, body = Ingested), (status = 400, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema),
+        (status = 413, body = ErrorBodySchema), (status = 415, body = ErrorBodySchema), (status = 422, body = ErrorBodySchema)))]
 pub async fn add_document(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiJson(req): ApiJson<NewDocument>,
+    req: Request,
 ) -> Result<(StatusCode, Json<Ingested>), ApiError> {
     authorized(&state, &headers)?;
-    if req.text.trim().is_empty() {
-        return Err(ApiError::invalid("text must not be empty"));
-    }
-    let raw = RawDocument::try_from(req).map_err(crate::Error::from)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let raw = if upload::is_upload(content_type) {
+        upload::same_origin(&state, &headers)?;
+        let query = req.uri().query().map(str::to_string);
+        upload::read(&state, &headers, query.as_deref(), req).await?
+    } else {
+        // The route takes uploads up to their own limit; JSON keeps the smaller one.
+        let req = req.map(|b| Body::new(http_body_util::Limited::new(b, MAX_BODY_BYTES)));
+        let ApiJson(doc) = ApiJson::<NewDocument>::from_request(req, &state).await?;
+        if doc.text.trim().is_empty() {
+            return Err(ApiError::invalid("text must not be empty"));
+        }
+        RawDocument::try_from(doc).map_err(crate::Error::from)?
+    };
     // Counted from arrival: waiting for a permit or the write pool uses the deadline too.
     let deadline = Deadline::after(WRITE_DEADLINE_SECS);
     let done = state

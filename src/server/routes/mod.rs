@@ -9,3 +9,4 @@ pub mod embeddings;
 pub mod meta;
 pub mod passages;
 pub mod search;
+pub mod upload;

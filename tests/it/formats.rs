@@ -1,0 +1,118 @@
+//! The documents people have, read from files real producers wrote (`tests/fixtures/docs`, made
+//! by its `make.py` with python-docx, odfpy and Python's codecs): Word and OpenDocument give the
+//! same passages as the corpus's text, legacy encodings the same text, hostile packages a clear
+//! refusal.
+
+use semsearch::ingest::{self, split, IngestError};
+
+use crate::common::fixture;
+
+fn read_one(rel: &str) -> Result<ingest::RawDocument, IngestError> {
+    let mut docs = ingest::read_path(&fixture(rel))?;
+    assert_eq!(docs.len(), 1, "{rel}");
+    Ok(docs.remove(0))
+}
+
+/// Passages as the write path cuts them (a generous window: the split, not the tokenizer, is
+/// under test).
+fn passages(raw: &ingest::RawDocument) -> Vec<split::Draft> {
+    let doc = ingest::clean(raw).unwrap();
+    split::split(&doc, &|t: &str| t.chars().count() < 2000)
+}
+
+/// (section, clause, text) of each passage: what search, citations and related clauses show.
+fn shown(drafts: &[split::Draft]) -> Vec<(Option<String>, Option<String>, String)> {
+    drafts
+        .iter()
+        .map(|d| {
+            let section = d
+                .section
+                .as_ref()
+                .map(|s| s.trim_start_matches('#').trim().to_string());
+            (section, d.clause.clone(), d.text.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn word_and_opendocument_give_the_passages_of_the_text() {
+    let text = passages(&read_one("corpus/suzhou-15th-five-year-plan-proposal.txt").unwrap());
+    assert!(text.len() > 60, "{}", text.len());
+    for rel in ["docs/corpus.docx", "docs/corpus.odt"] {
+        let raw = read_one(rel).unwrap();
+        assert_eq!(
+            raw.title.as_deref(),
+            Some("中共苏州市委关于制定苏州市国民经济和社会发展第十五个五年规划的建议"),
+            "{rel}"
+        );
+        let drafts = passages(&raw);
+        let (ours, theirs) = (shown(&drafts), shown(&text));
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert_eq!(a, b, "{rel}: passage {i}");
+        }
+        assert_eq!(ours.len(), theirs.len(), "{rel}");
+        let clean = ingest::clean(&raw).unwrap().text;
+        for chrome in ["中共苏州市委文件", "苏州市委办公室印发", "PAGE"] {
+            assert!(
+                !clean.contains(chrome),
+                "{rel}: {chrome:?} left in the text"
+            );
+        }
+    }
+}
+
+#[test]
+fn tables_tabs_and_breaks_of_a_word_file() {
+    let doc = ingest::clean(&read_one("docs/features.docx").unwrap()).unwrap();
+    let lines: Vec<&str> = doc.text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "## 表格与格式",
+            "第一列 第二列 换行之后",
+            "指标 | 2025年 | 2030年",
+            "地区生产总值 | 2.7万亿元 | 3.5万亿元",
+            "常住人口 | 1300万 | 1350万",
+            "表格之后的段落。",
+        ]
+    );
+    let drafts = passages(&read_one("docs/features.docx").unwrap());
+    assert!(drafts.iter().all(|d| d
+        .section
+        .as_deref()
+        .is_some_and(|s| s.contains("表格与格式"))));
+}
+
+#[test]
+fn legacy_encodings_are_decoded() {
+    let utf8 = ingest::clean(&read_one("corpus/suzhou-15th-five-year-plan-proposal.txt").unwrap())
+        .unwrap()
+        .text;
+    for rel in ["docs/corpus.gbk.txt", "docs/corpus.utf16.txt"] {
+        let text = ingest::clean(&read_one(rel).unwrap()).unwrap().text;
+        // The saved copies hold the body without the web page, so they are the text's middle.
+        let body = text.lines().skip(1).collect::<Vec<_>>().join("\n");
+        assert!(body.len() > 40_000 && utf8.contains(&body), "{rel}");
+    }
+    let big5 = read_one("docs/corpus.big5.txt").unwrap().text;
+    assert!(big5.starts_with("臺灣的國語與閩南語"), "{big5}");
+}
+
+#[test]
+fn hostile_and_legacy_packages_are_refused_clearly() {
+    let err = read_one("docs/bomb.docx").unwrap_err().to_string();
+    assert!(err.contains("inflates beyond 64 MiB"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        ingest::read_path(&p).map(|_| ()).unwrap_err().to_string()
+    };
+    let ole = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0, 0, 0];
+    assert!(write("old.doc", &ole).contains("legacy binary Word file (.doc)"));
+    assert!(write("renamed.docx", &ole).contains("legacy binary Office file"));
+    assert!(write("broken.docx", b"PK\x03\x04 not really").contains("unreadable docx document"));
+    let half = &std::fs::read(fixture("docs/corpus.docx")).unwrap()[..30_000];
+    assert!(write("half.docx", half).contains("unreadable docx document"));
+    assert!(write("binary.txt", b"\x7fELF\x02\x01\x01\x00\x00").contains("binary data, not text"));
+}
