@@ -3,7 +3,8 @@
 //!
 //! Tools: `search` and `fetch` in the shapes ChatGPT connectors and deep-research clients
 //! require (`{"results": [{"id", "title", "url", "text"}]}` and `{"id", "title", "text", "url",
-//! "metadata"}`), and `ask` and `context` with the options of `/ask` and `/context`. Each answers
+//! "metadata"}`), `ask` and `context` with the options of `/ask` and `/context`, and
+//! `documents` (`GET /documents`: the list, a filter, facets). Each answers
 //! one text content item holding the JSON, and the same JSON as structured content.
 
 use std::sync::Arc;
@@ -110,6 +111,22 @@ impl McpServer {
                 // A struct of strings and numbers always serializes.
                 Ok(serde_json::to_value(wire).unwrap_or_default())
             }
+            "documents" => {
+                let req = parse::<DocumentsRequest>(args)?;
+                let filter = api::Filter::condition(req.filter)?;
+                let fields = req
+                    .facets
+                    .as_deref()
+                    .map(crate::engine::facets::FacetFields::parse)
+                    .transpose()
+                    .map_err(crate::Error::invalid)?;
+                let (docs, facets) = e.documents_where(&filter, fields.as_ref())?;
+                let wire = api::DocumentList {
+                    documents: docs.iter().map(api::Document::from).collect(),
+                    facets: fields.map(|_| facets.into_iter().map(api::Facet::from).collect()),
+                };
+                Ok(serde_json::to_value(wire).unwrap_or_default())
+            }
             other => Err(crate::Error::invalid(format!("no tool {other:?}"))),
         }
     }
@@ -120,6 +137,17 @@ impl McpServer {
 struct FetchRequest {
     /// Passage id from search.
     id: String,
+}
+
+/// Arguments of the `documents` tool: those of `GET /documents`, the filter as JSON.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct DocumentsRequest {
+    /// Only documents this filter passes (the filter of `search`).
+    filter: Option<api::Filter>,
+    /// Metadata fields to count the values of, comma-separated (at most 16), or `*` for every
+    /// field the passing documents carry.
+    facets: Option<String>,
 }
 
 /// A tool's arguments as the wire type of the matching HTTP route: one parser, one set of
@@ -170,6 +198,13 @@ fn tools() -> Vec<Tool> {
              message (resolved against the earlier turns), with neighbours, cut to a token \
              budget, numbered [1], [2]... with citations.",
             schema_for_type::<api::ContextRequest>(),
+        ),
+        Tool::new(
+            "documents",
+            "List the indexed documents (id, title, passages, metadata), optionally only those a \
+             filter passes, with counts of chosen metadata fields' values (facets): what a \
+             library holds and which values a filter can use.",
+            schema_for_type::<DocumentsRequest>(),
         ),
     ]
 }

@@ -13,7 +13,7 @@ async function check(transport, label) {
   const client = new Client({ name: "semsearch-e2e", version: "1.0.0" });
   await client.connect(transport);
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((t) => t.name).sort(), ["ask", "context", "fetch", "search"], label);
+  assert.deepEqual(tools.map((t) => t.name).sort(), ["ask", "context", "documents", "fetch", "search"], label);
   const found = await client.callTool({ name: "search", arguments: { query: "化解基层矛盾要坚持什么经验？" } });
   assert.equal(found.content.length, 1, `${label}: one text item`);
   assert.equal(found.content[0].type, "text");
@@ -40,6 +40,13 @@ async function check(transport, label) {
   const groups = (await client.callTool({ name: "search", arguments: {
     query: "city bus and clinic near the lake", k: 3, group_by: "doc" } })).structuredContent.results;
   assert.equal(new Set(groups.map((r) => r.id.split("#")[0])).size, 3, `${label}: one per document`);
+  // What the library holds, and which values a filter can use.
+  const listed = (await client.callTool({ name: "documents", arguments: {
+    filter: { type: "exists", key: "dept" }, facets: "dept" } })).structuredContent;
+  assert.deepEqual(listed.documents.map((d) => d.doc).sort(), ["e2e-bus", "e2e-clinic"], `${label}: documents filtered`);
+  assert.deepEqual(listed.facets[0].values.map((v) => v.value).sort(), ["health", "transport"], `${label}: facets`);
+  const badFacets = await client.callTool({ name: "documents", arguments: { facets: "" } });
+  assert.equal(badFacets.isError, true, `${label}: an empty facet list is a tool error`);
   const missing = await client.callTool({ name: "fetch", arguments: { id: "no-such#1" } });
   assert.equal(missing.isError, true, `${label}: unknown id is a tool error`);
   await client.close();
@@ -53,4 +60,4 @@ const viaStdio = await check(new StdioClientTransport({
 const viaHttp = await check(new StreamableHTTPClientTransport(new URL(`${base}/mcp`)), "http");
 console.log(`mcp ok: stdio and streamable HTTP (official TypeScript SDK): tools listed, search ` +
   `(${viaStdio}/${viaHttp} results) and fetch found the Fengqiao clause, a filter with grouping, ` +
-  `ask abstained off-topic`);
+  `ask abstained off-topic, documents listed with facets`);

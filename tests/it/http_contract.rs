@@ -445,4 +445,10 @@ async fn mcp_tool_schemas_are_the_routes_wire_types() {
         json!(semsearch::config::MAX_NEIGHBOURS)
     );
     assert_eq!(tool("fetch")["required"], json!(["id"]));
+    let documents = tool("documents");
+    assert!(
+        documents["properties"]["filter"].is_object()
+            && documents["properties"]["facets"].is_object(),
+        "{documents}"
+    );
 }
