@@ -44,11 +44,22 @@ pub struct Args {
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let mut options = Options::default();
     args.passages.apply(&mut options)?;
-    let mut raws = Vec::new();
+    let (mut raws, mut refused) = (Vec::new(), Vec::new());
     for p in &args.paths {
-        raws.extend(
-            semsearch::ingest::read_path(p).with_context(|| format!("reading {}", p.display()))?,
+        let (docs, set_aside) =
+            semsearch::ingest::read_tree(p).with_context(|| format!("reading {}", p.display()))?;
+        raws.extend(docs);
+        refused.extend(set_aside);
+    }
+    if !refused.is_empty() {
+        // Read first, said first: the files that will not be in the index, before the wait.
+        eprintln!(
+            "refused {} file(s), the others are ingested:",
+            refused.len()
         );
+        for r in &refused {
+            eprintln!("  {}  {}", r.path.display(), r.error);
+        }
     }
     if args.no_clean {
         raws.iter_mut().for_each(|r| r.clean = false);
@@ -122,5 +133,13 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         snap.documents()?.len(),
         snap.len()
     );
+    if !refused.is_empty() {
+        // Repeated under the progress, where the eye is at the end; the exit status says it too.
+        eprintln!("refused (not ingested):");
+        for r in &refused {
+            eprintln!("  {}  {}", r.path.display(), r.error);
+        }
+        anyhow::bail!("{} file(s) refused, listed above", refused.len());
+    }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Files in: a file or a folder of them read into raw documents, whatever their format (text,
 //! Markdown, HTML, JSON records, Word, OpenDocument) and text encoding.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -27,12 +27,33 @@ const KNOWN: &[&str] = &[
     "txt", "text", "md", "markdown", "html", "htm", "json", "jsonl", "ndjson", "docx", "odt",
 ];
 
+/// A file of a folder that was not read, and why (always the input's fault).
+#[derive(Debug)]
+pub struct Refused {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub error: IngestError,
+}
+
 /// Reads a file, or every file with a known extension in a folder and its subfolders (in name
-/// order), into raw documents. A file in a folder takes its path below the folder as its id,
-/// with `/` as `.` and without the extension (`laws/tax.md` is `laws.tax`).
+/// order), into raw documents; the first file that cannot be read is the error. A file in a
+/// folder takes its path below the folder as its id, with `/` as `.` and without the extension
+/// (`laws/tax.md` is `laws.tax`).
 pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
+    let (docs, refused) = read_tree(path)?;
+    match refused.into_iter().next() {
+        Some(r) => Err(r.error),
+        None => Ok(docs),
+    }
+}
+
+/// Like [`read_path`], but a folder's files that cannot be read (damaged, legacy `.doc`,
+/// binary...) are set aside with their reasons while the others are read; a file named itself,
+/// and a machine fault (a folder or file that cannot be opened), are still errors.
+pub fn read_tree(path: &Path) -> Result<(Vec<RawDocument>, Vec<Refused>)> {
     if !path.is_dir() {
-        return read_file(path, None);
+        return Ok((read_file(path, None)?, Vec::new()));
     }
     let mut files = Vec::new();
     let mut dirs = vec![path.to_path_buf()];
@@ -49,15 +70,13 @@ pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
                 .unwrap_or_default();
             if p.is_dir() {
                 dirs.push(p);
-            } else if KNOWN.contains(&ext.as_str()) {
+            } else if KNOWN.contains(&ext.as_str()) || ext == "doc" {
                 files.push(p);
-            } else if ext == "doc" {
-                tracing::warn!("{}: skipped, a legacy .doc (save it as .docx)", p.display());
             }
         }
     }
     files.sort();
-    let mut out = Vec::new();
+    let (mut out, mut refused) = (Vec::new(), Vec::new());
     for f in files {
         let rel = f.strip_prefix(path).unwrap_or(&f).with_extension("");
         let id = rel
@@ -65,9 +84,13 @@ pub fn read_path(path: &Path) -> Result<Vec<RawDocument>> {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(".");
-        out.extend(read_file(&f, Some(id))?);
+        match read_file(&f, Some(id)) {
+            Ok(docs) => out.extend(docs),
+            Err(error) if error.is_input() => refused.push(Refused { path: f, error }),
+            Err(error) => return Err(error),
+        }
     }
-    Ok(out)
+    Ok((out, refused))
 }
 
 /// A Word (`.docx`), OpenDocument (`.odt`) or legacy Word (`.doc`, refused) file as a raw

@@ -15,7 +15,7 @@ pub mod split;
 
 use std::path::PathBuf;
 
-pub use files::{decode_text, office_document, read_bytes, read_path};
+pub use files::{decode_text, office_document, read_bytes, read_path, read_tree, Refused};
 
 /// What can be wrong with a document; all but [`IngestError::Io`] are the input's fault.
 #[derive(Debug, thiserror::Error)]

@@ -116,3 +116,45 @@ fn hostile_and_legacy_packages_are_refused_clearly() {
     assert!(write("half.docx", half).contains("unreadable docx document"));
     assert!(write("binary.txt", b"\x7fELF\x02\x01\x01\x00\x00").contains("binary data, not text"));
 }
+
+#[test]
+fn a_folder_ingests_what_it_can_and_lists_what_it_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("sub")).unwrap();
+    std::fs::copy(fixture("docs/features.docx"), docs.join("features.docx")).unwrap();
+    std::fs::copy(fixture("docs/corpus.big5.txt"), docs.join("sub/news.txt")).unwrap();
+    std::fs::write(
+        docs.join("old.doc"),
+        [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1],
+    )
+    .unwrap();
+    std::fs::write(docs.join("sub/broken.docx"), b"PK\x03\x04 junk").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_semsearch"))
+        .arg("--model")
+        .arg(crate::common::tiny_model_dir())
+        .args(["ingest", "--index"])
+        .arg(dir.path().join("idx"))
+        .arg(&docs)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "refusals are an error status");
+    assert!(stdout.contains("ingested 2 document(s)"), "{stdout}");
+    assert!(stderr.contains("refused 2 file(s)"), "{stderr}");
+    assert!(
+        stderr.contains("old.doc  a legacy binary Word file (.doc)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("broken.docx  unreadable docx document"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: 2 file(s) refused, listed above"),
+        "{stderr}"
+    );
+}
