@@ -87,19 +87,19 @@ unsafe fn one_head(
         Isa::Portable => {}
     }
     let _ = isa;
-    head_body::<false, false>(qkv, row0, n, head, shape, out)
+    head_body::<false, false, false>(qkv, row0, n, head, shape, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn head_avx512(qkv: &[f32], row0: usize, n: usize, head: usize, s: Shape, out: *mut f32) {
-    head_body::<true, true>(qkv, row0, n, head, s, out)
+    head_body::<true, true, false>(qkv, row0, n, head, s, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn head_avx2(qkv: &[f32], row0: usize, n: usize, head: usize, s: Shape, out: *mut f32) {
-    head_body::<true, false>(qkv, row0, n, head, s, out)
+    head_body::<true, false, true>(qkv, row0, n, head, s, out)
 }
 
 /// `a * b + c`, fused where the caller's instruction set has FMA (`mul_add` without it is a
@@ -121,9 +121,10 @@ const QR: usize = 8;
 
 /// One head of one sequence; `Z` (only ever true inside an AVX-512 function) takes the
 /// explicit AVX-512 inner loops, where the compiler's own vectorisation of the blocked loops
-/// spilled the accumulators.
+/// spilled the accumulators, and `Y` (only inside an AVX2 function) the AVX2 ones, which keep
+/// four rows in registers at a time where eight spilled (16 accumulators in 16 registers).
 #[inline(always)]
-unsafe fn head_body<const FUSED: bool, const Z: bool>(
+unsafe fn head_body<const FUSED: bool, const Z: bool, const Y: bool>(
     qkv: &[f32],
     row0: usize,
     n: usize,
@@ -156,6 +157,11 @@ unsafe fn head_body<const FUSED: bool, const Z: bool>(
             #[cfg(target_arch = "x86_64")]
             if Z {
                 z::scores(&q, &kt, np, jb, d, &mut scores);
+                continue;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if Y {
+                y::scores(&q, &kt, np, jb, d, &mut scores);
                 continue;
             }
             let mut acc = [[0f32; L]; QR];
@@ -198,19 +204,16 @@ unsafe fn head_body<const FUSED: bool, const Z: bool>(
         while c0 < d {
             let w = L.min(d - c0);
             #[cfg(target_arch = "x86_64")]
-            if Z && w == L {
+            if (Z || Y) && w == L {
                 let base = row0 * stride + 2 * h + head * d + c0;
-                z::context(
-                    &qkv[base..],
-                    stride,
-                    n,
-                    &scores,
-                    np,
-                    &inv,
-                    qr,
-                    out.add((row0 + i0) * h + head * d + c0),
-                    h,
-                );
+                let (v, dst) = (&qkv[base..], out.add((row0 + i0) * h + head * d + c0));
+                // Direct calls, not a function pointer: each must inline into its
+                // target-feature caller.
+                if Z {
+                    z::context(v, stride, n, &scores, np, &inv, qr, dst, h);
+                } else {
+                    y::context(v, stride, n, &scores, np, &inv, qr, dst, h);
+                }
                 c0 += w;
                 continue;
             }
@@ -252,68 +255,9 @@ unsafe fn head_body<const FUSED: bool, const Z: bool>(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod z {
-    use std::arch::x86_64::*;
-
-    use super::{L, QR};
-
-    /// Scores of eight query rows against keys `jb..jb+16`: one register per row, accumulated
-    /// over the head's `d` columns.
-    #[inline(always)]
-    pub(super) unsafe fn scores(
-        q: &[&[f32]; QR],
-        kt: &[f32],
-        np: usize,
-        jb: usize,
-        d: usize,
-        out: &mut [f32],
-    ) {
-        let mut acc = [_mm512_setzero_ps(); QR];
-        for c in 0..d {
-            let k = _mm512_loadu_ps(kt[c * np + jb..c * np + jb + L].as_ptr());
-            for r in 0..QR {
-                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*q[r].get_unchecked(c)), k, acc[r]);
-            }
-        }
-        for r in 0..QR {
-            _mm512_storeu_ps(out[r * np + jb..r * np + jb + L].as_mut_ptr(), acc[r]);
-        }
-    }
-
-    /// Context columns `0..16` (of `v`, value rows `stride` apart) for `qr` query rows: the
-    /// probability-weighted sum of the `n` value rows, scaled by each row's `inv`, written at
-    /// `dst` (rows `h` apart).
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    pub(super) unsafe fn context(
-        v: &[f32],
-        stride: usize,
-        n: usize,
-        scores: &[f32],
-        np: usize,
-        inv: &[f32; QR],
-        qr: usize,
-        dst: *mut f32,
-        h: usize,
-    ) {
-        assert!(n == 0 || v.len() >= (n - 1) * stride + L);
-        assert!(scores.len() >= QR * np && n <= np);
-        let mut acc = [_mm512_setzero_ps(); QR];
-        for j in 0..n {
-            let vr = _mm512_loadu_ps(v.as_ptr().add(j * stride));
-            for r in 0..QR {
-                let p = _mm512_set1_ps(*scores.get_unchecked(r * np + j));
-                acc[r] = _mm512_fmadd_ps(p, vr, acc[r]);
-            }
-        }
-        for r in 0..qr {
-            _mm512_storeu_ps(
-                dst.add(r * h),
-                _mm512_mul_ps(acc[r], _mm512_set1_ps(inv[r])),
-            );
-        }
-    }
-}
+mod y;
+#[cfg(target_arch = "x86_64")]
+mod z;
 
 /// `x = LayerNorm(x + residual)` row by row (width `h`), in place in `x`.
 pub fn add_layer_norm(
