@@ -111,7 +111,7 @@ pub fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option<String
 /// Appends a block to Markdown text: a heading of `level` (1-6) or a paragraph; empty blocks
 /// are dropped and inner line breaks become spaces, so a block stays one line.
 pub fn push_block(out: &mut String, level: Option<usize>, text: &str) {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = one_line(text);
     if line.is_empty() {
         return;
     }
@@ -123,6 +123,54 @@ pub fn push_block(out: &mut String, level: Option<usize>, text: &str) {
         out.push(' ');
     }
     out.push_str(&line);
+}
+
+/// Text on one line, runs of whitespace as one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The level a paragraph in the `Title` style is given: the document's title, not a section.
+pub const TITLE: usize = 0;
+
+/// What a reader has made of a document so far.
+#[derive(Debug, Default)]
+pub struct Blocks {
+    /// Markdown blocks.
+    pub text: String,
+    /// Notes to put after the body (OpenDocument keeps them inside paragraphs).
+    pub notes: Vec<String>,
+    /// The first paragraph in the `Title` style.
+    pub title: Option<String>,
+}
+
+impl Blocks {
+    /// A finished paragraph or table row outside any cell or note: the title, a heading or a
+    /// paragraph.
+    pub fn block(&mut self, level: Option<usize>, text: &str) {
+        if level != Some(TITLE) {
+            push_block(&mut self.text, level, text);
+        } else if self.title.is_none() {
+            self.title = Some(one_line(text)).filter(|t| !t.is_empty());
+        }
+    }
+}
+
+/// A table row as one line: its non-empty cells joined by ` | `.
+pub fn row_line(cells: Vec<String>) -> String {
+    cells
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Adds a paragraph (or an inner table's row) to the text of the cell holding it.
+pub fn into_cell(cell: &mut String, text: &str) {
+    if !cell.is_empty() {
+        cell.push(' ');
+    }
+    cell.push_str(text);
 }
 
 /// The title in a package's Dublin Core properties (`dc:title`), if any.

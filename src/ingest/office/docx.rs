@@ -10,7 +10,10 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-use super::{attr, dc_title, entity, push_block, unreadable, Extracted, Package, MAX_NESTING};
+use super::{
+    attr, dc_title, entity, into_cell, one_line, push_block, row_line, unreadable, Blocks,
+    Extracted, Package, MAX_NESTING, TITLE,
+};
 use crate::ingest::IngestError;
 
 /// WordprocessingML's namespaces: transitional (what Word writes) and strict.
@@ -32,7 +35,7 @@ pub fn read(bytes: &[u8]) -> Result<Extracted, IngestError> {
         Some(xml) => heading_levels(&xml)?,
         None => HashMap::new(),
     };
-    let mut out = Out::default();
+    let mut out = Blocks::default();
     body(&pkg.required("word/document.xml")?, &levels, &mut out)?;
     for part in ["word/footnotes.xml", "word/endnotes.xml"] {
         if let Some(xml) = pkg.part(part)? {
@@ -45,17 +48,6 @@ pub fn read(bytes: &[u8]) -> Result<Extracted, IngestError> {
         text: out.text,
     })
 }
-
-/// The blocks read so far, and the first paragraph in the `Title` style: the document's title,
-/// not a section of it.
-#[derive(Default)]
-pub(super) struct Out {
-    pub(super) text: String,
-    pub(super) title: Option<String>,
-}
-
-/// The level [`heading_levels`] gives the `Title` style.
-const TITLE: usize = 0;
 
 /// What the walk is inside of.
 enum Frame {
@@ -73,7 +65,7 @@ enum Frame {
 pub(super) fn body(
     xml: &str,
     levels: &HashMap<String, usize>,
-    out: &mut Out,
+    out: &mut Blocks,
 ) -> Result<(), IngestError> {
     let mut reader = NsReader::from_str(xml);
     let mut stack: Vec<Frame> = Vec::new();
@@ -204,28 +196,20 @@ fn text(stack: &mut [Frame], s: &str) {
 
 /// Ends the innermost frame: a paragraph goes into its cell or out as a block, a cell into its
 /// row, a row (cells joined by ` | `) into the cell of an outer table or out as a block.
-fn close(stack: &mut Vec<Frame>, out: &mut Out) {
+fn close(stack: &mut Vec<Frame>, out: &mut Blocks) {
     let (text, level) = match stack.pop() {
         Some(Frame::Para(t, l)) => (t, l),
         Some(Frame::Cell(t)) => {
             if let Some(Frame::Row(cells)) = stack.last_mut() {
-                cells.push(t.split_whitespace().collect::<Vec<_>>().join(" "));
+                cells.push(one_line(&t));
             }
             return;
         }
-        Some(Frame::Row(cells)) => {
-            let cells: Vec<String> = cells.into_iter().filter(|c| !c.is_empty()).collect();
-            (cells.join(" | "), None)
-        }
+        Some(Frame::Row(cells)) => (row_line(cells), None),
         Some(Frame::Note(_)) | None => return,
     };
     match stack.last_mut() {
-        Some(Frame::Cell(cell)) => {
-            if !cell.is_empty() {
-                cell.push(' ');
-            }
-            cell.push_str(&text);
-        }
+        Some(Frame::Cell(cell)) => into_cell(cell, &text),
         Some(Frame::Note(id)) => {
             let marked = match id.take() {
                 Some(id) => format!("[{id}] {text}"),
@@ -233,13 +217,7 @@ fn close(stack: &mut Vec<Frame>, out: &mut Out) {
             };
             push_block(&mut out.text, None, &marked);
         }
-        _ if level == Some(TITLE) => {
-            let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            if out.title.is_none() && !line.is_empty() {
-                out.title = Some(line);
-            }
-        }
-        _ => push_block(&mut out.text, level, &text),
+        _ => out.block(level, &text),
     }
 }
 

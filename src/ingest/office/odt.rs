@@ -7,7 +7,10 @@ use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-use super::{attr, dc_title, entity, push_block, unreadable, Extracted, Package, MAX_NESTING};
+use super::{
+    attr, dc_title, entity, into_cell, one_line, push_block, row_line, unreadable, Blocks,
+    Extracted, Package, MAX_NESTING, TITLE,
+};
 use crate::ingest::IngestError;
 
 const TEXT: &str = "urn:oasis:names:tc:opendocument:xmlns:text:1.0";
@@ -20,7 +23,7 @@ const MAX_SPACES: usize = 64;
 pub fn read(bytes: &[u8]) -> Result<Extracted, IngestError> {
     let mut pkg = Package::open(bytes, "odt")?;
     let xml = pkg.required("content.xml")?;
-    let mut out = Out::default();
+    let mut out = Blocks::default();
     walk(&xml, &mut out)?;
     for note in std::mem::take(&mut out.notes) {
         push_block(&mut out.text, None, &note);
@@ -32,18 +35,6 @@ pub fn read(bytes: &[u8]) -> Result<Extracted, IngestError> {
     })
 }
 
-/// Blocks, notes to put after them, and the first paragraph in the `Title` style (the
-/// document's title, not a section).
-#[derive(Default)]
-pub(super) struct Out {
-    pub(super) text: String,
-    pub(super) notes: Vec<String>,
-    pub(super) title: Option<String>,
-}
-
-/// The level of a paragraph in the `Title` style.
-const TITLE: usize = 0;
-
 enum Frame {
     Para(String, Option<usize>),
     Row(Vec<String>),
@@ -53,7 +44,7 @@ enum Frame {
     Citation,
 }
 
-pub(super) fn walk(xml: &str, out: &mut Out) -> Result<(), IngestError> {
+pub(super) fn walk(xml: &str, out: &mut Blocks) -> Result<(), IngestError> {
     let mut reader = NsReader::from_str(xml);
     let mut stack: Vec<Frame> = Vec::new();
     let mut skip = 0usize;
@@ -144,19 +135,16 @@ fn text(stack: &mut [Frame], s: &str) {
     }
 }
 
-fn close(stack: &mut Vec<Frame>, out: &mut Out) {
+fn close(stack: &mut Vec<Frame>, out: &mut Blocks) {
     let (text, level) = match stack.pop() {
         Some(Frame::Para(t, l)) => (t, l),
         Some(Frame::Cell(t)) => {
             if let Some(Frame::Row(cells)) = stack.last_mut() {
-                cells.push(t.split_whitespace().collect::<Vec<_>>().join(" "));
+                cells.push(one_line(&t));
             }
             return;
         }
-        Some(Frame::Row(cells)) => {
-            let cells: Vec<String> = cells.into_iter().filter(|c| !c.is_empty()).collect();
-            (cells.join(" | "), None)
-        }
+        Some(Frame::Row(cells)) => (row_line(cells), None),
         Some(Frame::Citation) => {
             // Mark the note in the paragraph that cites it.
             let cited = stack.iter().rev().find_map(|f| match f {
@@ -171,25 +159,14 @@ fn close(stack: &mut Vec<Frame>, out: &mut Out) {
         Some(Frame::Note(_)) | None => return,
     };
     match stack.last_mut() {
-        Some(Frame::Cell(cell)) => {
-            if !cell.is_empty() {
-                cell.push(' ');
-            }
-            cell.push_str(&text);
-        }
+        Some(Frame::Cell(cell)) => into_cell(cell, &text),
         Some(Frame::Note(c)) => {
-            let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let line = one_line(&text);
             if !line.is_empty() {
                 out.notes.push(format!("[{c}] {line}"));
             }
         }
-        _ if level == Some(TITLE) => {
-            let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            if out.title.is_none() && !line.is_empty() {
-                out.title = Some(line);
-            }
-        }
-        _ => push_block(&mut out.text, level, &text),
+        _ => out.block(level, &text),
     }
 }
 

@@ -11,7 +11,7 @@ fn word(
     body: &str,
     levels: &HashMap<String, usize>,
 ) -> Result<(String, Option<String>), IngestError> {
-    let mut out = docx::Out::default();
+    let mut out = super::Blocks::default();
     docx::body(
         &format!("<w:document {W}><w:body>{body}</w:body></w:document>"),
         levels,
@@ -77,7 +77,7 @@ fn tables_notes_and_what_is_not_text() {
         p("注释第一段"),
         p("第二段")
     );
-    let mut out = docx::Out::default();
+    let mut out = super::Blocks::default();
     docx::body(&notes, &HashMap::new(), &mut out).unwrap();
     assert_eq!(out.text, "[2] 注释第一段\n\n第二段");
 }
@@ -103,7 +103,7 @@ fn opendocument_headings_tables_notes_and_spaces() {
         <text:p>甲<text:s text:c="3"/>乙<text:tab/>丙<text:note text:note-class="footnote"><text:note-citation>1</text:note-citation><text:note-body><text:p>脚注</text:p></text:note-body></text:note>丁</text:p>
         <table:table><table:table-row><table:table-cell><text:p>a</text:p></table:table-cell><table:table-cell><text:p>b</text:p></table:table-cell></table:table-row></table:table>
         </office:text></office:body></office:document-content>"#;
-    let mut out = odt::Out::default();
+    let mut out = super::Blocks::default();
     odt::walk(xml, &mut out).unwrap();
     assert_eq!(out.title.as_deref(), Some("标题"));
     assert_eq!(out.text, "## 第一章 总则\n\n甲 乙 丙[1]丁\n\na | b");
