@@ -23,6 +23,8 @@ use serde_json::{json, Value};
 
 use crate::api;
 use crate::engine::{Engine, SearchRequest};
+use crate::index::Condition;
+use crate::server::auth::Access;
 
 /// The MCP face of an engine.
 #[derive(Clone)]
@@ -55,19 +57,20 @@ impl McpServer {
         api::passage_url(&self.public_url, id)
     }
 
-    fn run(&self, name: &str, args: JsonObject) -> crate::Result<Value> {
+    /// Runs tool `name`, reading only what `scope` passes.
+    fn run(&self, name: &str, args: JsonObject, scope: Condition) -> crate::Result<Value> {
         let e = &self.engine;
         match name {
             "search" => {
                 let req = SearchRequest::try_from(parse::<api::SearchRequest>(args)?)?;
-                let page = e.search_page(&req)?;
+                let page = e.search_page(&req.within(scope))?;
                 Ok(json!({ "results": page.hits.iter().map(|h| json!({
                     "id": h.passage.id, "title": title(&h.passage),
                     "url": self.url(&h.passage.id), "text": h.passage.text,
                 })).collect::<Vec<_>>(), "has_more": page.next.is_some() }))
             }
             "fetch" => {
-                let p = e.passage(&parse::<FetchRequest>(args)?.id)?;
+                let p = e.passage(&parse::<FetchRequest>(args)?.id, &scope)?;
                 // The document's own metadata first, so the citation fields below win a clash.
                 let mut metadata = match p.metadata.to_json() {
                     Value::Object(m) => m,
@@ -85,7 +88,7 @@ impl McpServer {
             }
             "ask" => {
                 let req = SearchRequest::try_from(parse::<api::AskRequest>(args)?)?;
-                let asked = e.ask(&req)?;
+                let asked = e.ask(&req.within(scope))?;
                 Ok(json!({
                     "found": asked.found,
                     "answer": asked.answer.as_ref().map(|a| json!({
@@ -102,7 +105,7 @@ impl McpServer {
                 let t = std::time::Instant::now();
                 let ctx = e.context(
                     &call.messages,
-                    &call.template,
+                    &call.template.within(scope),
                     call.max_tokens,
                     call.neighbours,
                 )?;
@@ -113,7 +116,7 @@ impl McpServer {
             }
             "documents" => {
                 let req = parse::<DocumentsRequest>(args)?;
-                let filter = api::Filter::condition(req.filter)?;
+                let filter = scope.and(api::Filter::condition(req.filter)?);
                 let fields = req
                     .facets
                     .as_deref()
@@ -129,6 +132,22 @@ impl McpServer {
             }
             other => Err(crate::Error::invalid(format!("no tool {other:?}"))),
         }
+    }
+}
+
+/// What a tool call may read. Over HTTP the authorisation step has put the key's [`Access`]
+/// into the request (a request without one is refused: the guard did not run); on stdio the
+/// process reads its own index folder, so everything.
+fn scope_of(context: &RequestContext<RoleServer>) -> Result<Condition, ErrorData> {
+    match context.extensions.get::<axum::http::request::Parts>() {
+        None => Ok(Condition::all()),
+        Some(parts) => match parts.extensions.get::<Access>() {
+            Some(a) => Ok(a.scope()),
+            None => Err(ErrorData::internal_error(
+                "no authorisation for this call",
+                None,
+            )),
+        },
     }
 }
 
@@ -230,8 +249,9 @@ impl ServerHandler for McpServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
+        let scope = scope_of(&context)?;
         let this = self.clone();
         let name = request.name.to_string();
         let args = request.arguments.unwrap_or_default();
@@ -246,7 +266,7 @@ impl ServerHandler for McpServer {
         };
         // The engine's work is CPU-bound: off the async threads.
         let out = tokio::task::spawn_blocking(move || {
-            let out = this.run(&name, args);
+            let out = this.run(&name, args, scope);
             drop(permit);
             out
         })

@@ -40,7 +40,12 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         Options::default().calibrated(model)?,
     )?;
     print_hits(
-        &engine.related(&args.id, args.k, args.neighbours)?,
+        &engine.related(
+            &args.id,
+            args.k,
+            args.neighbours,
+            &semsearch::index::Condition::all(),
+        )?,
         args.json,
     );
     Ok(())

@@ -31,6 +31,11 @@ pub struct Args {
     /// name + `.backups`, beside it].
     #[arg(long, env = "SEMSEARCH_BACKUP_DIR")]
     backup_dir: Option<PathBuf>,
+    /// Key file: which keys may read, write or administer, over which documents, at which
+    /// rate (see the README); reloaded on SIGHUP. A `read` key in it makes every read need a
+    /// key.
+    #[arg(long, env = "SEMSEARCH_KEYS")]
+    keys: Option<PathBuf>,
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
@@ -55,12 +60,9 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let api_key = std::env::var("SEMSEARCH_API_KEY")
         .ok()
         .filter(|k| !k.is_empty());
-    if api_key.is_none() {
-        tracing::warn!(
-            "SEMSEARCH_API_KEY is not set: POST /documents and DELETE /documents are open to anyone who can reach {}",
-            args.addr
-        );
-    }
+    let ring = semsearch::server::auth::KeyRing::load(args.keys.as_deref(), api_key.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    log_keys(&ring, &args.addr);
     let public = std::env::var("SEMSEARCH_PUBLIC_URL")
         .ok()
         .filter(|u| !u.is_empty())
@@ -88,13 +90,22 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("SEMSEARCH_MAX_UPLOAD_MB={v:?}: expected 1 to 4096"))?,
         _ => semsearch::config::MAX_UPLOAD_BYTES,
     };
-    let state = AppState::new(engine, metrics, api_key)
+    let state = AppState::new(engine, metrics, None)
+        .with_keys(ring)
         .with_max_upload_bytes(max_upload)
         .with_public_url(&public)
         .with_allowed_hosts(&hosts)
         .with_backup_dir(backups);
     tracing::info!("answering to hosts {:?}", state.allowed_hosts);
     let runtime = tokio::runtime::Runtime::new()?;
+    if let Some(file) = args.keys.clone() {
+        runtime.spawn(reload_keys_on_hangup(
+            state.keys.clone(),
+            file,
+            api_key,
+            args.addr.clone(),
+        ));
+    }
     let served = runtime
         .block_on(server::serve(state, &args.addr))
         .with_context(|| format!("serving on {}", args.addr));
@@ -102,4 +113,49 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     // of a write loses nothing, so the process need not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     served
+}
+
+/// Says in the log what is open to anyone who reaches the server, and what needs a key.
+fn log_keys(ring: &semsearch::server::auth::KeyRing, addr: &str) {
+    if ring.is_empty() {
+        tracing::warn!(
+            "no keys (SEMSEARCH_API_KEY, --keys): reads and writes are open to anyone who can reach {addr}"
+        );
+    } else if !ring.guards_reads() {
+        tracing::warn!(
+            "{} key(s), none of them a read key: writes need a key, reads are open to anyone who can reach {addr}",
+            ring.len()
+        );
+    } else {
+        tracing::info!("{} key(s): reads and writes need a key", ring.len());
+    }
+}
+
+/// Reloads the key file on SIGHUP; a file that does not load leaves the keys as they were.
+async fn reload_keys_on_hangup(
+    keys: semsearch::server::auth::Keys,
+    file: PathBuf,
+    api_key: Option<String>,
+    addr: String,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the key file is read once");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match semsearch::server::auth::KeyRing::load(Some(&file), api_key.as_deref()) {
+                Ok(ring) => {
+                    tracing::info!("SIGHUP: key file {} reloaded", file.display());
+                    log_keys(&ring, &addr);
+                    keys.replace(ring);
+                }
+                Err(e) => tracing::error!("SIGHUP: {e}; the keys stay as they were"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (keys, file, api_key, addr);
 }

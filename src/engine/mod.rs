@@ -10,6 +10,7 @@
 mod context;
 mod conversation;
 pub mod facets;
+mod lookup;
 mod patch;
 mod request;
 mod stats;
@@ -21,9 +22,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::{ANSWER_PASSAGES, DEFAULT_MAX_PASSAGE_TOKENS};
 use crate::embed::{Embedder, TextKind};
 use crate::error::{Error, Result};
-use crate::index::{
-    Access, Condition, DocumentInfo, Key, LocalStore, Location, Passage, Snapshot, Store,
-};
+use crate::index::{Access, Key, LocalStore, Location, Passage, Snapshot, Store};
 use crate::search::{self, answer, fusion::FusionParams, relevance::Judge, SentenceCache};
 
 pub use context::{Citation, Context};
@@ -194,65 +193,6 @@ impl Engine {
         Ok(crate::index::local::backup(dir, out)?)
     }
 
-    /// Documents in the index, in id order.
-    pub fn documents(&self) -> Result<Vec<DocumentInfo>> {
-        Ok(self.snapshot()?.documents()?)
-    }
-
-    /// The documents `filter` passes, and the facets of `fields` over them (none when `fields`
-    /// is None), from one state of the index.
-    pub fn documents_where(
-        &self,
-        filter: &Condition,
-        fields: Option<&facets::FacetFields>,
-    ) -> Result<(Vec<DocumentInfo>, Vec<facets::Facet>)> {
-        filter.validate().map_err(Error::invalid)?;
-        let docs = self.snapshot()?.documents()?;
-        let counted = fields.map_or_else(Vec::new, |f| facets::count(&docs, filter, f));
-        let passing = docs
-            .into_iter()
-            .filter(|d| filter.matches(d.into()))
-            .collect();
-        Ok((passing, counted))
-    }
-
-    /// What the index holds: documents, passages, languages.
-    pub fn stats(&self) -> Result<Stats> {
-        stats::of(self.snapshot()?.as_ref())
-    }
-
-    /// Passage by id.
-    pub fn passage(&self, id: &str) -> Result<Passage> {
-        let snap = self.snapshot()?;
-        let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
-        Ok(snap.passage(key)?)
-    }
-
-    /// Passage `id` with up to `n` passages of its document on each side, in document order,
-    /// from one snapshot (the page's view of a cited passage).
-    pub fn around(&self, id: &str, n: usize) -> Result<Vec<Passage>> {
-        if n > crate::config::MAX_NEIGHBOURS {
-            return Err(Error::invalid(format!(
-                "n must be at most {} (got {n})",
-                crate::config::MAX_NEIGHBOURS
-            )));
-        }
-        let snap = self.snapshot()?;
-        let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
-        // A stored id follows the one rule, so its neighbours are named from it (one lookup
-        // each), not read passage by passage.
-        let pid: crate::index::PassageId = id.parse().map_err(|_| not_found_passage(id))?;
-        let mut keys = Vec::with_capacity(2 * n + 1);
-        for d in -(n as isize)..=n as isize {
-            if d == 0 {
-                keys.push(key);
-            } else if let Some(near) = pid.offset(d) {
-                keys.extend(snap.find(&near.to_string())?);
-            }
-        }
-        Ok(snap.passages(&keys)?)
-    }
-
     /// Embeds a question with the model's query prefix.
     pub fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
         Ok(self.embedder.embed(&[query], TextKind::Query)?.remove(0))
@@ -403,20 +343,6 @@ impl Engine {
             .collect();
         let candidates = answer::candidates(snap, self.embedder.as_ref(), q, &top, cache)?;
         Ok(answer::pick(question, &candidates))
-    }
-
-    /// Clauses related to the clause a stored passage belongs to (its passages' mean vector, no
-    /// re-embedding), each once by its best passage, never its own clause's passages; see
-    /// [`search::related`] for what `include_neighbours` adds.
-    pub fn related(&self, id: &str, k: usize, include_neighbours: bool) -> Result<Vec<Hit>> {
-        validate_k(k)?;
-        let snap = self.snapshot()?;
-        let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
-        let (found, v) = search::related::related(snap.as_ref(), key, k, include_neighbours)?;
-        // Judged as if the clause were the question: how far each result stands out from the
-        // library's average passage, on the same scale.
-        let judge = Judge::new(snap.as_ref(), "", &v, self.options.relevance)?;
-        hits(snap.as_ref(), found, &judge, &v)
     }
 }
 

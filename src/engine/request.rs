@@ -89,6 +89,12 @@ impl SearchRequest {
         self
     }
 
+    /// Narrows the request to the documents `scope` passes too (what its caller may read).
+    pub fn within(mut self, scope: Condition) -> Self {
+        self.filter = scope.and(std::mem::replace(&mut self.filter, Condition::all()));
+        self
+    }
+
     /// Restricts results to the documents that pass `filter` (resolved against the snapshot
     /// searched, then filtered inside the search like [`Self::docs`]).
     pub fn filter(mut self, filter: Condition) -> Self {

@@ -3,7 +3,7 @@
 
 use crate::config::LANGUAGE_SAMPLE;
 use crate::error::Result;
-use crate::index::Snapshot;
+use crate::index::{DocFilter, Snapshot};
 
 /// Counts of an index, and its languages estimated from an even sample of passages.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,17 +20,27 @@ pub struct Stats {
     pub languages: Vec<(&'static str, &'static str, f32)>,
 }
 
-/// The stats of `snap`.
-pub fn of(snap: &dyn Snapshot) -> Result<Stats> {
-    let documents = snap.documents()?.len();
+/// The stats of `snap`, of only the documents `docs` accepts when given.
+pub fn of(snap: &dyn Snapshot, docs: Option<&DocFilter>) -> Result<Stats> {
+    let all = snap.documents()?;
+    let (documents, passages) = match docs {
+        None => (all.len(), snap.len()),
+        Some(f) => all
+            .iter()
+            .filter(|d| f.accepts(&d.doc))
+            .fold((0, 0), |(n, p), d| (n + 1, p + d.passages)),
+    };
     let sample = snap.sample(LANGUAGE_SAMPLE)?;
-    let passages = snap.passages(&sample)?;
-    let counts = crate::text::languages(passages.iter().map(|p| p.text.as_str()));
-    let n = passages.len().max(1) as f32;
+    let mut sampled = snap.passages(&sample)?;
+    if let Some(f) = docs {
+        sampled.retain(|p| f.accepts(&p.doc));
+    }
+    let counts = crate::text::languages(sampled.iter().map(|p| p.text.as_str()));
+    let n = sampled.len().max(1) as f32;
     Ok(Stats {
         documents,
-        passages: snap.len(),
-        sampled: passages.len(),
+        passages,
+        sampled: sampled.len(),
         languages: counts
             .into_iter()
             .map(|(l, c)| (l.code(), l.eng_name(), c as f32 / n))

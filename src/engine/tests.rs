@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::*;
 use crate::embed::tiny;
 use crate::embed::{EmbedError, ModelId, TextEmbedder};
+use crate::index::Condition;
 use crate::ingest::{self, Format, RawDocument};
 use crate::kernels::dot;
 
@@ -146,7 +147,7 @@ fn one_line_documents_are_kept() {
     let done = engine.ingest(&lines, &|_| {}).unwrap();
     assert_eq!(done.iter().map(|d| d.passages).collect::<Vec<_>>(), [1, 1]);
     assert_eq!(
-        engine.passage("n0#1").unwrap().text,
+        engine.passage("n0#1", &Condition::all()).unwrap().text,
         "今天灯塔看守人数了四十二只海鸥。"
     );
 }
@@ -239,11 +240,11 @@ fn requests_are_validated_once_for_every_path() {
         assert!(matches!(engine.ask(&bad), Err(Error::InvalidInput(_))));
     }
     assert!(matches!(
-        engine.related("x#1", 0, false),
+        engine.related("x#1", 0, false, &Condition::all()),
         Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
-        engine.related("x#1", 5, false),
+        engine.related("x#1", 5, false, &Condition::all()),
         Err(Error::NotFound(_))
     ));
 }

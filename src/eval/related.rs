@@ -101,7 +101,7 @@ pub fn related(engine: &Engine, file: &Path) -> Result<RelatedReport> {
     for &c in &asked {
         let first = clauses[&c].0[0];
         let id = snap.passage(first)?.id;
-        let hits = engine.related(&id, DEPTH, false)?;
+        let hits = engine.related(&id, DEPTH, false, &crate::index::Condition::all())?;
         let found = distinct(c, hits.iter().map(|h| h.passage.clause.as_deref()));
         served += score(c, &found);
 

@@ -8,7 +8,7 @@
 //! Measured with `semsearch eval --related tests/fixtures/eval/clause-chapters.json` (the plan's
 //! clauses grouped by its chapters; README, "Related clauses").
 
-use crate::index::{Filter, Key, Passage, Snapshot, StoreError};
+use crate::index::{DocFilter, Filter, Key, Passage, Snapshot, StoreError};
 use crate::kernels::dot;
 
 /// Most passages read as one clause: a longer one is read by the 32 around the passage asked.
@@ -50,7 +50,8 @@ pub fn clause_of(snap: &dyn Snapshot, key: Key) -> Result<Vec<Key>, StoreError> 
 pub type Related = (Vec<(Key, f32)>, Vec<f32>);
 
 /// Up to `k` units related to the one passage `key` belongs to: `(key, cosine)` of each one's
-/// best passage, best first, and the vector they were found by (the unit's). With `include_neighbours`, the other passages of its own clause
+/// best passage, best first, and the vector they were found by (the unit's), only from the
+/// documents `docs` accepts. With `include_neighbours`, the other passages of its own clause
 /// (or, outside any clause, the passages right before and after it) may be listed too, each as
 /// its own result.
 pub fn related(
@@ -58,6 +59,7 @@ pub fn related(
     key: Key,
     k: usize,
     include_neighbours: bool,
+    docs: &DocFilter,
 ) -> Result<Related, StoreError> {
     let unit = clause_of(snap, key)?;
     let v = unit_vector(snap, &unit)?;
@@ -77,7 +79,7 @@ pub fn related(
         depth,
         Filter {
             exclude: &exclude,
-            ..Filter::default()
+            docs,
         },
     )?;
     let keys: Vec<Key> = hits.iter().map(|h| h.0).collect();

@@ -1,13 +1,12 @@
-//! Request extractors whose failures answer in the API's error format, and the write guard.
+//! Request extractors whose failures answer in the API's error format.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use super::state::AppState;
 use crate::config::MAX_BODY_BYTES;
 
 /// JSON body extractor whose failures use the API's error format.
@@ -54,54 +53,5 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                 &QueryRejection::body_text(&r),
             ))),
         }
-    }
-}
-
-/// What a request's `Authorization` header says against the server's key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyCheck {
-    /// No key is set, or the request holds it.
-    Passed,
-    /// No `Authorization: Bearer ...` header.
-    Missing,
-    /// A bearer token that is not the key.
-    Wrong,
-}
-
-/// Checks `Authorization: Bearer <key>` against the server's key, if it has one.
-pub fn check_key(state: &AppState, headers: &HeaderMap) -> KeyCheck {
-    use subtle::ConstantTimeEq;
-    let Some(key) = &state.api_key else {
-        return KeyCheck::Passed;
-    };
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer)
-    else {
-        return KeyCheck::Missing;
-    };
-    // Constant time in the key's content; lengths differ only for wrong keys.
-    if given.len() == key.len() && bool::from(given.as_bytes().ct_eq(key.as_bytes())) {
-        KeyCheck::Passed
-    } else {
-        KeyCheck::Wrong
-    }
-}
-
-/// The token of an `Authorization` value: the scheme is case-insensitive (RFC 9110), spaces
-/// around the token are not part of it.
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim_start().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-}
-
-/// Checks `Authorization: Bearer <key>` when the server has a key.
-pub fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    match check_key(state, headers) {
-        KeyCheck::Passed => Ok(()),
-        KeyCheck::Missing | KeyCheck::Wrong => Err(ApiError::unauthorized()),
     }
 }

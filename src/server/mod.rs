@@ -3,6 +3,7 @@
 //! orders the work. Engine work runs on the blocking pool behind a bounded permit count: past
 //! the bound, requests get 503 at once instead of queueing without limit.
 
+pub mod auth;
 pub mod edge;
 pub mod error;
 pub mod extract;
@@ -21,46 +22,63 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::config::{MAX_BODY_BYTES, REQUEST_TIMEOUT_SECS};
+pub use auth::Need;
 pub use error::ApiError;
 use routes::{backups, chatbot, documents, embeddings, meta, passages, search};
 pub use state::AppState;
 
-/// The router with every route.
+/// The router with every route, each behind the authorisation its group needs
+/// ([`auth::Need`]).
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let need = |n: Need| middleware::from_fn_with_state((state.keys.clone(), n), auth::check);
+    let open = Router::new()
         .route("/", get(meta::page))
         .route("/p/{id}", get(meta::passage_page))
         .route("/healthz", get(meta::healthz))
+        .route("/openapi.json", get(meta::openapi))
+        .route_layer(need(Need::Open));
+    let reads = Router::new()
         .route("/search", post(search::search_post).get(search::search_get))
         .route("/search/batch", post(search::search_batch))
         .route("/ask", post(search::ask))
         .route("/passages/{id}", get(passages::get_passage))
         .route("/passages/{id}/around", get(passages::around))
         .route("/passages/{id}/related", get(passages::related))
-        .route(
-            "/documents",
-            get(documents::list_documents)
-                .post(documents::add_document)
-                .layer(
-                    // Uploads have a limit of their own; add_document holds JSON to MAX_BODY_BYTES.
-                    DefaultBodyLimit::max(state.max_upload_bytes),
-                ),
-        )
-        .route(
-            "/documents/{doc}",
-            delete(documents::delete_document).patch(documents::patch_document),
-        )
+        .route("/documents", get(documents::list_documents))
         .route("/stats", get(documents::stats))
-        .route("/backups", post(backups::create_backup))
         .route("/v1/embeddings", post(embeddings::embeddings))
-        .route("/retrieval", post(chatbot::retrieval))
         .route("/context", post(chatbot::context))
         .route(
             "/v1/vector_stores/{id}/search",
             post(chatbot::vector_store_search),
         )
         .route("/metrics", get(meta::metrics_text))
-        .route("/openapi.json", get(meta::openapi))
+        .route_layer(need(Need::Read));
+    let retrieval = Router::new()
+        .route("/retrieval", post(chatbot::retrieval))
+        .route_layer(need(Need::Retrieval));
+    let writes = Router::new()
+        .route(
+            "/documents",
+            post(documents::add_document).layer(
+                // Uploads have a limit of their own; add_document holds JSON to MAX_BODY_BYTES.
+                DefaultBodyLimit::max(state.max_upload_bytes),
+            ),
+        )
+        .route(
+            "/documents/{doc}",
+            delete(documents::delete_document).patch(documents::patch_document),
+        )
+        .route_layer(need(Need::Write));
+    let admin = Router::new()
+        .route("/backups", post(backups::create_backup))
+        .route_layer(need(Need::Admin));
+    Router::new()
+        .merge(open)
+        .merge(reads)
+        .merge(retrieval)
+        .merge(writes)
+        .merge(admin)
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -68,7 +86,7 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(REQUEST_TIMEOUT_SECS),
         ))
-        // MCP has its own body limit and the same deadline as every other route.
+        // MCP has its own body limit and the same deadline as every other route; its tools read.
         .nest_service(
             "/mcp",
             tower::ServiceBuilder::new()
@@ -76,6 +94,7 @@ pub fn app(state: AppState) -> Router {
                     StatusCode::REQUEST_TIMEOUT,
                     Duration::from_secs(REQUEST_TIMEOUT_SECS),
                 ))
+                .layer(need(Need::Read))
                 .service(mcp_service(&state)),
         )
         .layer(middleware::from_fn(edge::harden))

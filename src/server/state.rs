@@ -1,4 +1,4 @@
-//! What every request shares: the engine, metrics, the API key, the in-flight bound, and the
+//! What every request shares: the engine, metrics, the keys, the in-flight bound, and the
 //! low-priority pool that writes run on.
 
 use std::sync::Arc;
@@ -17,8 +17,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Metrics.
     pub metrics: Metrics,
-    /// When set, writes need `Authorization: Bearer <key>`.
-    pub api_key: Option<String>,
+    /// The keys requests are checked against (see [`super::auth`]).
+    pub keys: super::auth::Keys,
     /// Base of the URLs results carry (`SEMSEARCH_PUBLIC_URL`, else the bind address).
     pub public_url: String,
     /// Host names requests may name (`Host`): loopback, the public URL's, and any configured.
@@ -37,12 +37,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `engine`.
+    /// State over `engine`; `api_key` (`SEMSEARCH_API_KEY`), when set, is an admin key.
     pub fn new(engine: Arc<Engine>, metrics: Metrics, api_key: Option<String>) -> Self {
+        let ring = super::auth::KeyRing::open().with_admin(api_key.as_deref());
         AppState {
             engine,
             metrics,
-            api_key,
+            keys: super::auth::Keys::new(ring),
             public_url: String::new(),
             allowed_hosts: Arc::new(super::edge::allowed_hosts("", &[])),
             extra_hosts: Vec::new(),
@@ -73,6 +74,13 @@ impl AppState {
             &self.public_url,
             &self.extra_hosts,
         ));
+        self
+    }
+
+    /// The same state checking requests against `ring` (a key file's keys and
+    /// `SEMSEARCH_API_KEY`; see [`super::auth::KeyRing::load`]).
+    pub fn with_keys(mut self, ring: super::auth::KeyRing) -> Self {
+        self.keys = super::auth::Keys::new(ring);
         self
     }
 

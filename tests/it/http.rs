@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use semsearch::engine::{Engine, Options};
+use semsearch::index::Condition;
 use semsearch::server::metrics::Metrics;
 use semsearch::server::{app, AppState};
 use serde_json::{json, Value};
@@ -320,7 +321,9 @@ async fn context_for_a_conversation_fits_its_budget_and_cites_its_sources() {
         assert_eq!(c["n"], i + 1);
         assert!(context.contains(&format!("[{}]", i + 1)));
         // The cited range covers the passage found, whose text is in the context.
-        let p = engine.passage(c["passage_id"].as_str().unwrap()).unwrap();
+        let p = engine
+            .passage(c["passage_id"].as_str().unwrap(), &Condition::all())
+            .unwrap();
         let (start, end) = (c["start"].as_u64().unwrap(), c["end"].as_u64().unwrap());
         assert!(start <= p.start as u64 && p.end as u64 <= end, "{c}");
         assert!(context.contains(&p.text));

@@ -14,6 +14,7 @@ mod formats;
 mod hostile;
 mod http;
 mod http_contract;
+mod keys;
 mod metadata;
 mod pg_store;
 mod process;

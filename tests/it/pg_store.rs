@@ -13,7 +13,7 @@ use axum::http::{Request, StatusCode};
 use semsearch::embed::Embedder;
 use semsearch::engine::{Engine, Mode, Options, SearchRequest};
 use semsearch::index::postgres::PgStore;
-use semsearch::index::StoreError;
+use semsearch::index::{Condition, StoreError};
 use semsearch::ingest::{Format, RawDocument};
 use serde_json::json;
 
@@ -72,9 +72,11 @@ fn session(engine: &Engine) -> serde_json::Value {
             }
         }
     }
-    let p = engine.passage("lake#1").unwrap();
+    let p = engine.passage("lake#1", &Condition::all()).unwrap();
     out["lake#1"] = json!([p.text, p.start, p.end]);
-    let related = engine.related("lake#1", 2, true).unwrap();
+    let related = engine
+        .related("lake#1", 2, true, &Condition::all())
+        .unwrap();
     assert!(related.iter().all(|h| h.passage.id != "lake#1"));
     // Replacing a document leaves only its new version.
     let again = engine
@@ -88,7 +90,10 @@ fn session(engine: &Engine) -> serde_json::Value {
         )
         .unwrap();
     out["replaced"] = json!(again[0].passages);
-    assert!(engine.passage("lake#2").is_err(), "old passages are gone");
+    assert!(
+        engine.passage("lake#2", &Condition::all()).is_err(),
+        "old passages are gone"
+    );
     out["deleted"] = json!(engine.delete("plan").unwrap());
     out["after"] = json!(engine
         .documents()
@@ -259,10 +264,14 @@ fn two_servers_share_writes_and_one_version_wins() {
         assert_eq!(docs.len(), 1);
         let n = docs[0].passages - 1;
         for i in 0..=n {
-            let p = e.passage(&format!("same#{}", i + 1)).unwrap();
+            let p = e
+                .passage(&format!("same#{}", i + 1), &Condition::all())
+                .unwrap();
             assert_eq!(p.text, format!("version {n} part {i}."));
         }
-        assert!(e.passage(&format!("same#{}", n + 2)).is_err());
+        assert!(e
+            .passage(&format!("same#{}", n + 2), &Condition::all())
+            .is_err());
     }
 }
 

@@ -34,6 +34,7 @@ pub fn serve_with(index: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server 
         .arg(index)
         .args(extra)
         .env_remove("SEMSEARCH_API_KEY")
+        .env_remove("SEMSEARCH_KEYS")
         .env_remove("SEMSEARCH_PUBLIC_URL")
         .env_remove("SEMSEARCH_ALLOWED_HOSTS")
         .stderr(Stdio::null());

@@ -2,12 +2,12 @@
 //! server's backup folder. One at a time; the same key as writes.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 
 use crate::api::{Backup, NewBackup};
 use crate::server::error::ApiError;
-use crate::server::extract::{authorized, ApiJson};
+use crate::server::extract::ApiJson;
 use crate::server::openapi::ErrorBodySchema;
 use crate::server::state::AppState;
 
@@ -17,10 +17,8 @@ use crate::server::state::AppState;
         (status = 401, body = ErrorBodySchema), (status = 409, body = ErrorBodySchema)))]
 pub async fn create_backup(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ApiJson(req): ApiJson<NewBackup>,
 ) -> Result<(StatusCode, Json<Backup>), ApiError> {
-    authorized(&state, &headers)?;
     let folder = state.backup_dir.clone().ok_or_else(|| {
         ApiError::invalid(
             "this server has no backup folder (a local index has one; PostgreSQL: use pg_dump)",

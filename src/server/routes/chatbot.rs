@@ -3,8 +3,8 @@
 //! relevance as their score, so the thresholds those tools set mean what `min_relevance` means.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -16,8 +16,9 @@ use crate::api::{
 use crate::config::{DEFAULT_VECTOR_RESULTS, MAX_K, MAX_VECTOR_RESULTS};
 use crate::engine::{self, SearchRequest};
 use crate::index::Condition;
+use crate::server::auth::Access;
 use crate::server::error::ApiError;
-use crate::server::extract::{check_key, ApiJson, KeyCheck};
+use crate::server::extract::ApiJson;
 use crate::server::openapi::ErrorBodySchema;
 use crate::server::state::AppState;
 
@@ -40,12 +41,18 @@ fn metadata(state: &AppState, h: &engine::Hit) -> PassageMetadata {
     }
 }
 
-/// `Some(None)` for the whole index, `Some(Some(doc))` for a document, None when unknown.
-async fn scope(state: &AppState, id: &str) -> Result<Option<Option<String>>, ApiError> {
+/// `Some(None)` for the whole index, `Some(Some(doc))` for a document, None when unknown (or
+/// outside what `access` may read: the same answer).
+async fn scope(
+    state: &AppState,
+    access: &Access,
+    id: &str,
+) -> Result<Option<Option<String>>, ApiError> {
     let doc = id.to_string();
+    let readable = access.scope();
     // A store may be a database: asked off the async threads, its failure an error.
     let exists = state
-        .blocking(move |e| Ok(e.snapshot()?.has_document(&doc)?))
+        .blocking(move |e| e.has_document(&doc, &readable))
         .await?;
     Ok(if exists {
         Some(Some(id.to_string()))
@@ -57,10 +64,12 @@ async fn scope(state: &AppState, id: &str) -> Result<Option<Option<String>>, Api
 }
 
 /// Hits of `query` in the documents `filter` names (all of them for None), within `scope` (a
-/// knowledge base or vector store that is one document can only be narrowed to itself), cut at
-/// `threshold`: one search, however many documents the filter names.
+/// knowledge base or vector store that is one document can only be narrowed to itself) and
+/// what `access` may read, cut at `threshold`: one search, however many documents the filter
+/// names.
 async fn search(
     state: &AppState,
+    access: &Access,
     query: String,
     k: usize,
     scope: Option<String>,
@@ -68,20 +77,23 @@ async fn search(
     threshold: f32,
 ) -> Result<Vec<engine::Hit>, ApiError> {
     let req = SearchRequest::new(query).k(k);
-    Ok(search_page(state, req, scope, filter, threshold).await?.0)
+    Ok(search_page(state, access, req, scope, filter, threshold)
+        .await?
+        .0)
 }
 
 /// [`search`] of one page of `req` (its `k`, `offset` and grouping), and whether results
 /// above `threshold` go on past it.
 async fn search_page(
     state: &AppState,
+    access: &Access,
     req: SearchRequest,
     scope: Option<String>,
     filter: Condition,
     threshold: f32,
 ) -> Result<(Vec<engine::Hit>, bool), ApiError> {
     let within = scope.map_or_else(Condition::all, Condition::doc);
-    let req = req.filter(within.and(filter));
+    let req = req.filter(within.and(filter)).within(access.scope());
     req.validate()?;
     let mut page = state.blocking(move |e| e.search_page(&req)).await?;
     page.hits.retain(|h| h.relevance >= threshold);
@@ -100,23 +112,6 @@ fn dify_error(status: StatusCode, code: u32, msg: impl Into<String>) -> Response
         .into_response()
 }
 
-/// Dify's key check, with Dify's error codes: the refusal, if any.
-fn dify_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    match check_key(state, headers) {
-        KeyCheck::Passed => None,
-        KeyCheck::Missing => Some(dify_error(
-            StatusCode::FORBIDDEN,
-            1001,
-            "Invalid Authorization header format. Expected 'Bearer <api-key>' format.",
-        )),
-        KeyCheck::Wrong => Some(dify_error(
-            StatusCode::FORBIDDEN,
-            1002,
-            "Authorization failed",
-        )),
-    }
-}
-
 /// A Dify metadata condition in the filter language (see [`crate::api::dify_filter`]).
 fn dify_filter(cond: &DifyMetadataCondition) -> Result<Condition, ApiError> {
     crate::api::dify_filter::condition(cond).map_err(ApiError::invalid)
@@ -129,12 +124,9 @@ fn dify_filter(cond: &DifyMetadataCondition) -> Result<Condition, ApiError> {
               (status = 404, body = DifyError), (status = 400, body = ErrorBodySchema)))]
 pub async fn retrieval(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(access): Extension<Access>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if let Some(denied) = dify_refusal(&state, &headers) {
-        return Ok(denied);
-    }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Json(DifyResponse {
             records: Vec::new(),
@@ -143,7 +135,7 @@ pub async fn retrieval(
     }
     let req: DifyRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("not a Dify retrieval request: {e}")))?;
-    let Some(within) = scope(&state, &req.knowledge_id).await? else {
+    let Some(within) = scope(&state, &access, &req.knowledge_id).await? else {
         return Ok(dify_error(
             StatusCode::NOT_FOUND,
             2001,
@@ -162,7 +154,16 @@ pub async fn retrieval(
         Some(c) if !c.conditions.is_empty() => dify_filter(c)?,
         _ => Condition::all(),
     };
-    let hits = search(&state, req.query, k, within, filter, s.score_threshold).await?;
+    let hits = search(
+        &state,
+        &access,
+        req.query,
+        k,
+        within,
+        filter,
+        s.score_threshold,
+    )
+    .await?;
     let records = hits
         .iter()
         .map(|h| DifyRecord {
@@ -182,10 +183,11 @@ pub async fn retrieval(
               (status = 404, body = ErrorBodySchema)))]
 pub async fn vector_store_search(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<VectorSearchRequest>,
 ) -> Result<Json<VectorSearchPage>, ApiError> {
-    let Some(within) = scope(&state, &id).await? else {
+    let Some(within) = scope(&state, &access, &id).await? else {
         return Err(ApiError::not_found(format!(
             "no vector store {id:?}: use a document id or \"all\""
         )));
@@ -224,7 +226,7 @@ pub async fn vector_store_search(
         .k(k)
         .offset(offset)
         .group_size(group);
-    let (hits, has_more) = search_page(&state, page, within, filter, threshold).await?;
+    let (hits, has_more) = search_page(&state, &access, page, within, filter, threshold).await?;
     Ok(Json(VectorSearchPage {
         object: "vector_store.search_results.page",
         search_query: req.query,
@@ -251,10 +253,12 @@ pub async fn vector_store_search(
     responses((status = 200, body = ContextResponse), (status = 400, body = ErrorBodySchema)))]
 pub async fn context(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     ApiJson(req): ApiJson<ContextRequest>,
 ) -> Result<Json<ContextResponse>, ApiError> {
     let t = std::time::Instant::now();
-    let call = ContextCall::try_from(req)?;
+    let mut call = ContextCall::try_from(req)?;
+    call.template = call.template.within(access.scope());
     let ctx = state
         .blocking(move |e| {
             e.context(

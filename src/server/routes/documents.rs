@@ -1,7 +1,7 @@
 //! `/documents`: list, add, change metadata, delete; `/stats`: what they add up to.
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 
@@ -13,8 +13,9 @@ use crate::config::{MAX_BODY_BYTES, WRITE_DEADLINE_SECS};
 use crate::engine::facets::FacetFields;
 use crate::engine::Deadline;
 use crate::ingest::RawDocument;
+use crate::server::auth::Access;
 use crate::server::error::ApiError;
-use crate::server::extract::{authorized, ApiJson, ApiQuery};
+use crate::server::extract::{ApiJson, ApiQuery};
 use crate::server::openapi::ErrorBodySchema;
 use crate::server::routes::upload;
 use crate::server::state::AppState;
@@ -25,6 +26,7 @@ use crate::server::state::AppState;
     responses((status = 200, body = DocumentList), (status = 400, body = ErrorBodySchema)))]
 pub async fn list_documents(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     ApiQuery(p): ApiQuery<DocumentParams>,
 ) -> Result<Json<DocumentList>, ApiError> {
     let filter = match p.filter.as_deref() {
@@ -36,7 +38,7 @@ pub async fn list_documents(
             ))
         })?)),
     };
-    let filter = Filter::condition(filter)?;
+    let filter = access.within(Filter::condition(filter)?);
     let fields = p
         .facets
         .as_deref()
@@ -55,8 +57,12 @@ pub async fn list_documents(
 
 /// What the index holds: documents, passages, and the languages of an even sample of passages.
 #[utoipa::path(get, path = "/stats", responses((status = 200, body = Stats)))]
-pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
-    Ok(Json(state.blocking(|e| e.stats()).await?.into()))
+pub async fn stats(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Result<Json<Stats>, ApiError> {
+    let scope = access.scope();
+    Ok(Json(state.blocking(move |e| e.stats(&scope)).await?.into()))
 }
 
 /// Adds a document (replacing one with the same `doc`); acknowledged once saved. JSON, or a file
@@ -78,7 +84,6 @@ pub async fn add_document(
     headers: HeaderMap,
     req: Request,
 ) -> Result<(StatusCode, Json<Ingested>), ApiError> {
-    authorized(&state, &headers)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -112,10 +117,8 @@ pub async fn add_document(
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema)))]
 pub async fn delete_document(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(doc): Path<String>,
 ) -> Result<Json<Deleted>, ApiError> {
-    authorized(&state, &headers)?;
     let d = doc.clone();
     let deleted = state.blocking_write(move |e| e.delete(&d)).await?;
     Ok(Json(Deleted { doc, deleted }))
@@ -127,11 +130,9 @@ pub async fn delete_document(
     responses((status = 200, body = Document), (status = 400, body = ErrorBodySchema), (status = 404, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema)))]
 pub async fn patch_document(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(doc): Path<String>,
     ApiJson(req): ApiJson<DocumentPatch>,
 ) -> Result<Json<Document>, ApiError> {
-    authorized(&state, &headers)?;
     let info = state
         .blocking_write(move |e| e.patch_metadata(&doc, req.metadata))
         .await?;

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::Json;
 
 use crate::api::{
@@ -10,6 +10,7 @@ use crate::api::{
     SearchParams, SearchRequest, SearchResponse,
 };
 use crate::engine;
+use crate::server::auth::Access;
 use crate::server::error::ApiError;
 use crate::server::extract::{ApiJson, ApiQuery};
 use crate::server::openapi::ErrorBodySchema;
@@ -17,9 +18,10 @@ use crate::server::state::AppState;
 
 async fn run_search(
     state: AppState,
+    access: Access,
     req: Result<engine::SearchRequest, crate::Error>,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    let req = req?;
+    let req = req?.within(access.scope());
     // Checked here too, so that a bad request costs no permit and no thread hand-off.
     req.validate()?;
     let t = Instant::now();
@@ -36,9 +38,10 @@ async fn run_search(
     responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBodySchema), (status = 503, body = ErrorBodySchema)))]
 pub async fn search_post(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     ApiJson(req): ApiJson<SearchRequest>,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    run_search(state, req.try_into()).await
+    run_search(state, access, req.try_into()).await
 }
 
 /// Top passages for a question, from the query string.
@@ -46,9 +49,10 @@ pub async fn search_post(
     responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBodySchema)))]
 pub async fn search_get(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    run_search(state, p.try_into()).await
+    run_search(state, access, p.try_into()).await
 }
 
 /// Several searches in one call: their questions embedded in shared forward passes, all
@@ -57,6 +61,7 @@ pub async fn search_get(
     responses((status = 200, body = BatchSearchResponse), (status = 400, body = ErrorBodySchema), (status = 503, body = ErrorBodySchema)))]
 pub async fn search_batch(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     ApiJson(req): ApiJson<BatchSearchRequest>,
 ) -> Result<Json<BatchSearchResponse>, ApiError> {
     let max = crate::config::MAX_BATCH_QUERIES;
@@ -72,6 +77,7 @@ pub async fn search_batch(
         .enumerate()
         .map(|(i, q)| {
             engine::SearchRequest::try_from(q)
+                .map(|r| r.within(access.scope()))
                 .and_then(|r| r.validate().map(|()| r))
                 .map_err(|e| crate::Error::invalid(format!("queries[{i}]: {e}")))
         })
@@ -95,9 +101,10 @@ pub async fn search_batch(
     responses((status = 200, body = AskResponse), (status = 400, body = ErrorBodySchema)))]
 pub async fn ask(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     ApiJson(req): ApiJson<AskRequest>,
 ) -> Result<Json<AskResponse>, ApiError> {
-    let req: engine::SearchRequest = req.try_into()?;
+    let req = engine::SearchRequest::try_from(req)?.within(access.scope());
     req.validate()?;
     let t = Instant::now();
     let asked = state.blocking(move |e| e.ask(&req)).await?;
