@@ -25,6 +25,7 @@ cat >"$work/keys.json" <<JSON
    "filter": {"type": "ne", "key": "visibility", "value": "private"}}
 ]}
 JSON
+export RUST_LOG="warn,semsearch::cli::serve=info"  # the start line names the kernels
 serve_corpus "$work/open"; open_url=$SERVE_URL; open_pid=$SERVE_PID
 serve_corpus "$work/keyed" --keys "$work/keys.json"; keyed_url=$SERVE_URL; keyed_pid=$SERVE_PID
 trap 'kill $open_pid $keyed_pid 2>/dev/null || true; rm -rf "$work"' EXIT
