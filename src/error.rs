@@ -19,6 +19,9 @@ pub enum Error {
     /// A passage or document id that does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// What the request would make exists already (a collection of that name).
+    #[error("{0}")]
+    Conflict(String),
     /// A document could not be read, cleaned or split.
     #[error(transparent)]
     Ingest(#[from] IngestError),
@@ -45,7 +48,7 @@ impl Error {
     /// True when the caller's input is at fault (a 4xx over HTTP), not the service.
     pub fn is_client_error(&self) -> bool {
         match self {
-            Error::InvalidInput(_) | Error::NotFound(_) => true,
+            Error::InvalidInput(_) | Error::NotFound(_) | Error::Conflict(_) => true,
             Error::Ingest(e) => e.is_input(),
             Error::Embed(_) | Error::Store(_) | Error::Deadline(_) => false,
         }

@@ -47,7 +47,31 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         load_embedder(model)?,
         metrics.embed_seconds.clone(),
     ));
-    let engine = Arc::new(args.store.open(embedder, &args.index, true, options)?);
+    let engine = Arc::new(
+        args.store
+            .open(embedder.clone(), &args.index, true, options.clone())?,
+    );
+    let collections = match args.store.store {
+        Some(_) => server::collections::Collections::unsupported(),
+        None => {
+            let root = server::collections::folder_of(&args.index);
+            let opener: server::collections::Opener = Box::new(move |dir| {
+                semsearch::engine::Engine::open_at(
+                    embedder.clone(),
+                    &semsearch::index::Location::Folder(dir.to_path_buf()),
+                    semsearch::index::Access::Create,
+                    options.clone(),
+                )
+            });
+            server::collections::Collections::open(root.clone(), opener)
+                .with_context(|| format!("opening the collections in {}", root.display()))?
+        }
+    };
+    let names: Vec<String> = collections.list().into_iter().map(|(n, _)| n).collect();
+    tracing::info!(
+        "collections: default{}",
+        names.iter().map(|n| format!(", {n}")).collect::<String>()
+    );
     let snap = engine.snapshot()?;
     tracing::info!(
         "index {}: {} documents, {} passages; embedding in {:?} on {:?} kernels",
@@ -92,6 +116,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     };
     let state = AppState::new(engine, metrics, None)
         .with_keys(ring)
+        .with_collections(collections)
         .with_max_upload_bytes(max_upload)
         .with_public_url(&public)
         .with_allowed_hosts(&hosts)

@@ -71,6 +71,7 @@ impl From<Error> for ApiError {
         match &e {
             Error::InvalidInput(m) => ApiError::invalid(m.clone()),
             Error::NotFound(m) => ApiError::not_found(m.clone()),
+            Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m.clone()),
             Error::Ingest(i) => match i {
                 IngestError::Format(_)
                 | IngestError::DocId(_)

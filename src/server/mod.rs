@@ -4,6 +4,7 @@
 //! the bound, requests get 503 at once instead of queueing without limit.
 
 pub mod auth;
+pub mod collections;
 pub mod edge;
 pub mod error;
 pub mod extract;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 
 use crate::config::{MAX_BODY_BYTES, REQUEST_TIMEOUT_SECS};
@@ -27,15 +28,94 @@ pub use error::ApiError;
 use routes::{backups, chatbot, documents, embeddings, meta, passages, search};
 pub use state::AppState;
 
-/// The router with every route, each behind the authorisation its group needs
-/// ([`auth::Need`]).
+/// The router of the server: the `default` collection's routes at the root, the service's own
+/// (`/healthz`, `/metrics`, `/openapi.json`), collections at `/collections`, each collection's
+/// routes under `/collections/{name}/`, and the edge's layers around all of them.
 pub fn app(state: AppState) -> Router {
-    let need = |n: Need| middleware::from_fn_with_state((state.keys.clone(), n), auth::check);
+    let gate = |need: Need, collection: Option<&str>| {
+        middleware::from_fn_with_state(
+            auth::Gate {
+                keys: state.keys.clone(),
+                need,
+                collection: collection.map(Into::into),
+            },
+            auth::check,
+        )
+    };
+    let default = Some(auth::DEFAULT_COLLECTION);
+    let service = Router::new()
+        .route("/healthz", get(meta::healthz))
+        .route("/openapi.json", get(meta::openapi))
+        .route_layer(gate(Need::Open, None))
+        .merge(
+            Router::new()
+                .route("/metrics", get(meta::metrics_text))
+                .route_layer(gate(Need::Read, default)),
+        )
+        .merge(
+            Router::new()
+                .route("/collections", get(routes::collections::list))
+                .route_layer(gate(Need::Read, None)),
+        )
+        .merge(
+            Router::new()
+                .route("/collections", post(routes::collections::create))
+                .route("/collections/{name}", delete(routes::collections::delete))
+                .route_layer(gate(Need::Admin, None)),
+        )
+        .route("/collections/{name}/", any(routes::collections::dispatch))
+        .route(
+            "/collections/{name}/{*rest}",
+            any(routes::collections::dispatch),
+        );
+    Router::new()
+        .merge(routes(&state))
+        .merge(service)
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(REQUEST_TIMEOUT_SECS),
+        ))
+        .layer(middleware::from_fn(edge::harden))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            edge::check_host,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The routes of one collection (`state.engine`), without the edge's layers: the root serves
+/// the `default` collection's, `/collections/{name}/` hands requests to another's.
+pub fn collection_app(state: AppState) -> Router {
+    routes(&state)
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// A collection's routes, each behind the authorisation its group needs ([`auth::Need`]).
+fn routes(state: &AppState) -> Router<AppState> {
+    let need = |need: Need| {
+        middleware::from_fn_with_state(
+            auth::Gate {
+                keys: state.keys.clone(),
+                need,
+                collection: Some(state.collection.clone()),
+            },
+            auth::check,
+        )
+    };
     let open = Router::new()
         .route("/", get(meta::page))
         .route("/p/{id}", get(meta::passage_page))
-        .route("/healthz", get(meta::healthz))
-        .route("/openapi.json", get(meta::openapi))
         .route_layer(need(Need::Open));
     let reads = Router::new()
         .route("/search", post(search::search_post).get(search::search_get))
@@ -52,7 +132,6 @@ pub fn app(state: AppState) -> Router {
             "/v1/vector_stores/{id}/search",
             post(chatbot::vector_store_search),
         )
-        .route("/metrics", get(meta::metrics_text))
         .route_layer(need(Need::Read));
     let retrieval = Router::new()
         .route("/retrieval", post(chatbot::retrieval))
@@ -79,13 +158,6 @@ pub fn app(state: AppState) -> Router {
         .merge(retrieval)
         .merge(writes)
         .merge(admin)
-        .fallback(meta::not_found)
-        .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(REQUEST_TIMEOUT_SECS),
-        ))
         // MCP has its own body limit and the same deadline as every other route; its tools read.
         .nest_service(
             "/mcp",
@@ -95,19 +167,8 @@ pub fn app(state: AppState) -> Router {
                     Duration::from_secs(REQUEST_TIMEOUT_SECS),
                 ))
                 .layer(need(Need::Read))
-                .service(mcp_service(&state)),
+                .service(mcp_service(state)),
         )
-        .layer(middleware::from_fn(edge::harden))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            edge::check_host,
-        ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// MCP over streamable HTTP: stateless, JSON responses (no event streams to keep open).

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use super::routes::{backups, chatbot, documents, embeddings, meta, passages, search};
+use super::routes::{backups, chatbot, collections, documents, embeddings, meta, passages, search};
 
 /// Alias so the error body appears in the OpenAPI components.
 pub type ErrorBodySchema = crate::api::ErrorBody;
@@ -33,7 +33,10 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         chatbot::retrieval,
         chatbot::context,
         chatbot::vector_store_search,
-        meta::metrics_text
+        meta::metrics_text,
+        collections::list,
+        collections::create,
+        collections::delete
     ),
     components(schemas(ErrorBodySchema))
 )]

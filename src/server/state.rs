@@ -19,6 +19,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The keys requests are checked against (see [`super::auth`]).
     pub keys: super::auth::Keys,
+    /// The collection `engine` is (`default` for the index the server was started on).
+    pub collection: Arc<str>,
+    /// The server's other collections.
+    pub collections: Arc<super::collections::Collections>,
     /// Base of the URLs results carry (`SEMSEARCH_PUBLIC_URL`, else the bind address).
     pub public_url: String,
     /// Host names requests may name (`Host`): loopback, the public URL's, and any configured.
@@ -44,6 +48,8 @@ impl AppState {
             engine,
             metrics,
             keys: super::auth::Keys::new(ring),
+            collection: super::auth::DEFAULT_COLLECTION.into(),
+            collections: Arc::new(super::collections::Collections::unsupported()),
             public_url: String::new(),
             allowed_hosts: Arc::new(super::edge::allowed_hosts("", &[])),
             extra_hosts: Vec::new(),
@@ -82,6 +88,23 @@ impl AppState {
     pub fn with_keys(mut self, ring: super::auth::KeyRing) -> Self {
         self.keys = super::auth::Keys::new(ring);
         self
+    }
+
+    /// The same state serving `collections` besides `default`.
+    pub fn with_collections(mut self, collections: super::collections::Collections) -> Self {
+        self.collections = Arc::new(collections);
+        self
+    }
+
+    /// The state of collection `name` (its `engine`): the same keys, bounds, pool and metrics,
+    /// result URLs under `/collections/<name>`.
+    pub fn for_collection(&self, name: &str, engine: Arc<Engine>) -> Self {
+        let mut s = self.clone();
+        s.engine = engine;
+        s.collection = name.into();
+        s.public_url = format!("{}/collections/{name}", self.public_url);
+        s.backup_dir = self.backup_dir.as_ref().map(|d| d.join(name));
+        s
     }
 
     /// The same state taking uploads of up to `bytes`.

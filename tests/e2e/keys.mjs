@@ -2,7 +2,8 @@
 // in headless Chromium asks for the key, keeps it for the tab and then searches; a bad key is
 // asked for again; the official OpenAI SDK with a read key searches and without a known one
 // gets its AuthenticationError (401); the official MCP SDK over streamable HTTP sends the key
-// as a header, and a key bound to a filter sees only what it passes.
+// as a header, and a key bound to a filter sees only what it passes; a collection's page keeps
+// its calls and links in the collection. SEMSEARCH_API_KEY: the server's admin key.
 // Usage: node keys.mjs BASE_URL READ_KEY FILTERED_KEY SCREENSHOT
 import { chromium } from "playwright-core";
 import OpenAI from "openai";
@@ -71,6 +72,22 @@ try {
   await tab.waitForSelector(".result", { timeout: 30000 });
   assert.equal(await tab.isHidden("#keyform"), true);
   await tab.screenshot({ path: shot, fullPage: true });
+
+  // A collection's page: its calls and links stay under /collections/hr/.
+  const admin = { Authorization: `Bearer ${process.env.SEMSEARCH_API_KEY}`, "Content-Type": "application/json" };
+  let r = await fetch(`${base}/collections`, { method: "POST", headers: admin, body: JSON.stringify({ name: "hr" }) });
+  assert.equal(r.status, 201, await r.text());
+  r = await fetch(`${base}/collections/hr/documents`, { method: "POST", headers: admin,
+    body: JSON.stringify({ doc: "handbook", title: "Staff handbook", text: "Annual leave: every employee has twenty days of paid leave a year." }) });
+  assert.equal(r.status, 201, await r.text());
+  await tab.goto(`${base}/collections/hr/?q=${encodeURIComponent("How many days of paid leave?")}`);
+  await tab.waitForSelector(".result", { timeout: 30000 });
+  assert.match(await tab.textContent("#library"), /^1 document · 1 passage/);
+  assert.match(await tab.textContent(".doc-title"), /Staff handbook/);
+  await tab.click(".related-link");
+  await tab.goto(`${base}/collections/hr/p/handbook%231`);
+  await tab.waitForSelector(".result.focus", { timeout: 30000 });
+  assert.match(await tab.textContent(".result.focus"), /twenty days/);
   assert.deepEqual(errors, []);
 } finally {
   await browser.close();

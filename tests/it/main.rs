@@ -6,6 +6,7 @@ mod backup;
 mod cli;
 mod cli_flags;
 mod cli_processes;
+mod collections;
 mod common;
 mod edge;
 mod embed_real;

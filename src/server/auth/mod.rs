@@ -45,6 +45,7 @@ pub enum Need {
 pub struct Access {
     who: Arc<str>,
     filter: Option<Arc<Condition>>,
+    key: Option<Arc<keys::Key>>,
 }
 
 impl Access {
@@ -53,6 +54,7 @@ impl Access {
         Access {
             who: "anonymous".into(),
             filter: None,
+            key: None,
         }
     }
 
@@ -61,7 +63,14 @@ impl Access {
         Access {
             who: who.into(),
             filter: Some(Arc::new(filter)),
+            key: None,
         }
+    }
+
+    /// True when this request may address `collection` (a request without a key may address
+    /// any: it got this far only where no key is needed).
+    pub fn covers(&self, collection: &str) -> bool {
+        self.key.as_ref().is_none_or(|k| k.covers(collection))
     }
 
     /// The key's name (`anonymous` without one), for logs.
@@ -110,14 +119,27 @@ impl Keys {
     }
 }
 
-/// Middleware checking what a route needs: placed by the router with
-/// `from_fn_with_state((keys, need), check)`.
-pub async fn check(State((keys, need)): State<(Keys, Need)>, req: Request, next: Next) -> Response {
-    admit(keys, need, req, next).await
+/// What a group of routes needs, and of which collection (None: routes about collections
+/// themselves, which check the collection they name).
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// The server's keys.
+    pub keys: Keys,
+    /// What the routes need.
+    pub need: Need,
+    /// The collection the routes address.
+    pub collection: Option<Arc<str>>,
 }
 
-async fn admit(keys: Keys, need: Need, mut req: Request, next: Next) -> Response {
-    let ring = keys.current();
+/// Middleware checking what a route needs: placed by the router with
+/// `from_fn_with_state(gate, check)`.
+pub async fn check(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    admit(gate, req, next).await
+}
+
+async fn admit(gate: Gate, mut req: Request, next: Next) -> Response {
+    let need = gate.need;
+    let ring = gate.keys.current();
     let token = bearer_of(req.headers());
     let key = token.and_then(|t| ring.find(t));
     let anonymous_ok = match need {
@@ -131,7 +153,7 @@ async fn admit(keys: Keys, need: Need, mut req: Request, next: Next) -> Response
         Need::Admin => Action::Admin,
     };
     let key = match key {
-        Some(k) if k.may(action) && k.covers(DEFAULT_COLLECTION) => k,
+        Some(k) if k.may(action) && gate.collection.as_deref().is_none_or(|c| k.covers(c)) => k,
         // A key that may not do this is no worse than no key where none is needed.
         _ if anonymous_ok => {
             req.extensions_mut().insert(Access::anonymous());
@@ -151,6 +173,7 @@ async fn admit(keys: Keys, need: Need, mut req: Request, next: Next) -> Response
     req.extensions_mut().insert(Access {
         who: key.name.clone(),
         filter: key.filter.clone(),
+        key: Some(key.clone()),
     });
     let resp = next.run(req).await;
     drop(admitted);

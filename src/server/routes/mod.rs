@@ -4,6 +4,7 @@
 
 pub mod backups;
 pub mod chatbot;
+pub mod collections;
 pub mod documents;
 pub mod embeddings;
 pub mod meta;
