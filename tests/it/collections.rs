@@ -161,6 +161,35 @@ fn collections_are_made_kept_apart_reopened_and_deleted() {
     let hidden = send(&s, Some(MAIN_READ), "GET", "/passages/handbook%231", "");
     assert_eq!(hidden.status, 404);
 
+    // At the root, a knowledge base or vector store id may name a collection the key covers.
+    let store = |key: &str, id: &str| {
+        let body = json!({"query": "leave in summer", "max_num_results": 5}).to_string();
+        send(
+            &s,
+            Some(key),
+            "POST",
+            &format!("/v1/vector_stores/{id}/search"),
+            &body,
+        )
+    };
+    let whole = json_of(&store(ADMIN, "hr"));
+    assert_eq!(whole["data"][0]["file_id"], "handbook", "{whole}");
+    let url = whole["data"][0]["attributes"]["url"].as_str().unwrap();
+    assert!(url.ends_with("/collections/hr/p/handbook%231"), "{url}");
+    let (hidden, absent) = (store(MAIN_READ, "hr"), store(MAIN_READ, "nope"));
+    assert_eq!(hidden.status, 404);
+    assert_eq!(hidden.body.replace("hr", "nope"), absent.body);
+    let kb = json!({"knowledge_id": "hr", "query": "leave in summer",
+        "retrieval_setting": {"top_k": 3, "score_threshold": 0}});
+    let dify = json_of(&send(
+        &s,
+        Some(ADMIN),
+        "POST",
+        "/retrieval",
+        &kb.to_string(),
+    ));
+    assert_eq!(dify["records"][0]["metadata"]["doc"], "handbook", "{dify}");
+
     // Listing: what the key may address, with sizes.
     let names = |key: &str| -> Vec<(String, u64)> {
         let a = send(&s, Some(key), "GET", "/collections", "");

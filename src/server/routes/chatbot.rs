@@ -16,7 +16,7 @@ use crate::api::{
 use crate::config::{DEFAULT_VECTOR_RESULTS, MAX_K, MAX_VECTOR_RESULTS};
 use crate::engine::{self, SearchRequest};
 use crate::index::Condition;
-use crate::server::auth::Access;
+use crate::server::auth::{Access, DEFAULT_COLLECTION};
 use crate::server::error::ApiError;
 use crate::server::extract::ApiJson;
 use crate::server::openapi::ErrorBodySchema;
@@ -61,6 +61,26 @@ async fn scope(
     } else {
         None
     })
+}
+
+/// Where a knowledge base or vector store id points: this collection narrowed by [`scope`] when
+/// that knows the id, else (at the root) the whole of the collection it names, if the key may
+/// address it; None otherwise (a collection the key may not address answers as a missing id).
+async fn target(
+    state: AppState,
+    access: &Access,
+    id: &str,
+) -> Result<Option<(AppState, Option<String>)>, ApiError> {
+    if let Some(within) = scope(&state, access, id).await? {
+        return Ok(Some((state, within)));
+    }
+    if &*state.collection != DEFAULT_COLLECTION || !access.covers(id) {
+        return Ok(None);
+    }
+    Ok(state
+        .collections
+        .get(id)
+        .map(|c| (state.for_collection(id, c.engine.clone()), None)))
 }
 
 /// Hits of `query` in the documents `filter` names (all of them for None), within `scope` (a
@@ -135,12 +155,12 @@ pub async fn retrieval(
     }
     let req: DifyRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("not a Dify retrieval request: {e}")))?;
-    let Some(within) = scope(&state, &access, &req.knowledge_id).await? else {
+    let Some((state, within)) = target(state, &access, &req.knowledge_id).await? else {
         return Ok(dify_error(
             StatusCode::NOT_FOUND,
             2001,
             format!(
-                "The knowledge does not exist: {:?} is neither a document nor \"all\"",
+                "The knowledge does not exist: {:?} is neither a document, a collection nor \"all\"",
                 req.knowledge_id
             ),
         ));
@@ -187,9 +207,9 @@ pub async fn vector_store_search(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<VectorSearchRequest>,
 ) -> Result<Json<VectorSearchPage>, ApiError> {
-    let Some(within) = scope(&state, &access, &id).await? else {
+    let Some((state, within)) = target(state, &access, &id).await? else {
         return Err(ApiError::not_found(format!(
-            "no vector store {id:?}: use a document id or \"all\""
+            "no vector store {id:?}: use a document id, a collection or \"all\""
         )));
     };
     let k = req.max_num_results.unwrap_or(DEFAULT_VECTOR_RESULTS);
