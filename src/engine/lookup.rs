@@ -8,12 +8,8 @@ use crate::error::{Error, Result};
 use crate::index::{Condition, DocFilter, DocumentInfo, Passage, Snapshot};
 use crate::search::{self, relevance::Judge};
 
-/// True when `scope` passes every document, so nothing needs resolving.
-fn everything(scope: &Condition) -> bool {
-    matches!(scope, Condition::And(cs) if cs.is_empty())
-}
-
-/// The documents of `snap` that `scope` passes, as the stores filter.
+/// The documents of `snap` that `scope` passes, as the stores filter ([`DocFilter::All`] for
+/// [`Condition::all`], without reading the document list).
 fn resolve(snap: &dyn Snapshot, scope: &Condition) -> Result<DocFilter> {
     scope.validate().map_err(Error::invalid)?;
     Ok(snap.resolve(scope)?)
@@ -48,17 +44,16 @@ impl Engine {
         if !snap.has_document(doc)? {
             return Ok(false);
         }
-        Ok(everything(scope) || resolve(snap.as_ref(), scope)?.accepts(doc))
+        Ok(resolve(snap.as_ref(), scope)?.accepts(doc))
     }
 
     /// What the documents `scope` passes hold: documents, passages, languages.
     pub fn stats(&self, scope: &Condition) -> Result<Stats> {
         let snap = self.snapshot()?;
-        if everything(scope) {
-            return stats::of(snap.as_ref(), None);
+        match resolve(snap.as_ref(), scope)? {
+            DocFilter::All => stats::of(snap.as_ref(), None),
+            docs => stats::of(snap.as_ref(), Some(&docs)),
         }
-        let docs = resolve(snap.as_ref(), scope)?;
-        stats::of(snap.as_ref(), Some(&docs))
     }
 
     /// Passage by id, when `scope` passes its document.
@@ -66,7 +61,7 @@ impl Engine {
         let snap = self.snapshot()?;
         let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
         let p = snap.passage(key)?;
-        if !everything(scope) && !resolve(snap.as_ref(), scope)?.accepts(&p.doc) {
+        if !resolve(snap.as_ref(), scope)?.accepts(&p.doc) {
             return Err(not_found_passage(id));
         }
         Ok(p)
@@ -86,7 +81,7 @@ impl Engine {
         // A stored id follows the one rule, so its neighbours are named from it (one lookup
         // each), not read passage by passage.
         let pid: crate::index::PassageId = id.parse().map_err(|_| not_found_passage(id))?;
-        if !everything(scope) && !resolve(snap.as_ref(), scope)?.accepts(&pid.doc) {
+        if !resolve(snap.as_ref(), scope)?.accepts(&pid.doc) {
             return Err(not_found_passage(id));
         }
         let mut keys = Vec::with_capacity(2 * n + 1);
@@ -114,15 +109,10 @@ impl Engine {
         validate_k(k)?;
         let snap = self.snapshot()?;
         let key = snap.find(id)?.ok_or_else(|| not_found_passage(id))?;
-        let docs = if everything(scope) {
-            DocFilter::All
-        } else {
-            let docs = resolve(snap.as_ref(), scope)?;
-            if !docs.accepts(&snap.passage(key)?.doc) {
-                return Err(not_found_passage(id));
-            }
-            docs
-        };
+        let docs = resolve(snap.as_ref(), scope)?;
+        if docs.named().is_some() && !docs.accepts(&snap.passage(key)?.doc) {
+            return Err(not_found_passage(id));
+        }
         let (found, v) =
             search::related::related(snap.as_ref(), key, k, include_neighbours, &docs)?;
         // Judged as if the clause were the question: how far each result stands out from the
