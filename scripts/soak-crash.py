@@ -11,6 +11,8 @@ With BACKUPS=N it kills nothing: it takes N backups (`semsearch backup`, another
 the serving index under the same writer, serves each backup on its own and checks it the same
 way: every document as acknowledged before the backup began, or as a write sent while it ran.
 
+With COLLECTION=NAME all of it runs in collection NAME instead of `default`.
+
 usage: soak-crash.py BIN MODEL_DIR WORK_DIR KILLS
 """
 import json, os, random, signal, socket, subprocess, sys, threading, time, urllib.request, urllib.error
@@ -40,6 +42,20 @@ def call(base, method, path, body=None, timeout=60):
 
 
 LOG = os.path.join(WORK, "serve.log")
+# COLLECTION=NAME runs the soak in that collection (made on the first start) instead of
+# `default`: the same write path, under /collections/NAME/.
+COLLECTION = os.environ.get("COLLECTION", "")
+
+
+def collection_prefix(base):
+    if not COLLECTION:
+        return ""
+    st, body = call(base, "GET", "/collections")
+    if COLLECTION not in [c["name"] for c in body["collections"]]:
+        st, body = call(base, "POST", "/collections", {"name": COLLECTION})
+        if st != 201:
+            sys.exit(f"soak: could not make collection {COLLECTION}: {st} {body}")
+    return f"/collections/{COLLECTION}"
 
 
 def start(index=None, log_path=None):
@@ -53,7 +69,7 @@ def start(index=None, log_path=None):
     for _ in range(600):
         try:
             if call(base, "GET", "/healthz", timeout=2)[0] == 200:
-                return p, base
+                return p, base + collection_prefix(base)
         except OSError:
             pass
         if p.poll() is not None:

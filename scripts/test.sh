@@ -28,6 +28,9 @@ else
 fi
 # Crash safety with real processes: SIGKILLs of a serving process under a writer (short run).
 KILLS="${SOAK_KILLS:-10}" scripts/soak-crash.sh
+# The same in a collection other than `default` (made on the first start, written under
+# /collections/hr/).
+COLLECTION=hr KILLS="${SOAK_COLLECTION_KILLS:-5}" scripts/soak-crash.sh
 # Backups of a serving index under a writer, each served and checked (`semsearch backup`).
 BACKUPS="${SOAK_BACKUPS:-20}" scripts/soak-crash.sh
 # A full disk under a running server: acknowledged writes kept, 507, writes resume (tmpfs).

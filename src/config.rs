@@ -20,6 +20,10 @@ pub const MAX_K: usize = 100;
 /// Largest `offset + k` of a search: a page past it is work without bound for results no one
 /// reads (fusion ranks the first [`FUSION_DEPTH`] from both lists).
 pub const MAX_WINDOW: usize = 500;
+/// Most collections one search spans (Dify's and OpenAI's `all`): each is searched in turn,
+/// so this bounds the work of one request; a server with more answers `all` with a 400 that
+/// asks for a collection by name.
+pub const MAX_ALL_COLLECTIONS: usize = 64;
 /// Most questions in one `POST /search/batch`: embedded in shared forward passes, answered from
 /// one snapshot.
 pub const MAX_BATCH_QUERIES: usize = 32;

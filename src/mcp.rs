@@ -26,6 +26,9 @@ use crate::engine::{Engine, SearchRequest};
 use crate::index::Condition;
 use crate::server::auth::Access;
 
+/// Finds a collection by name: its engine and the base of its passage URLs.
+pub type Resolver = Arc<dyn Fn(&str) -> Option<(Arc<Engine>, String)> + Send + Sync>;
+
 /// The MCP face of an engine.
 #[derive(Clone)]
 pub struct McpServer {
@@ -34,6 +37,8 @@ pub struct McpServer {
     public_url: String,
     /// The HTTP server's in-flight bound, shared with its routes (none on stdio).
     permits: Option<Arc<tokio::sync::Semaphore>>,
+    /// The collections a tool's `collection` argument may name (none: only this one).
+    collections: Option<Resolver>,
 }
 
 impl McpServer {
@@ -43,6 +48,40 @@ impl McpServer {
             engine,
             public_url: public_url.trim_end_matches('/').to_string(),
             permits: None,
+            collections: None,
+        }
+    }
+
+    /// The same server taking an optional `collection` argument in every tool, found by
+    /// `resolve` (and checked against the caller's key over HTTP).
+    pub fn with_collections(mut self, resolve: Resolver) -> Self {
+        self.collections = Some(resolve);
+        self
+    }
+
+    /// This server, or the one over the collection `args` names (taking the argument out); a
+    /// collection that does not exist and one the caller may not address are the same error.
+    fn pick(&self, args: &mut JsonObject, access: Option<&Access>) -> crate::Result<McpServer> {
+        let Some(named) = args.remove("collection") else {
+            return Ok(self.clone());
+        };
+        let Value::String(name) = named else {
+            return Err(crate::Error::invalid(
+                "invalid arguments: collection: expected a string",
+            ));
+        };
+        let found = self
+            .collections
+            .as_ref()
+            .filter(|_| access.is_none_or(|a| a.covers(&name)))
+            .and_then(|resolve| resolve(&name));
+        match found {
+            Some((engine, url)) => Ok(McpServer {
+                engine,
+                public_url: url.trim_end_matches('/').to_string(),
+                ..self.clone()
+            }),
+            None => Err(crate::Error::NotFound(format!("no collection {name:?}"))),
         }
     }
 
@@ -138,11 +177,11 @@ impl McpServer {
 /// What a tool call may read. Over HTTP the authorisation step has put the key's [`Access`]
 /// into the request (a request without one is refused: the guard did not run); on stdio the
 /// process reads its own index folder, so everything.
-fn scope_of(context: &RequestContext<RoleServer>) -> Result<Condition, ErrorData> {
+fn access_of(context: &RequestContext<RoleServer>) -> Result<Option<Access>, ErrorData> {
     match context.extensions.get::<axum::http::request::Parts>() {
-        None => Ok(Condition::all()),
+        None => Ok(None),
         Some(parts) => match parts.extensions.get::<Access>() {
-            Some(a) => Ok(a.scope()),
+            Some(a) => Ok(Some(a.clone())),
             None => Err(ErrorData::internal_error(
                 "no authorisation for this call",
                 None,
@@ -190,8 +229,25 @@ fn title(p: &crate::index::Passage) -> String {
 }
 
 /// The tools, their argument schemas generated from the wire types they parse into (bounds
-/// from `config`, the ones the engine enforces; descriptions from the types' doc comments).
+/// from `config`, the ones the engine enforces; descriptions from the types' doc comments),
+/// each with the optional `collection` every tool takes.
 fn tools() -> Vec<Tool> {
+    let mut tools = wire_tools();
+    for t in &mut tools {
+        let mut schema = (*t.input_schema).clone();
+        if let Some(Value::Object(props)) = schema.get_mut("properties") {
+            props.insert(
+                "collection".into(),
+                json!({"type": "string", "description": "The collection to read (default: the \
+                    one this server serves; `default` is the index the server was started on)."}),
+            );
+        }
+        t.input_schema = Arc::new(schema);
+    }
+    tools
+}
+
+fn wire_tools() -> Vec<Tool> {
     vec![
         Tool::new(
             "search",
@@ -251,10 +307,18 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
-        let scope = scope_of(&context)?;
-        let this = self.clone();
+        let access = access_of(&context)?;
+        let scope = access.as_ref().map_or_else(Condition::all, Access::scope);
         let name = request.name.to_string();
-        let args = request.arguments.unwrap_or_default();
+        let mut args = request.arguments.unwrap_or_default();
+        let this = match self.pick(&mut args, access.as_ref()) {
+            Ok(server) => server,
+            Err(e) => {
+                return Ok(
+                    CallToolResult::structured_error(json!({ "error": e.to_string() })).into(),
+                )
+            }
+        };
         let permit = match &self.permits {
             Some(p) => Some(p.clone().try_acquire_owned().map_err(|_| {
                 ErrorData::internal_error(

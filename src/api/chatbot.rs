@@ -46,6 +46,8 @@ pub struct PassageMetadata {
     pub url: String,
     /// Relevance, 0..1.
     pub relevance: f32,
+    /// The collection the passage is in (`default` for the index the server was started on).
+    pub collection: String,
     /// The document's metadata, beside the fields above (a key named like one of them is left
     /// out here; `/passages/{id}` has it).
     #[serde(flatten)]
@@ -55,7 +57,7 @@ pub struct PassageMetadata {
 
 impl PassageMetadata {
     /// Names of the fields every citation has.
-    const BUILT_IN: [&'static str; 9] = [
+    const BUILT_IN: [&'static str; 10] = [
         "passage_id",
         "doc",
         "title",
@@ -65,6 +67,7 @@ impl PassageMetadata {
         "end",
         "url",
         "relevance",
+        "collection",
     ];
 
     /// The metadata keys that can sit beside the built-in fields.

@@ -36,6 +36,10 @@ pub struct Args {
     /// key.
     #[arg(long, env = "SEMSEARCH_KEYS")]
     keys: Option<PathBuf>,
+    /// Serve `/metrics` without a key even when reads need one (for a scraper that sends
+    /// none; the metrics hold counts and timings, no text).
+    #[arg(long, env = "SEMSEARCH_OPEN_METRICS")]
+    open_metrics: bool,
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
@@ -51,18 +55,19 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         args.store
             .open(embedder.clone(), &args.index, true, options.clone())?,
     );
-    let collections = match args.store.store {
-        Some(_) => server::collections::Collections::unsupported(),
+    let opener: server::collections::Opener = Box::new(move |at| {
+        semsearch::engine::Engine::open_at(
+            embedder.clone(),
+            at,
+            semsearch::index::Access::Create,
+            options.clone(),
+        )
+    });
+    let collections = match &args.store.store {
+        Some(url) => server::collections::Collections::open_database(url, opener)
+            .context("opening the collections in the database")?,
         None => {
             let root = server::collections::folder_of(&args.index);
-            let opener: server::collections::Opener = Box::new(move |dir| {
-                semsearch::engine::Engine::open_at(
-                    embedder.clone(),
-                    &semsearch::index::Location::Folder(dir.to_path_buf()),
-                    semsearch::index::Access::Create,
-                    options.clone(),
-                )
-            });
             server::collections::Collections::open(root.clone(), opener)
                 .with_context(|| format!("opening the collections in {}", root.display()))?
         }
@@ -114,7 +119,12 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("SEMSEARCH_MAX_UPLOAD_MB={v:?}: expected 1 to 4096"))?,
         _ => semsearch::config::MAX_UPLOAD_BYTES,
     };
-    let state = AppState::new(engine, metrics, None)
+    let mut state = AppState::new(engine, metrics, None);
+    if args.open_metrics {
+        state.metrics_need = server::Need::Open;
+        tracing::info!("/metrics is open: it needs no key");
+    }
+    let state = state
         .with_keys(ring)
         .with_collections(collections)
         .with_max_upload_bytes(max_upload)

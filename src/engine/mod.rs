@@ -7,6 +7,7 @@
 //! writes can never pick the same new id or interleave. A write returns only once the store has
 //! made it durable.
 
+pub mod across;
 mod context;
 mod conversation;
 pub mod facets;
@@ -267,6 +268,18 @@ impl Engine {
         q: &[f32],
     ) -> Result<SearchPage> {
         req.validate()?;
+        self.window_in(snap, req, q, req.window())
+    }
+
+    /// The window `w` of the ranking of `req` over `snap`, `req` already validated (`w` may
+    /// reach past `k`: a search over several collections reads each one's head).
+    fn window_in(
+        &self,
+        snap: &dyn Snapshot,
+        req: &SearchRequest,
+        q: &[f32],
+        w: search::page::Window,
+    ) -> Result<SearchPage> {
         let docs = snap.resolve(req.condition())?;
         let judge = Judge::new(snap, req.query(), q, self.options.relevance)?;
         let (found, next) = search::page::page(
@@ -280,10 +293,10 @@ impl Engine {
                 background: &judge.background(),
             },
             &self.options.fusion,
-            req.window(),
+            w,
         )?;
         let mut hits = hits(snap, found.into_iter().chain(next).collect(), &judge, q)?;
-        let next = (hits.len() > req.limit()).then(|| hits.pop()).flatten();
+        let next = (hits.len() > w.k).then(|| hits.pop()).flatten();
         Ok(SearchPage { hits, next })
     }
 

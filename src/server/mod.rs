@@ -50,7 +50,7 @@ pub fn app(state: AppState) -> Router {
         .merge(
             Router::new()
                 .route("/metrics", get(meta::metrics_text))
-                .route_layer(gate(Need::Read, default)),
+                .route_layer(gate(state.metrics_need, default)),
         )
         .merge(
             Router::new()
@@ -179,8 +179,14 @@ fn mcp_service(
     rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
 > {
     use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
+    let any_collection = state.clone();
     let server = crate::mcp::McpServer::new(state.engine.clone(), &state.public_url)
-        .with_permits(state.permits());
+        .with_permits(state.permits())
+        .with_collections(std::sync::Arc::new(move |name: &str| {
+            any_collection
+                .collection_state(name)
+                .map(|s| (s.engine, s.public_url))
+        }));
     // The router checks hosts for every route (edge::check_host); rmcp's own check is kept
     // with the same names, unless any host is allowed.
     let hosts: Vec<String> = state.allowed_hosts.iter().cloned().collect();

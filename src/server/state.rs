@@ -38,6 +38,11 @@ pub struct AppState {
     pub last_write_error: Arc<std::sync::Mutex<Option<crate::api::WriteFailure>>>,
     permits: Arc<Semaphore>,
     writes: Arc<rayon::ThreadPool>,
+    /// What `/metrics` needs: a read key (the default) or nothing (`serve --open-metrics`, for
+    /// a scraper on a private network that sends no key).
+    pub metrics_need: super::auth::Need,
+    /// The `default` collection's state, when this is another collection's.
+    root: Option<Arc<AppState>>,
 }
 
 impl AppState {
@@ -59,6 +64,8 @@ impl AppState {
             last_write_error: Arc::new(std::sync::Mutex::new(None)),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             writes: Arc::new(write_pool()),
+            metrics_need: super::auth::Need::Read,
+            root: None,
         }
     }
 
@@ -99,12 +106,31 @@ impl AppState {
     /// The state of collection `name` (its `engine`): the same keys, bounds, pool and metrics,
     /// result URLs under `/collections/<name>`.
     pub fn for_collection(&self, name: &str, engine: Arc<Engine>) -> Self {
-        let mut s = self.clone();
+        let root = self.root();
+        let mut s = root.clone();
+        s.root = Some(Arc::new(root));
         s.engine = engine;
         s.collection = name.into();
-        s.public_url = format!("{}/collections/{name}", self.public_url);
-        s.backup_dir = self.backup_dir.as_ref().map(|d| d.join(name));
+        s.public_url = format!("{}/collections/{name}", s.public_url);
+        s.backup_dir = s.backup_dir.as_ref().map(|d| d.join(name));
         s
+    }
+
+    /// The `default` collection's state, from any collection's.
+    fn root(&self) -> AppState {
+        self.root
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(|| self.clone())
+    }
+
+    /// The state of collection `name` (`default` included), if it exists.
+    pub fn collection_state(&self, name: &str) -> Option<AppState> {
+        if name == super::auth::DEFAULT_COLLECTION {
+            return Some(self.root());
+        }
+        let c = self.collections.get(name)?;
+        Some(self.for_collection(name, c.engine.clone()))
     }
 
     /// The same state taking uploads of up to `bytes`.

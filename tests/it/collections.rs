@@ -29,6 +29,10 @@ fn json_of(a: &Answer) -> Value {
 }
 
 fn start(dir: &std::path::Path) -> Server {
+    start_with(dir, &[])
+}
+
+fn start_with(dir: &std::path::Path, flags: &[&str]) -> Server {
     let keys = dir.join("keys.json");
     let file = json!({"keys": [
         {"sha256": sha(HR_READ), "actions": ["read"], "collections": ["hr"]},
@@ -36,11 +40,9 @@ fn start(dir: &std::path::Path) -> Server {
         {"sha256": sha(MAIN_READ), "actions": ["read"], "collections": ["default"]},
     ]});
     std::fs::write(&keys, file.to_string()).unwrap();
-    serve_with(
-        &dir.join("idx"),
-        &["--keys", keys.to_str().unwrap()],
-        &[("SEMSEARCH_API_KEY", ADMIN)],
-    )
+    let mut args = vec!["--keys", keys.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    serve_with(&dir.join("idx"), &args, &[("SEMSEARCH_API_KEY", ADMIN)])
 }
 
 fn search(s: &Server, key: &str, prefix: &str) -> Answer {
@@ -126,6 +128,18 @@ fn collections_are_made_kept_apart_reopened_and_deleted() {
     assert_eq!(search(&s, HR_READ, "/collections/default").status, 403);
     assert_eq!(search(&s, MAIN_READ, "/collections/hr").status, 403);
     assert_eq!(search(&s, ADMIN, "/collections/nope").status, 404);
+    // A key bound elsewhere learns nothing of which names exist: a missing collection answers
+    // it exactly as one that exists but is not its own.
+    let (there, absent) = (
+        search(&s, MAIN_READ, "/collections/hr"),
+        search(&s, MAIN_READ, "/collections/nope"),
+    );
+    assert_eq!((absent.status, &absent.body), (there.status, &there.body));
+    let (there, absent) = (
+        send(&s, None, "GET", "/collections/hr/documents", ""),
+        send(&s, None, "GET", "/collections/nope/documents", ""),
+    );
+    assert_eq!((absent.status, &absent.body), (401, &there.body));
 
     // Every route of a collection, MCP and the page included.
     let mcp = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -189,6 +203,92 @@ fn collections_are_made_kept_apart_reopened_and_deleted() {
         &kb.to_string(),
     ));
     assert_eq!(dify["records"][0]["metadata"]["doc"], "handbook", "{dify}");
+    assert_eq!(dify["records"][0]["metadata"]["collection"], "hr", "{dify}");
+
+    // `all` at the root: every collection the key may read, in one list, each result with its
+    // collection and its collection's URL.
+    let every = |key: &str| -> Vec<(String, String)> {
+        let a = store(key, "all");
+        assert_eq!(a.status, 200, "{}", a.body);
+        json_of(&a)["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let at = &r["attributes"];
+                let url = at["url"].as_str().unwrap();
+                let c = at["collection"].as_str().unwrap().to_string();
+                let prefix = if c == "default" {
+                    String::new()
+                } else {
+                    format!("/collections/{c}")
+                };
+                assert!(url.contains(&format!("{prefix}/p/")), "{url}");
+                (c, r["file_id"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    let mut both = every(ADMIN);
+    both.sort();
+    assert_eq!(
+        both,
+        [
+            ("default".into(), "plan".into()),
+            ("hr".into(), "handbook".into())
+        ]
+    );
+    assert_eq!(every(MAIN_READ), [("default".into(), "plan".into())]);
+    // Under a collection, `all` is that collection.
+    let inside = send(
+        &s,
+        Some(HR_READ),
+        "POST",
+        "/collections/hr/v1/vector_stores/all/search",
+        &json!({"query": "leave in summer"}).to_string(),
+    );
+    assert_eq!(
+        json_of(&inside)["data"][0]["file_id"],
+        "handbook",
+        "{}",
+        inside.body
+    );
+    assert_eq!(json_of(&inside)["data"].as_array().map(Vec::len), Some(1));
+    let kb_all = json!({"knowledge_id": "all", "query": "leave in summer",
+        "retrieval_setting": {"top_k": 5, "score_threshold": 0}});
+    let dify = json_of(&send(
+        &s,
+        Some(ADMIN),
+        "POST",
+        "/retrieval",
+        &kb_all.to_string(),
+    ));
+    assert_eq!(dify["records"].as_array().map(Vec::len), Some(2), "{dify}");
+
+    // MCP tools take a `collection`; one the key may not address is a missing one.
+    let tool = |key: &str, collection: &str| {
+        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "search", "arguments":
+                {"query": "leave", "k": 10, "collection": collection}}});
+        json_of(&send(&s, Some(key), "POST", "/mcp", &call.to_string()))["result"].clone()
+    };
+    let hr = tool(ADMIN, "hr");
+    assert_eq!(
+        hr["structuredContent"]["results"][0]["id"], "handbook#1",
+        "{hr}"
+    );
+    let url = hr["structuredContent"]["results"][0]["url"]
+        .as_str()
+        .unwrap();
+    assert!(url.ends_with("/collections/hr/p/handbook%231"), "{url}");
+    let (hidden, absent) = (tool(MAIN_READ, "hr"), tool(MAIN_READ, "nope"));
+    assert_eq!(hidden["isError"], true, "{hidden}");
+    assert_eq!(hidden.to_string().replace("hr", "nope"), absent.to_string());
+    assert_eq!(
+        tool(MAIN_READ, "default")["structuredContent"]["results"][0]["id"],
+        "plan#1"
+    );
+    // /metrics is a read route unless the operator opens it.
+    assert_eq!(send(&s, None, "GET", "/metrics", "").status, 401);
 
     // Listing: what the key may address, with sizes.
     let names = |key: &str| -> Vec<(String, u64)> {
@@ -210,9 +310,11 @@ fn collections_are_made_kept_apart_reopened_and_deleted() {
     assert_eq!(names(HR_READ), [("hr".to_string(), 1)]);
     assert_eq!(names(MAIN_READ), [("default".to_string(), 1)]);
 
-    // A restart opens the collection again.
+    // A restart opens the collection again (this time with /metrics open).
     drop(s);
-    let s = start(dir.path());
+    let s = start_with(dir.path(), &["--open-metrics"]);
+    assert_eq!(send(&s, None, "GET", "/metrics", "").status, 200);
+    assert_eq!(send(&s, None, "GET", "/search?q=leave", "").status, 401);
     let again = send(
         &s,
         Some(HR_READ),
@@ -289,4 +391,96 @@ fn two_collections_written_at_once_lose_nothing() {
         let n = json_of(&a)["documents"].as_array().map_or(0, Vec::len);
         assert_eq!(n, EACH, "{prefix}: {}", a.body);
     }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
+fn collections_on_postgres_are_schemas_of_one_database() {
+    let db = crate::common::TestDb::create();
+    let dir = tempfile::tempdir().unwrap();
+    let up = || {
+        serve_with(
+            &dir.path().join("idx"),
+            &["--store", &db.url],
+            &[("SEMSEARCH_API_KEY", ADMIN)],
+        )
+    };
+    let s = up();
+    let make = send(
+        &s,
+        Some(ADMIN),
+        "POST",
+        "/collections",
+        r#"{"name": "hr-1"}"#,
+    );
+    assert_eq!(make.status, 201, "{}", make.body);
+    let long = json!({"name": "a".repeat(60)}).to_string();
+    let refused = send(&s, Some(ADMIN), "POST", "/collections", &long);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("PostgreSQL"), "{}", refused.body);
+    for (prefix, doc, text) in [
+        (
+            "/collections/hr-1",
+            "handbook",
+            "Vacation policy: staff take leave in summer.",
+        ),
+        ("", "plan", "The city plan for parks and leave in summer."),
+    ] {
+        let body = json!({"doc": doc, "title": doc, "text": text}).to_string();
+        let a = send(
+            &s,
+            Some(ADMIN),
+            "POST",
+            &format!("{prefix}/documents"),
+            &body,
+        );
+        assert_eq!(a.status, 201, "{prefix}: {}", a.body);
+    }
+    assert_eq!(
+        docs_of(&search(&s, ADMIN, "/collections/hr-1")),
+        ["handbook"]
+    );
+    assert_eq!(docs_of(&search(&s, ADMIN, "")), ["plan"]);
+    // The schema holds the collection's tables; the default tables hold only `default`.
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let count = |c: &mut postgres::Client, table: &str| -> i64 {
+        c.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(count(&mut c, "\"semsearch_c_hr-1\".semsearch_documents"), 1);
+    assert_eq!(count(&mut c, "public.semsearch_documents"), 1);
+    // A restart (a second server alike) finds it in the database.
+    drop(s);
+    let s = up();
+    assert_eq!(
+        docs_of(&search(&s, ADMIN, "/collections/hr-1")),
+        ["handbook"]
+    );
+    let all = send(
+        &s,
+        Some(ADMIN),
+        "POST",
+        "/v1/vector_stores/all/search",
+        &json!({"query": "leave in summer"}).to_string(),
+    );
+    assert_eq!(
+        json_of(&all)["data"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        all.body
+    );
+    assert_eq!(
+        send(&s, Some(ADMIN), "DELETE", "/collections/hr-1", "").status,
+        200
+    );
+    let left: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'semsearch_c_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    assert_eq!(docs_of(&search(&s, ADMIN, "")), ["plan"]);
 }

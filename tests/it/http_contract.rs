@@ -1,5 +1,6 @@
 //! The HTTP contract on the tiny model: shapes, limits, errors and write ordering, none of
-//! which depends on what the model ranks first.
+//! which depends on what the model ranks first. Every test runs twice: on the root routes
+//! (`at_root`) and on a collection's (`in_collection`, under `/collections/c/`).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use semsearch::ingest::{Format, RawDocument};
 use serde_json::json;
 
 use crate::common::tiny;
-use crate::http::{assert_error, call, get, post, state};
+use crate::http::{assert_error, call, get, post, Mount};
 
 /// An in-memory engine over the tiny model holding two short documents.
 pub(crate) fn tiny_engine() -> Arc<Engine> {
@@ -27,10 +28,9 @@ pub(crate) fn tiny_engine() -> Arc<Engine> {
     Arc::new(engine)
 }
 
-#[tokio::test]
-async fn bad_input_gets_json_4xx() {
+async fn bad_input_gets_json_4xx(mount: Mount) {
     let engine = tiny_engine();
-    let s = state(engine.clone(), None);
+    let s = mount.state(engine.clone(), None);
     let before = engine.snapshot().unwrap().len();
     let long = "问".repeat(3000);
     let cases: Vec<(Request<Body>, StatusCode)> = vec![
@@ -125,12 +125,11 @@ async fn bad_input_gets_json_4xx() {
     );
 }
 
-#[tokio::test]
-async fn documents_add_list_delete_with_api_key() {
+async fn documents_add_list_delete_with_api_key(mount: Mount) {
     let dir = tempfile::tempdir().unwrap();
     let engine =
         Arc::new(Engine::open(tiny(), Some(&dir.path().join("idx")), Options::default()).unwrap());
-    let s = state(engine.clone(), Some("s3cret"));
+    let s = mount.state(engine.clone(), Some("s3cret"));
     let body = json!({"doc": "flood", "title": "Flood plan", "text": "The council approved a flood defence plan on Tuesday.\n\nIt will raise embankments along the river.", "format": "text"}).to_string();
     let (st, b, _) = call(s.clone(), post("/documents", body.clone())).await;
     assert_error(st, &b, StatusCode::UNAUTHORIZED);
@@ -199,10 +198,9 @@ async fn documents_add_list_delete_with_api_key() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_posts_with_one_title_keep_both_documents() {
+async fn concurrent_posts_with_one_title_keep_both_documents(mount: Mount) {
     let engine = tiny_engine();
-    let s = state(engine.clone(), None);
+    let s = mount.state(engine.clone(), None);
     let body = |text: &str| json!({"title": "Same Title", "text": text}).to_string();
     let (a, b) = tokio::join!(
         call(s.clone(), post("/documents", body("the lake tai"))),
@@ -220,10 +218,9 @@ async fn concurrent_posts_with_one_title_keep_both_documents() {
     assert_eq!(docs.len(), 4, "{list}");
 }
 
-#[tokio::test]
-async fn deep_html_is_refused_and_the_server_stays_up() {
+async fn deep_html_is_refused_and_the_server_stays_up(mount: Mount) {
     let engine = tiny_engine();
-    let s = state(engine.clone(), None);
+    let s = mount.state(engine.clone(), None);
     let n = 100_000;
     let html = format!("{}深层的文字。{}", "<div>".repeat(n), "</div>".repeat(n));
     let body = json!({"doc": "deep", "text": html, "format": "html"}).to_string();
@@ -239,9 +236,8 @@ async fn deep_html_is_refused_and_the_server_stays_up() {
     assert_eq!(engine.documents().unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn one_line_notes_are_kept_and_clean_can_be_off() {
-    let s = state(tiny_engine(), None);
+async fn one_line_notes_are_kept_and_clean_can_be_off(mount: Mount) {
+    let s = mount.state(tiny_engine(), None);
     let cases = [
         ("今天灯塔看守人数了四十二只海鸥。", None, 1),
         ("Today the lighthouse keeper counted 42 gulls.", None, 1),
@@ -263,10 +259,11 @@ async fn one_line_notes_are_kept_and_clean_can_be_off() {
     }
 }
 
-#[tokio::test]
-async fn dify_and_openai_retrieval_shapes_and_errors() {
+async fn dify_and_openai_retrieval_shapes_and_errors(mount: Mount) {
     let engine = tiny_engine();
-    let s = state(engine, Some("k3y")).with_public_url("http://example.test/");
+    let s = mount.state_with(engine, Some("k3y"), |s| {
+        s.with_public_url("http://example.test/")
+    });
     let with_key = |path: &str, body: &str| {
         let mut r = post(path, body.to_string());
         r.headers_mut()
@@ -290,7 +287,10 @@ async fn dify_and_openai_retrieval_shapes_and_errors() {
     );
     let m = &records[0]["metadata"];
     assert_eq!(m["doc"], "lake");
-    assert_eq!(m["url"], "http://example.test/p/lake%231");
+    assert_eq!(
+        m["url"],
+        format!("http://example.test{}", s.path("/p/lake%231"))
+    );
     let score = records[0]["score"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&score));
     assert_eq!(score, m["relevance"].as_f64().unwrap());
@@ -361,9 +361,8 @@ async fn dify_and_openai_retrieval_shapes_and_errors() {
     }
 }
 
-#[tokio::test]
-async fn mcp_tool_calls_share_the_in_flight_bound() {
-    let full = || state(tiny_engine(), None).with_max_in_flight(0);
+async fn mcp_tool_calls_share_the_in_flight_bound(mount: Mount) {
+    let full = || mount.state_with(tiny_engine(), None, |s| s.with_max_in_flight(0));
     let (status, body, _) = call(full(), post("/search", r#"{"query": "lake"}"#)).await;
     assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE);
     let search = |arguments: serde_json::Value| {
@@ -388,27 +387,30 @@ async fn mcp_tool_calls_share_the_in_flight_bound() {
             .contains("overloaded"),
         "{text}"
     );
-    let (_, body, text) = mcp(state(tiny_engine(), None), search(json!({"query": "lake"}))).await;
+    let (_, body, text) = mcp(
+        mount.state(tiny_engine(), None),
+        search(json!({"query": "lake"})),
+    )
+    .await;
     assert!(
         body["result"]["structuredContent"]["results"].is_array(),
         "{text}"
     );
     // A wrong argument type is the tool's error, not a default.
     let bad = search(json!({"query": "lake", "k": "ten"}));
-    let (_, body, text) = mcp(state(tiny_engine(), None), bad).await;
+    let (_, body, text) = mcp(mount.state(tiny_engine(), None), bad).await;
     assert_eq!(body["result"]["isError"], true, "{text}");
     assert!(
         text.contains("invalid arguments") && text.contains("ten"),
         "{text}"
     );
     let missing = search(json!({"k": 3}));
-    let (_, body, text) = mcp(state(tiny_engine(), None), missing).await;
+    let (_, body, text) = mcp(mount.state(tiny_engine(), None), missing).await;
     assert_eq!(body["result"]["isError"], true, "{text}");
     assert!(text.contains("query"), "{text}");
 }
 
-#[tokio::test]
-async fn mcp_tool_schemas_are_the_routes_wire_types() {
+async fn mcp_tool_schemas_are_the_routes_wire_types(mount: Mount) {
     let req = Request::post("/mcp")
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
@@ -417,9 +419,15 @@ async fn mcp_tool_schemas_are_the_routes_wire_types() {
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string(),
         ))
         .unwrap();
-    let (status, body, text) = call(state(tiny_engine(), None), req).await;
+    let (status, body, text) = call(mount.state(tiny_engine(), None), req).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let tools = body["result"]["tools"].as_array().expect("tools");
+    for t in tools {
+        assert_eq!(
+            t["inputSchema"]["properties"]["collection"]["type"], "string",
+            "every tool takes a collection: {t}"
+        );
+    }
     let tool = |name: &str| {
         tools
             .iter()
@@ -452,3 +460,32 @@ async fn mcp_tool_schemas_are_the_routes_wire_types() {
         "{documents}"
     );
 }
+
+/// Each contract test on both mounts.
+macro_rules! on_both_mounts {
+    ($($name:ident),* $(,)?) => {
+        mod at_root {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(crate::http::Mount::Root).await
+            })*
+        }
+        mod in_collection {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(crate::http::Mount::Collection).await
+            })*
+        }
+    };
+}
+
+on_both_mounts!(
+    bad_input_gets_json_4xx,
+    documents_add_list_delete_with_api_key,
+    concurrent_posts_with_one_title_keep_both_documents,
+    deep_html_is_refused_and_the_server_stays_up,
+    one_line_notes_are_kept_and_clean_can_be_off,
+    dify_and_openai_retrieval_shapes_and_errors,
+    mcp_tool_calls_share_the_in_flight_bound,
+    mcp_tool_schemas_are_the_routes_wire_types
+);

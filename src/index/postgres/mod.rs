@@ -14,6 +14,7 @@
 //! already runs engine calls off its async threads.
 
 mod bm25;
+pub mod collections;
 mod pool;
 mod schema;
 mod snapshot;

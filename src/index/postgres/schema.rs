@@ -96,8 +96,14 @@ pub(super) fn prepare(store: &PgStore, model: &ModelId, create: bool) -> Result<
     let mut tx = conn.transaction().map_err(db)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(db)?;
+    // In the schema tables are made in, not anywhere on the search path: a collection's
+    // schema comes before `public` (`postgres::collections`), whose tables must not count.
     let exists: bool = tx
-        .query_one("SELECT to_regclass('semsearch_meta') IS NOT NULL", &[])
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relname = 'semsearch_meta' AND n.nspname = current_schema())",
+            &[],
+        )
         .map_err(db)?
         .get(0);
     if !exists {

@@ -22,8 +22,10 @@ use crate::server::extract::ApiJson;
 use crate::server::openapi::ErrorBodySchema;
 use crate::server::state::AppState;
 
-/// Names that select the whole index as a knowledge base or vector store.
+/// Names that select the whole collection addressed as a knowledge base or vector store.
 const WHOLE_INDEX: [&str; 4] = ["", "*", "all", "default"];
+/// Names that, at the root, select every collection the key may read.
+const EVERY_COLLECTION: [&str; 2] = ["*", "all"];
 
 fn metadata(state: &AppState, h: &engine::Hit) -> PassageMetadata {
     let p = &h.passage;
@@ -37,6 +39,7 @@ fn metadata(state: &AppState, h: &engine::Hit) -> PassageMetadata {
         end: p.end,
         url: state.passage_url(&p.id),
         relevance: h.relevance,
+        collection: state.collection.to_string(),
         fields: PassageMetadata::fields_of(&p.metadata),
     }
 }
@@ -63,62 +66,89 @@ async fn scope(
     })
 }
 
-/// Where a knowledge base or vector store id points: this collection narrowed by [`scope`] when
-/// that knows the id, else (at the root) the whole of the collection it names, if the key may
-/// address it; None otherwise (a collection the key may not address answers as a missing id).
-async fn target(
-    state: AppState,
-    access: &Access,
-    id: &str,
-) -> Result<Option<(AppState, Option<String>)>, ApiError> {
-    if let Some(within) = scope(&state, access, id).await? {
-        return Ok(Some((state, within)));
-    }
-    if &*state.collection != DEFAULT_COLLECTION || !access.covers(id) {
-        return Ok(None);
-    }
-    Ok(state
-        .collections
-        .get(id)
-        .map(|c| (state.for_collection(id, c.engine.clone()), None)))
+/// What a knowledge base or vector store id names.
+struct Target {
+    /// The collections searched: one, or (`all` at the root) every one the key may read.
+    states: Vec<AppState>,
+    /// One document of the one collection; None: all of them.
+    doc: Option<String>,
 }
 
-/// Hits of `query` in the documents `filter` names (all of them for None), within `scope` (a
-/// knowledge base or vector store that is one document can only be narrowed to itself) and
-/// what `access` may read, cut at `threshold`: one search, however many documents the filter
-/// names.
+/// Where a knowledge base or vector store id points: a document of this collection, the whole
+/// of it, or at the root `all` (every collection the key may read) or the collection it names
+/// (if the key may address it); None otherwise (a collection the key may not address answers
+/// as a missing id).
+async fn target(state: AppState, access: &Access, id: &str) -> Result<Option<Target>, ApiError> {
+    let at_root = &*state.collection == DEFAULT_COLLECTION;
+    if let Some(doc) = scope(&state, access, id).await? {
+        let mut states = vec![state.clone()];
+        if doc.is_none() && at_root && EVERY_COLLECTION.contains(&id) {
+            states.extend(
+                state
+                    .collections
+                    .list()
+                    .into_iter()
+                    .filter(|(name, _)| access.covers(name))
+                    .map(|(name, e)| state.for_collection(&name, e)),
+            );
+        }
+        return Ok(Some(Target { states, doc }));
+    }
+    if !at_root || !access.covers(id) {
+        return Ok(None);
+    }
+    Ok(state.collections.get(id).map(|c| Target {
+        states: vec![state.for_collection(id, c.engine.clone())],
+        doc: None,
+    }))
+}
+
+/// Hits of `query` in the documents `filter` names (all of them for None), within `target`
+/// (a knowledge base or vector store that is one document can only be narrowed to itself) and
+/// what `access` may read, cut at `threshold`: one search per collection, however many
+/// documents the filter names.
 async fn search(
-    state: &AppState,
+    target: &Target,
     access: &Access,
     query: String,
     k: usize,
-    scope: Option<String>,
     filter: Condition,
     threshold: f32,
-) -> Result<Vec<engine::Hit>, ApiError> {
+) -> Result<Vec<(AppState, engine::Hit)>, ApiError> {
     let req = SearchRequest::new(query).k(k);
-    Ok(search_page(state, access, req, scope, filter, threshold)
-        .await?
-        .0)
+    Ok(search_page(target, access, req, filter, threshold).await?.0)
 }
 
-/// [`search`] of one page of `req` (its `k`, `offset` and grouping), and whether results
-/// above `threshold` go on past it.
+/// [`search`] of one page of `req` (its `k`, `offset` and grouping), each hit with the state of
+/// its collection, and whether results above `threshold` go on past it.
 async fn search_page(
-    state: &AppState,
+    target: &Target,
     access: &Access,
     req: SearchRequest,
-    scope: Option<String>,
     filter: Condition,
     threshold: f32,
-) -> Result<(Vec<engine::Hit>, bool), ApiError> {
-    let within = scope.map_or_else(Condition::all, Condition::doc);
+) -> Result<(Vec<(AppState, engine::Hit)>, bool), ApiError> {
+    let within = target
+        .doc
+        .clone()
+        .map_or_else(Condition::all, Condition::doc);
     let req = req.filter(within.and(filter)).within(access.scope());
     req.validate()?;
-    let mut page = state.blocking(move |e| e.search_page(&req)).await?;
-    page.hits.retain(|h| h.relevance >= threshold);
-    let more = page.next.is_some_and(|n| n.relevance >= threshold);
-    Ok((page.hits, more))
+    let engines: Vec<_> = target.states.iter().map(|s| s.engine.clone()).collect();
+    let page = target.states[0]
+        .blocking(move |_| {
+            let engines: Vec<&engine::Engine> = engines.iter().map(AsRef::as_ref).collect();
+            engine::across::search_page(&engines, &req)
+        })
+        .await?;
+    let more = page.next.is_some_and(|(_, n)| n.relevance >= threshold);
+    let hits = page
+        .hits
+        .into_iter()
+        .filter(|(_, h)| h.relevance >= threshold)
+        .map(|(i, h)| (target.states[i].clone(), h))
+        .collect();
+    Ok((hits, more))
 }
 
 fn dify_error(status: StatusCode, code: u32, msg: impl Into<String>) -> Response {
@@ -155,7 +185,7 @@ pub async fn retrieval(
     }
     let req: DifyRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("not a Dify retrieval request: {e}")))?;
-    let Some((state, within)) = target(state, &access, &req.knowledge_id).await? else {
+    let Some(target) = target(state, &access, &req.knowledge_id).await? else {
         return Ok(dify_error(
             StatusCode::NOT_FOUND,
             2001,
@@ -174,31 +204,22 @@ pub async fn retrieval(
         Some(c) if !c.conditions.is_empty() => dify_filter(c)?,
         _ => Condition::all(),
     };
-    let hits = search(
-        &state,
-        &access,
-        req.query,
-        k,
-        within,
-        filter,
-        s.score_threshold,
-    )
-    .await?;
+    let hits = search(&target, &access, req.query, k, filter, s.score_threshold).await?;
     let records = hits
         .iter()
-        .map(|h| DifyRecord {
+        .map(|(state, h)| DifyRecord {
             content: h.passage.text.clone(),
             score: h.relevance,
             title: h.passage.title.clone(),
-            metadata: metadata(&state, h),
+            metadata: metadata(state, h),
         })
         .collect();
     Ok(Json(DifyResponse { records }).into_response())
 }
 
-/// OpenAI vector-store search: the store id is a document id or `all`.
+/// OpenAI vector-store search: the store id is a document id, a collection, or `all`.
 #[utoipa::path(post, path = "/v1/vector_stores/{id}/search", request_body = VectorSearchRequest,
-    params(("id" = String, Path, description = "a document id, or `all` for the whole index")),
+    params(("id" = String, Path, description = "a document id, a collection, `default`, or `all`: at the root every collection the key may read, under `/collections/{name}` the whole of that one")),
     responses((status = 200, body = VectorSearchPage), (status = 400, body = ErrorBodySchema),
               (status = 404, body = ErrorBodySchema)))]
 pub async fn vector_store_search(
@@ -207,7 +228,7 @@ pub async fn vector_store_search(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<VectorSearchRequest>,
 ) -> Result<Json<VectorSearchPage>, ApiError> {
-    let Some((state, within)) = target(state, &access, &id).await? else {
+    let Some(target) = target(state, &access, &id).await? else {
         return Err(ApiError::not_found(format!(
             "no vector store {id:?}: use a document id, a collection or \"all\""
         )));
@@ -246,17 +267,17 @@ pub async fn vector_store_search(
         .k(k)
         .offset(offset)
         .group_size(group);
-    let (hits, has_more) = search_page(&state, &access, page, within, filter, threshold).await?;
+    let (hits, has_more) = search_page(&target, &access, page, filter, threshold).await?;
     Ok(Json(VectorSearchPage {
         object: "vector_store.search_results.page",
         search_query: req.query,
         data: hits
             .iter()
-            .map(|h| VectorSearchResult {
+            .map(|(state, h)| VectorSearchResult {
                 file_id: h.passage.doc.clone(),
                 filename: h.passage.title.clone(),
                 score: h.relevance,
-                attributes: metadata(&state, h),
+                attributes: metadata(state, h),
                 content: vec![TextContent {
                     kind: "text",
                     text: h.passage.text.clone(),

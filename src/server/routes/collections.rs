@@ -148,7 +148,7 @@ pub async fn dispatch(
             .clone()
     } else {
         let Some(c) = state.collections.get(name) else {
-            return ApiError::not_found(format!("no collection {name:?}")).into_response();
+            return missing(&state, name, req).await;
         };
         c.router
             .get_or_init(|| {
@@ -172,6 +172,28 @@ pub async fn dispatch(
     *inner.version_mut() = parts.version;
     *inner.headers_mut() = parts.headers;
     match router.oneshot(inner).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
+
+/// A collection that does not exist answers as one the key may not address would: the key is
+/// checked for it first (401 without a key where reads need one, 403 for a key bound to other
+/// collections), so collection names cannot be probed; only a key that could read it learns
+/// it is missing (404).
+async fn missing(state: &AppState, name: &str, req: Request) -> Response {
+    let gone = format!("no collection {name:?}");
+    let router = axum::Router::new()
+        .fallback(move || async move { ApiError::not_found(gone).into_response() })
+        .layer(axum::middleware::from_fn_with_state(
+            crate::server::auth::Gate {
+                keys: state.keys.clone(),
+                need: crate::server::Need::Read,
+                collection: Some(name.into()),
+            },
+            crate::server::auth::check,
+        ));
+    match router.oneshot(req).await {
         Ok(resp) => resp,
         Err(never) => match never {},
     }
