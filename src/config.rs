@@ -24,6 +24,14 @@ pub const MAX_WINDOW: usize = 500;
 /// so this bounds the work of one request; a server with more answers `all` with a 400 that
 /// asks for a collection by name.
 pub const MAX_ALL_COLLECTIONS: usize = 64;
+/// Most write tasks waiting (queued or processing) per collection: each holds its documents
+/// on disk until it runs, so the queue is bounded in files as the bodies are in bytes; past it
+/// a write is refused (503 `queue_full`) until some have run.
+pub const MAX_QUEUED_TASKS: usize = 1000;
+/// Ended tasks whose records are kept per collection (newest first), for `GET /tasks`.
+pub const MAX_ENDED_TASKS: usize = 1000;
+/// Most documents in one `POST /documents/batch` (one task).
+pub const MAX_BATCH_DOCUMENTS: usize = 10_000;
 /// Most questions in one `POST /search/batch`: embedded in shared forward passes, answered from
 /// one snapshot.
 pub const MAX_BATCH_QUERIES: usize = 32;

@@ -22,6 +22,10 @@ pub enum Error {
     /// What the request would make exists already (a collection of that name).
     #[error("{0}")]
     Conflict(String),
+    /// The service holds as much of this kind of work as it takes (a full task queue): retry
+    /// later.
+    #[error("{0}")]
+    Busy(String),
     /// A document could not be read, cleaned or split.
     #[error(transparent)]
     Ingest(#[from] IngestError),
@@ -50,7 +54,7 @@ impl Error {
         match self {
             Error::InvalidInput(_) | Error::NotFound(_) | Error::Conflict(_) => true,
             Error::Ingest(e) => e.is_input(),
-            Error::Embed(_) | Error::Store(_) | Error::Deadline(_) => false,
+            Error::Embed(_) | Error::Store(_) | Error::Deadline(_) | Error::Busy(_) => false,
         }
     }
 }

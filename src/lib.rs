@@ -45,6 +45,7 @@ pub mod kernels;
 pub mod mcp;
 pub mod search;
 pub mod server;
+pub mod tasks;
 pub mod text;
 
 pub use error::{Error, Result};

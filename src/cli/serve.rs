@@ -36,6 +36,10 @@ pub struct Args {
     /// key.
     #[arg(long, env = "SEMSEARCH_KEYS")]
     keys: Option<PathBuf>,
+    /// Where write tasks are queued, one folder per collection [default: the index folder's
+    /// name + `.tasks`, beside it].
+    #[arg(long, env = "SEMSEARCH_TASKS_DIR")]
+    tasks_dir: Option<PathBuf>,
     /// Serve `/metrics` without a key even when reads need one (for a scraper that sends
     /// none; the metrics hold counts and timings, no text).
     #[arg(long, env = "SEMSEARCH_OPEN_METRICS")]
@@ -124,7 +128,13 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         state.metrics_need = server::Need::Open;
         tracing::info!("/metrics is open: it needs no key");
     }
+    let tasks_dir = args.tasks_dir.clone().unwrap_or_else(|| {
+        let mut name = args.index.file_name().unwrap_or_default().to_os_string();
+        name.push(".tasks");
+        args.index.with_file_name(name)
+    });
     let state = state
+        .with_tasks(tasks_dir.clone())
         .with_keys(ring)
         .with_collections(collections)
         .with_max_upload_bytes(max_upload)
@@ -132,6 +142,17 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         .with_allowed_hosts(&hosts)
         .with_backup_dir(backups);
     tracing::info!("answering to hosts {:?}", state.allowed_hosts);
+    // Every collection's queue opened now: tasks an earlier process left queued run again.
+    if let Some(queues) = &state.queues {
+        queues
+            .of(server::auth::DEFAULT_COLLECTION, &state.engine)
+            .with_context(|| format!("opening the task queue in {}", tasks_dir.display()))?;
+        for (name, engine) in state.collections.list() {
+            queues
+                .of(&name, &engine)
+                .with_context(|| format!("opening the task queue of {name}"))?;
+        }
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     if let Some(file) = args.keys.clone() {
         runtime.spawn(reload_keys_on_hangup(

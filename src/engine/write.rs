@@ -172,6 +172,12 @@ impl Engine {
         self.ingest_by(raws, progress, Deadline::none())
     }
 
+    /// Checks that `raws` can be written (each cleaned and split, ids distinct) without
+    /// embedding or writing anything: what a queued task is checked by before it is accepted.
+    pub fn check(&self, raws: &[RawDocument]) -> Result<()> {
+        draft(self.embedder.as_ref(), &self.options, raws).map(|_| ())
+    }
+
     /// [`Engine::ingest`], stopped with [`Error::Deadline`] and nothing written once `deadline`
     /// passes before the store write begins.
     pub fn ingest_by(

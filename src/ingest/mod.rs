@@ -167,7 +167,8 @@ fn bounded_title(title: &str) -> String {
 }
 
 /// Input formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Plain text, one paragraph per line (or blank-line separated).
     Text,
@@ -189,8 +190,9 @@ impl Format {
     }
 }
 
-/// A document before cleaning: what a file or an API call hands over.
-#[derive(Debug, Clone)]
+/// A document before cleaning: what a file or an API call hands over (and what a queued task
+/// keeps on disk).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RawDocument {
     /// Document id (a file's stem); None for an API document without one, which gets an unused
     /// id derived from its title when written.

@@ -99,6 +99,9 @@ impl From<Error> for ApiError {
                 ),
                 IngestError::Io { .. } => ApiError::internal(chain(&e)),
             },
+            Error::Busy(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "queue_full", e.to_string())
+            }
             Error::Deadline(_) => ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "deadline",

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
+pub mod queues;
 pub mod routes;
 pub mod state;
 
@@ -25,7 +26,7 @@ use axum::Router;
 use crate::config::{MAX_BODY_BYTES, REQUEST_TIMEOUT_SECS};
 pub use auth::Need;
 pub use error::ApiError;
-use routes::{backups, chatbot, documents, embeddings, meta, passages, search};
+use routes::{backups, batch, chatbot, documents, embeddings, meta, passages, search, tasks};
 pub use state::AppState;
 
 /// The router of the server: the `default` collection's routes at the root, the service's own
@@ -145,9 +146,15 @@ fn routes(state: &AppState) -> Router<AppState> {
             ),
         )
         .route(
+            "/documents/batch",
+            post(batch::add_batch).layer(DefaultBodyLimit::max(state.max_upload_bytes)),
+        )
+        .route(
             "/documents/{doc}",
             delete(documents::delete_document).patch(documents::patch_document),
         )
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/{id}", get(tasks::get).delete(tasks::cancel))
         .route_layer(need(Need::Write));
     let admin = Router::new()
         .route("/backups", post(backups::create_backup))

@@ -2,7 +2,9 @@
 
 use utoipa::OpenApi;
 
-use super::routes::{backups, chatbot, collections, documents, embeddings, meta, passages, search};
+use super::routes::{
+    backups, batch, chatbot, collections, documents, embeddings, meta, passages, search, tasks,
+};
 
 /// Alias so the error body appears in the OpenAPI components.
 pub type ErrorBodySchema = crate::api::ErrorBody;
@@ -26,6 +28,7 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         documents::list_documents,
         documents::stats,
         documents::add_document,
+        batch::add_batch,
         documents::delete_document,
         documents::patch_document,
         backups::create_backup,
@@ -36,7 +39,10 @@ pub type ErrorBodySchema = crate::api::ErrorBody;
         meta::metrics_text,
         collections::list,
         collections::create,
-        collections::delete
+        collections::delete,
+        tasks::list,
+        tasks::get,
+        tasks::cancel
     ),
     components(schemas(ErrorBodySchema))
 )]

@@ -38,6 +38,8 @@ pub struct AppState {
     pub last_write_error: Arc<std::sync::Mutex<Option<crate::api::WriteFailure>>>,
     permits: Arc<Semaphore>,
     writes: Arc<rayon::ThreadPool>,
+    /// The collections' write task queues (none: writes are only synchronous).
+    pub queues: Option<Arc<super::queues::Queues>>,
     /// What `/metrics` needs: a read key (the default) or nothing (`serve --open-metrics`, for
     /// a scraper on a private network that sends no key).
     pub metrics_need: super::auth::Need,
@@ -65,6 +67,7 @@ impl AppState {
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             writes: Arc::new(write_pool()),
             metrics_need: super::auth::Need::Read,
+            queues: None,
             root: None,
         }
     }
@@ -116,6 +119,16 @@ impl AppState {
         s
     }
 
+    /// The path this collection's routes start with: empty for `default` (the root),
+    /// `/collections/<name>` for another.
+    pub fn path_base(&self) -> String {
+        if self.root.is_some() {
+            format!("/collections/{}", self.collection)
+        } else {
+            String::new()
+        }
+    }
+
     /// The `default` collection's state, from any collection's.
     fn root(&self) -> AppState {
         self.root
@@ -131,6 +144,27 @@ impl AppState {
         }
         let c = self.collections.get(name)?;
         Some(self.for_collection(name, c.engine.clone()))
+    }
+
+    /// The same state queueing write tasks in folders under `dir` (one per collection).
+    pub fn with_tasks(mut self, dir: std::path::PathBuf) -> Self {
+        self.queues = Some(Arc::new(super::queues::Queues::new(
+            dir,
+            self.writes.clone(),
+        )));
+        self
+    }
+
+    /// This collection's task queue.
+    pub(crate) fn tasks(&self) -> Result<Arc<crate::tasks::TaskQueue>, ApiError> {
+        let queues = self.queues.as_ref().ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::NOT_IMPLEMENTED,
+                "no_tasks",
+                "this server keeps no task queue: send ?wait=true",
+            )
+        })?;
+        Ok(queues.of(&self.collection, &self.engine)?)
     }
 
     /// The same state taking uploads of up to `bytes`.

@@ -58,6 +58,38 @@ const viaStdio = await check(new StdioClientTransport({
   env: { ...process.env, RUST_LOG: "warn" }, stderr: "inherit",
 }), "stdio");
 const viaHttp = await check(new StreamableHTTPClientTransport(new URL(`${base}/mcp`)), "http");
+// A collection, made over HTTP: reached by the tools' `collection` argument over both
+// transports, and served alone by `semsearch mcp --collection`; a name that does not exist is
+// a tool error.
+const admin = { "content-type": "application/json", authorization: `Bearer ${process.env.SEMSEARCH_API_KEY}` };
+let made = await fetch(`${base}/collections`, { method: "POST", headers: admin, body: JSON.stringify({ name: "e2e-mcp" }) });
+assert.equal(made.status, 201, await made.text());
+made = await fetch(`${base}/collections/e2e-mcp/documents`, { method: "POST", headers: admin,
+  body: JSON.stringify({ doc: "leave", title: "Leave policy", text: "Staff take twenty days of paid leave each year." }) });
+assert.equal(made.status, 201, await made.text());
+async function inCollection(transport, label, args) {
+  const client = new Client({ name: "semsearch-e2e", version: "1.0.0" });
+  await client.connect(transport);
+  const { tools } = await client.listTools();
+  for (const t of tools) assert.equal(t.inputSchema.properties.collection.type, "string", `${label}: ${t.name}`);
+  const res = (await client.callTool({ name: "search", arguments: { query: "paid leave", ...args } })).structuredContent.results;
+  assert.deepEqual(res.map((r) => r.id), ["leave#1"], label);
+  assert.match(res[0].url, /\/collections\/e2e-mcp\/p\/leave%231$/, label);
+  const none = await client.callTool({ name: "search", arguments: { query: "paid leave", collection: "no-such" } });
+  assert.equal(none.isError, true, `${label}: a missing collection is a tool error`);
+  await client.close();
+}
+const stdio = (extra) => new StdioClientTransport({
+  command: bin, args: ["--model", model, "mcp", "--index", index, ...extra],
+  env: { ...process.env, RUST_LOG: "warn" }, stderr: "inherit",
+});
+await inCollection(stdio([]), "stdio, collection argument", { collection: "e2e-mcp" });
+await inCollection(stdio(["--collection", "e2e-mcp"]), "stdio, --collection", {});
+await inCollection(new StreamableHTTPClientTransport(new URL(`${base}/mcp`)), "http, collection argument", { collection: "e2e-mcp" });
+const gone = await fetch(`${base}/collections/e2e-mcp`, { method: "DELETE", headers: admin });
+assert.equal(gone.status, 200);
+
 console.log(`mcp ok: stdio and streamable HTTP (official TypeScript SDK): tools listed, search ` +
   `(${viaStdio}/${viaHttp} results) and fetch found the Fengqiao clause, a filter with grouping, ` +
-  `ask abstained off-topic, documents listed with facets`);
+  `ask abstained off-topic, documents listed with facets; a collection by argument and by ` +
+  `mcp --collection`);

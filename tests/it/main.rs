@@ -19,5 +19,6 @@ mod keys;
 mod metadata;
 mod pg_store;
 mod process;
+mod tasks;
 mod tokenizer;
 mod uploads;

@@ -31,16 +31,39 @@ fn curl(args: &[&str]) -> (u16, Value) {
     )
 }
 
+/// The task a 202 answered, polled until it has ended; it must have succeeded.
+fn finished(server: &crate::process::Server, accepted: &Value) -> Value {
+    let id = accepted["task_id"].as_str().expect("a task id");
+    let t0 = std::time::Instant::now();
+    loop {
+        let (_, body) = http(&server.1, "GET", &format!("/tasks/{id}"), "");
+        let task: Value = serde_json::from_str(&body).unwrap();
+        match task["status"].as_str() {
+            Some("succeeded") => return task,
+            Some("queued" | "processing") if t0.elapsed().as_secs() < 120 => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            _ => panic!("task {id}: {task}"),
+        }
+    }
+}
+
 #[test]
 fn curl_uploads_word_opendocument_and_legacy_encodings_that_search_finds() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(&dir.path().join("idx"), &[]);
     let url = format!("http://{}/documents", server.1);
     let docx = format!("file=@{}", fixture("docs/corpus.docx").display());
+    // A file is a task (202) unless the client waits for it.
     let (status, body) = curl(&["-F", &docx, "-F", "doc=plan-docx", &url]);
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["doc"], "plan-docx");
-    assert!(body["passages"].as_u64().unwrap() > 60, "{body}");
+    assert_eq!(status, 202, "{body}");
+    let task = finished(&server, &body);
+    assert_eq!(task["results"][0]["doc"], "plan-docx", "{task}");
+    assert!(
+        task["results"][0]["passages"].as_u64().unwrap() > 60,
+        "{task}"
+    );
+    let url = format!("{url}?wait=true");
     // No `doc` part: the file's stem names it; the part's type gives the charset.
     let gbk = format!(
         "file=@{};type=text/plain; charset=gbk",
@@ -64,7 +87,7 @@ fn curl_uploads_word_opendocument_and_legacy_encodings_that_search_finds() {
     ]);
     assert_eq!(status, 201, "{body}");
     let big5 = format!("@{}", fixture("docs/corpus.big5.txt").display());
-    let raw = format!("{url}?doc=news&title=%E5%A0%B1%E5%B0%8E");
+    let raw = format!("{url}&doc=news&title=%E5%A0%B1%E5%B0%8E");
     let (status, body) = curl(&[
         "-H",
         "content-type: text/plain",
@@ -201,7 +224,7 @@ async fn uploads_that_are_refused_say_why() {
 
     // A page of another site may not upload through a visitor's browser; the server's own may.
     let from = |origin: &str| {
-        Request::post("/documents?doc=page")
+        Request::post("/documents?doc=page&wait=true")
             .header("content-type", "text/plain")
             .header("origin", origin)
             .body(Body::from("浏览器上传的正文。"))

@@ -121,6 +121,9 @@ pub async fn delete(
     state
         .blocking_write(move |_| collections.delete(&n))
         .await?;
+    if let Some(queues) = &state.queues {
+        queues.remove(&name);
+    }
     tracing::info!("collection {name} deleted");
     Ok(Json(DeletedCollection {
         name,

@@ -3,6 +3,7 @@
 use axum::body::Body;
 use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::api::{
@@ -17,7 +18,7 @@ use crate::server::auth::Access;
 use crate::server::error::ApiError;
 use crate::server::extract::{ApiJson, ApiQuery};
 use crate::server::openapi::ErrorBodySchema;
-use crate::server::routes::upload;
+use crate::server::routes::{tasks, upload};
 use crate::server::state::AppState;
 
 /// Documents in the index, optionally only those a filter passes, with the counts of chosen
@@ -65,7 +66,9 @@ pub async fn stats(
     Ok(Json(state.blocking(move |e| e.stats(&scope)).await?.into()))
 }
 
-/// Adds a document (replacing one with the same `doc`); acknowledged once saved. JSON, or a file
+/// Adds a document (replacing one with the same `doc`). A JSON document is acknowledged once
+/// saved (`201`), or queued as a task with `?wait=false` (`202`, see `/tasks`); a file is a
+/// task unless `?wait=true`. JSON, or a file
 /// ([`upload`]): `multipart/form-data` with a `file` part (.txt, .md, .html, .docx, .odt; text
 /// in any common encoding) and optional `doc`, `title`, `metadata` (JSON) parts, or a raw text
 /// (`charset` honoured, else detected), HTML, Markdown, Word or OpenDocument body named by
@@ -77,22 +80,29 @@ pub async fn stats(
         (String = "text/plain"),
         (String = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
     )),
-    responses((status = 201, body = Ingested), (status = 400, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema),
+    params(("wait" = Option<bool>, Query, description = "true: answer once written (201); false: answer once queued (202, a task). Default: true for JSON, false for files")),
+    responses((status = 201, body = Ingested), (status = 202, body = crate::tasks::Task), (status = 400, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema),
         (status = 413, body = ErrorBodySchema), (status = 415, body = ErrorBodySchema), (status = 422, body = ErrorBodySchema)))]
 pub async fn add_document(
     State(state): State<AppState>,
     headers: HeaderMap,
     req: Request,
-) -> Result<(StatusCode, Json<Ingested>), ApiError> {
+) -> Result<Response, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let raw = if upload::is_upload(content_type) {
+    let is_upload = upload::is_upload(content_type);
+    let (wait, rest) = wait_param(req.uri().query())?;
+    let raw = if is_upload {
         upload::same_origin(&state, &headers)?;
-        let query = req.uri().query().map(str::to_string);
-        upload::read(&state, &headers, query.as_deref(), req).await?
+        upload::read(&state, &headers, rest.as_deref(), req).await?
     } else {
+        if let Some(q) = rest {
+            return Err(ApiError::invalid(format!(
+                "a JSON document takes no query but ?wait= (got {q:?})"
+            )));
+        }
         // The route takes uploads up to their own limit; JSON keeps the smaller one.
         let req = req.map(|b| Body::new(http_body_util::Limited::new(b, MAX_BODY_BYTES)));
         let ApiJson(doc) = ApiJson::<NewDocument>::from_request(req, &state).await?;
@@ -101,6 +111,11 @@ pub async fn add_document(
         }
         RawDocument::try_from(doc).map_err(crate::Error::from)?
     };
+    // Files become tasks unless the client waits; JSON documents stay synchronous unless the
+    // client asks for a task.
+    if !wait.unwrap_or(!is_upload) {
+        return tasks::submit(&state, vec![raw]).await;
+    }
     // Counted from arrival: waiting for a permit or the write pool uses the deadline too.
     let deadline = Deadline::after(WRITE_DEADLINE_SECS);
     let done = state
@@ -109,7 +124,33 @@ pub async fn add_document(
     let first = done
         .first()
         .ok_or_else(|| ApiError::internal("an ingest of one document wrote none"))?;
-    Ok((StatusCode::CREATED, Json(Ingested::from(first))))
+    Ok((StatusCode::CREATED, Json(Ingested::from(first))).into_response())
+}
+
+/// `?wait=true|false` taken out of a write's query, and what is left of the query.
+pub fn wait_param(query: Option<&str>) -> Result<(Option<bool>, Option<String>), ApiError> {
+    let Some(q) = query.filter(|q| !q.is_empty()) else {
+        return Ok((None, None));
+    };
+    let mut wait = None;
+    let mut rest = Vec::new();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=').unwrap_or((pair, "")) {
+            ("wait", v) => {
+                wait = Some(match v {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    other => {
+                        return Err(ApiError::invalid(format!(
+                            "wait: expected true or false (got {other:?})"
+                        )))
+                    }
+                })
+            }
+            _ => rest.push(pair),
+        }
+    }
+    Ok((wait, (!rest.is_empty()).then(|| rest.join("&"))))
 }
 
 /// Deletes a document.

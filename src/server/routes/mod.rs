@@ -3,6 +3,7 @@
 //! back; validation and ordering live in the engine, not here.
 
 pub mod backups;
+pub mod batch;
 pub mod chatbot;
 pub mod collections;
 pub mod documents;
@@ -10,4 +11,5 @@ pub mod embeddings;
 pub mod meta;
 pub mod passages;
 pub mod search;
+pub mod tasks;
 pub mod upload;

@@ -41,7 +41,7 @@ const EXTENSIONS: &[&str] = &[
     "txt", "text", "md", "markdown", "html", "htm", "docx", "odt", "doc",
 ];
 
-/// `?doc=` and `?title=` of a raw upload.
+/// `?doc=` and `?title=` of a raw upload (`?wait=` is taken out before).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UploadParams {
@@ -100,7 +100,7 @@ pub async fn read(
         }
         return multipart(state, req).await;
     }
-    let params: UploadParams = serde_urlencoded_params(query)?;
+    let params: UploadParams = query_params(query)?;
     let ext = MEDIA_TYPES
         .iter()
         .find(|(m, _)| *m == media_type(&content_type))
@@ -112,7 +112,7 @@ pub async fn read(
 }
 
 /// The query of a raw upload, refused when it holds anything but `doc` and `title`.
-fn serde_urlencoded_params(query: Option<&str>) -> Result<UploadParams, ApiError> {
+fn query_params(query: Option<&str>) -> Result<UploadParams, ApiError> {
     let Some(q) = query.filter(|q| !q.is_empty()) else {
         return Ok(UploadParams::default());
     };
@@ -124,7 +124,7 @@ fn serde_urlencoded_params(query: Option<&str>) -> Result<UploadParams, ApiError
         .map_err(|e| ApiError::invalid(crate::api::plain_serde(&e.body_text())))
 }
 
-async fn body(req: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+pub(crate) async fn body(req: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(req.into_body(), limit)
         .await
         .map_err(|_| too_large(limit))
