@@ -55,6 +55,7 @@ def collection_prefix(base):
         st, body = call(base, "POST", "/collections", {"name": COLLECTION})
         if st != 201:
             sys.exit(f"soak: could not make collection {COLLECTION}: {st} {body}")
+        print(f"soak: writing to collection {COLLECTION} (/collections/{COLLECTION}/)", flush=True)
     return f"/collections/{COLLECTION}"
 
 
