@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The PostgreSQL store against the local index, side by side in one run (README, "Scaling out"):
 #  1. corpus: hybrid, dense and lexical search p50 over the seed questions (examples/bench_search),
-#     the local index and PostgreSQL (imported from it) searched in turn by one process;
+#     the local index and PostgreSQL (imported from it) searched in turn by one process; then a
+#     collection (a schema of its own) against the default collection of the same database;
 #  2. synthetic embedding-like passages (examples/bench_index; N=100000 by default, SENTENCES=1;
 #     BENCH_KEEP=DIR reuses a local index built by an earlier run, since building one takes
 #     minutes): import time, dense p50/p99, queries/s and recall@10 against exact search, for
@@ -48,6 +49,22 @@ for m in ("hybrid", "dense", "lexical"):
     print(f"{m:>8}: local p50 {r['anchor_' + m + '_p50_ms']:.2f} ms  postgres p50 {r[m + '_p50_ms']:.2f} ms"
           f"  ({r[m + '_over_anchor_p50']:.2f}x)")
 print(f"({r['queries_per_mode']} searches per mode and store, interleaved)")
+PY
+
+echo "== corpus: a collection (its own schema) against the default collection, one database"
+# The same corpus in collection "bench" (the URL a server opens it by: the schema first in the
+# search path; see src/index/postgres/collections.rs), searched in turn with the default's.
+scripts/postgres.sh psql -q "$base/$corpus_db" -c 'CREATE SCHEMA "semsearch_c_bench"'
+coll="$base/$corpus_db?options=-c%20search_path%3D%22semsearch_c_bench%22%2Cpublic"
+"$SEMSEARCH_BIN" import --from "$work/idx" --store "$coll"
+BENCH_ANCHOR="$base/$corpus_db" "$TARGET"/release/examples/bench_search models/multilingual-e5-small \
+  "$coll" "${ROUNDS:-4}" >"$work/collection.json"
+python3 - "$work/collection.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for m in ("hybrid", "dense", "lexical"):
+    print(f"{m:>8}: default p50 {r['anchor_' + m + '_p50_ms']:.2f} ms  collection p50 {r[m + '_p50_ms']:.2f} ms"
+          f"  ({r[m + '_over_anchor_p50']:.2f}x)")
 PY
 
 echo "== $n synthetic passages: local index vs PostgreSQL (same queries; recall against exact)"
