@@ -106,7 +106,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         );
         let squad = args.squad.as_deref().expect("clap requires --squad");
         let engine = Engine::open(embedder, None, options)?;
-        let pb = bar(0, "");
+        let pb = bar(0, "", "");
         anyhow::ensure!(
             args.questions.len() <= 1,
             "--held-out takes one --questions file"
@@ -167,7 +167,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         } else {
             Engine::open(embedder, None, options)?
         };
-        let pb = bar(0, "");
+        let pb = bar(0, "", "");
         let questions: Vec<&Path> = args.questions.iter().map(PathBuf::as_path).collect();
         let r = eval::squad(
             &engine,

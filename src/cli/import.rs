@@ -36,7 +36,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         .store
         .open(embedder, &args.index, true, Options::default())?;
     let from = source.snapshot()?;
-    let pb = bar(0, "documents");
+    let pb = bar(0, "", "documents");
     let started = std::time::Instant::now();
     let done = engine.import(from.as_ref(), &|done, total| {
         pb.set_length(total as u64);

@@ -99,7 +99,12 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         skipped = before - drafts.len();
     }
     let total: usize = drafts.iter().map(|d| d.passages.len()).sum();
-    let pb = bar(total as u64, "embedding");
+    let documents = drafts.len();
+    let pb = bar(
+        total as u64,
+        &format!("0/{documents} documents"),
+        "passages",
+    );
     let mut done = Vec::new();
     // Committed batch by batch: an interrupted run keeps what it committed, and the next run
     // skips those documents (same passages) without embedding them again.
@@ -112,6 +117,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         if batch_passages >= COMMIT_PASSAGES || drafts.peek().is_none() {
             done.extend(engine.ingest_drafts(std::mem::take(&mut batch), &|n| pb.inc(n as u64))?);
             batch_passages = 0;
+            pb.set_message(format!("{}/{documents} documents", done.len()));
         }
     }
     pb.finish_and_clear();

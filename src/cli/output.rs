@@ -4,13 +4,20 @@ use indicatif::{ProgressBar, ProgressStyle};
 use semsearch::api;
 use semsearch::engine::Hit;
 
-/// A progress bar on stderr.
-pub fn bar(len: u64, what: &str) -> ProgressBar {
+/// A progress bar on stderr counting `unit`s ("passages"; empty: no unit shown).
+pub fn bar(len: u64, what: &str, unit: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
     pb.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .expect("a valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(&format!(
+            "{{msg:>10}} [{{bar:40}}] {{pos}}/{{len}}{unit} ({{per_sec}}, eta {{eta}})"
+        ))
+        .expect("a valid template")
+        .progress_chars("=> "),
     );
     pb.set_message(what.to_string());
     pb

@@ -258,7 +258,14 @@ fn work(shared: &Shared) {
     }
 }
 
-/// Writes the task's documents, one at a time from the first not yet recorded, recording each.
+/// Documents written by one store write of a task: one commit (a segment, a lexical commit, a
+/// manifest) per few documents rather than per document, which is what makes a large task fast.
+const CHUNK_DOCUMENTS: usize = 32;
+
+/// Writes the task's documents from the first not yet recorded, [`CHUNK_DOCUMENTS`] at a time,
+/// recording each chunk once written. Input errors were refused before the task was queued, so
+/// a chunk that fails fails for the service's reasons (a full disk, a lost database), and every
+/// document of it is reported with that error.
 fn run(shared: &Shared, id: u64, task: &mut Task) {
     let docs = match shared.files.docs(id) {
         Ok(d) => d,
@@ -271,33 +278,40 @@ fn run(shared: &Shared, id: u64, task: &mut Task) {
             return;
         }
     };
-    let start = task.progress.documents_done;
-    for (index, raw) in docs.iter().enumerate().skip(start) {
+    let mut index = task.progress.documents_done;
+    while index < docs.len() {
+        let chunk = &docs[index..(index + CHUNK_DOCUMENTS).min(docs.len())];
         let embedded = std::sync::atomic::AtomicUsize::new(0);
+        let before = task.progress.passages_embedded;
         let progress = |n: usize| {
             let total = embedded.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
             if let Some(t) = lock(shared).tasks.get_mut(&id) {
-                t.progress.passages_embedded = task.progress.passages_embedded + total;
+                t.progress.passages_embedded = before + total;
             }
         };
         let out = shared
             .pool
-            .install(|| shared.engine.ingest(std::slice::from_ref(raw), &progress));
+            .install(|| shared.engine.ingest(chunk, &progress));
         task.progress.passages_embedded += embedded.into_inner();
         match out {
-            Ok(done) => task.results.extend(done.into_iter().map(|d| Written {
-                index,
-                doc: d.doc,
-                passages: d.passages,
-                unchanged: d.unchanged,
-            })),
-            Err(e) => task.errors.push(DocumentError {
-                index,
-                doc: raw.doc.clone(),
-                error: e.to_string(),
-            }),
+            Ok(done) => task
+                .results
+                .extend(done.into_iter().enumerate().map(|(j, d)| Written {
+                    index: index + j,
+                    doc: d.doc,
+                    passages: d.passages,
+                    unchanged: d.unchanged,
+                })),
+            Err(e) => task
+                .errors
+                .extend(chunk.iter().enumerate().map(|(j, raw)| DocumentError {
+                    index: index + j,
+                    doc: raw.doc.clone(),
+                    error: e.to_string(),
+                })),
         }
-        task.progress.documents_done = index + 1;
+        index += chunk.len();
+        task.progress.documents_done = index;
         update(shared, id, task);
     }
 }

@@ -243,7 +243,7 @@ fn writes_queued_as_tasks_run_in_order_and_report_their_end() {
         "POST",
         "/documents/batch",
         "application/x-ndjson",
-        &batch("long", 400),
+        &batch("long", 300),
     );
     assert_eq!(long.status, 202);
     let behind = send(
@@ -285,7 +285,7 @@ fn a_task_acknowledged_with_202_survives_kill_9() {
         "POST",
         "/documents/batch",
         "application/x-ndjson",
-        &batch("k", 300),
+        &batch("k", 1000),
     );
     assert_eq!(first.status, 202, "{}", first.body);
     let second = send(
@@ -297,13 +297,13 @@ fn a_task_acknowledged_with_202_survives_kill_9() {
     );
     assert_eq!(second.status, 202, "{}", second.body);
     let progress = json_of(&send(&s, "GET", "/tasks?limit=2", "application/json", ""));
-    // 300 documents are hundreds of fsynced writes: the kill lands before the first task ends
+    // 1,000 documents are dozens of fsynced writes: the kill lands before the first task ends
     // (so this test sees a task resumed, not one already done).
     assert_ne!(progress["tasks"][1]["status"], "succeeded", "{progress}");
     // SIGKILL, with the first task queued or part-way through.
     drop(s);
     let s = serve(&index, &[]);
-    for (a, n, prefix) in [(&first, 300, "k"), (&second, 20, "q")] {
+    for (a, n, prefix) in [(&first, 1000, "k"), (&second, 20, "q")] {
         let id = json_of(a)["task_id"].as_str().unwrap().to_string();
         let done = ended(&s, &id, Duration::from_secs(240));
         assert_eq!(

@@ -101,6 +101,29 @@ fn curl_uploads_word_opendocument_and_legacy_encodings_that_search_finds() {
         "{body}"
     );
 
+    // Several files in one body: one task, each file a document named by its file's name.
+    let batch = format!("http://{}/documents/batch", server.1);
+    let features = format!("file=@{}", fixture("docs/features.docx").display());
+    let utf16 = format!("file=@{}", fixture("docs/corpus.utf16.txt").display());
+    let (status, body) = curl(&[
+        "-F",
+        &features,
+        "-F",
+        &utf16,
+        "-F",
+        r#"metadata={"batch": true}"#,
+        &batch,
+    ]);
+    assert_eq!(status, 202, "{body}");
+    let task = finished(&server, &body);
+    let written: Vec<&str> = task["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["doc"].as_str().unwrap())
+        .collect();
+    assert_eq!(written, ["features", "corpus.utf16"], "{task}");
+
     let (_, listed) = http(&server.1, "GET", "/documents", "");
     let listed: Value = serde_json::from_str(&listed).unwrap();
     let titles: Vec<(&str, &str)> = listed["documents"]

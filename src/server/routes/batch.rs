@@ -1,7 +1,9 @@
 //! `POST /documents/batch`: many documents in one body, written as one task (`202`, see
 //! `/tasks`), or at once with `?wait=true` (`201`). The body is JSON Lines (one `POST
-//! /documents` object per line; `application/x-ndjson` or `application/jsonl`) or a JSON array
-//! of them (`application/json`), up to the upload limit and [`MAX_BATCH_DOCUMENTS`].
+//! /documents` object per line; `application/x-ndjson` or `application/jsonl`), a JSON array
+//! of them (`application/json`), or files (`multipart/form-data`: `file` parts, each a document
+//! named by its file's name, and an optional `metadata` part for all), up to the upload limit
+//! and [`MAX_BATCH_DOCUMENTS`].
 
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
@@ -28,7 +30,7 @@ pub struct BatchWritten {
 
 /// Adds many documents as one task (each replacing one with the same `doc`).
 #[utoipa::path(post, path = "/documents/batch",
-    request_body(content((String = "application/x-ndjson"), (Vec<NewDocument> = "application/json"))),
+    request_body(content((String = "application/x-ndjson"), (Vec<NewDocument> = "application/json"), (String = "multipart/form-data"))),
     params(("wait" = Option<bool>, Query, description = "true: answer once all are written (201); default false: once queued (202)")),
     responses((status = 202, body = crate::tasks::Task), (status = 201, body = BatchWritten),
         (status = 400, body = ErrorBodySchema), (status = 413, body = ErrorBodySchema),
@@ -48,21 +50,27 @@ pub async fn add_batch(State(state): State<AppState>, req: Request) -> Result<Re
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    if ![
+    let docs = if media == "multipart/form-data" {
+        // A page of another site can send this type without asking, as a single upload.
+        upload::same_origin(&state, req.headers())?;
+        upload::multipart_batch(&state, req).await?
+    } else if [
         "application/x-ndjson",
         "application/jsonl",
         "application/json",
     ]
     .contains(&media.as_str())
     {
+        parse(&upload::body(req, state.max_upload_bytes).await?)?
+    } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "a batch is JSON Lines (application/x-ndjson) or a JSON array (application/json)",
+            "a batch is JSON Lines (application/x-ndjson), a JSON array (application/json) or \
+             files (multipart/form-data)",
         ));
-    }
-    let body = upload::body(req, state.max_upload_bytes).await?;
-    let docs = parse(&body)?;
+    };
+    too_many(docs.len())?;
     if !wait.unwrap_or(false) {
         return tasks::submit(&state, docs).await;
     }

@@ -19,6 +19,9 @@ use crate::server::state::AppState;
 /// Parts a multipart upload may have.
 const MAX_PARTS: usize = 8;
 
+/// Parts a multipart batch may have (its files, within the upload size limit).
+const MAX_BATCH_PARTS: usize = 1000;
+
 /// Bytes a multipart part other than `file` may have (an id, a title, a metadata object).
 const MAX_FIELD_BYTES: usize = 64 * 1024;
 
@@ -138,16 +141,37 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-async fn multipart(state: &AppState, req: Request) -> Result<RawDocument, ApiError> {
-    let mut form = Multipart::from_request(req, state)
+/// A `file` part of a multipart body.
+struct FilePart {
+    bytes: axum::body::Bytes,
+    ext: &'static str,
+    charset: Option<String>,
+    stem: Option<String>,
+}
+
+/// The parts of a multipart body: its files, and the `doc`, `title` and `metadata` parts.
+struct Form {
+    files: Vec<FilePart>,
+    doc: Option<String>,
+    title: Option<String>,
+    metadata: Option<serde_json::Value>,
+}
+
+async fn read_form(state: &AppState, req: Request, max_parts: usize) -> Result<Form, ApiError> {
+    let mut multipart = Multipart::from_request(req, state)
         .await
         .map_err(|e| ApiError::invalid(e.body_text()))?;
-    let (mut file, mut doc, mut title, mut metadata) = (None, None, None, None);
+    let mut form = Form {
+        files: Vec::new(),
+        doc: None,
+        title: None,
+        metadata: None,
+    };
     let mut parts = 0;
-    while let Some(field) = form.next_field().await.map_err(field_error)? {
+    while let Some(field) = multipart.next_field().await.map_err(field_error)? {
         parts += 1;
-        if parts > MAX_PARTS {
-            return Err(ApiError::invalid(format!("at most {MAX_PARTS} parts")));
+        if parts > max_parts {
+            return Err(ApiError::invalid(format!("at most {max_parts} parts")));
         }
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
@@ -161,7 +185,12 @@ async fn multipart(state: &AppState, req: Request) -> Result<RawDocument, ApiErr
                 .and_then(crate::ingest::decode::charset_of)
                 .map(str::to_string);
             let bytes = field.bytes().await.map_err(field_error)?;
-            file = Some((bytes, ext, charset, stem));
+            form.files.push(FilePart {
+                bytes,
+                ext,
+                charset,
+                stem,
+            });
             continue;
         }
         let value = field.bytes().await.map_err(field_error)?;
@@ -173,10 +202,10 @@ async fn multipart(state: &AppState, req: Request) -> Result<RawDocument, ApiErr
         let value = String::from_utf8(value.to_vec())
             .map_err(|_| ApiError::invalid(format!("part {name:?} is not UTF-8")))?;
         match name.as_str() {
-            "doc" => doc = Some(value),
-            "title" => title = Some(value),
+            "doc" => form.doc = Some(value),
+            "title" => form.title = Some(value),
             "metadata" => {
-                metadata = Some(serde_json::from_str(&value).map_err(|e| {
+                form.metadata = Some(serde_json::from_str(&value).map_err(|e| {
                     ApiError::invalid(format!(
                         "part \"metadata\" is not JSON: {}",
                         crate::api::plain_serde(&e.to_string())
@@ -190,16 +219,63 @@ async fn multipart(state: &AppState, req: Request) -> Result<RawDocument, ApiErr
             }
         }
     }
-    let (bytes, ext, charset, stem) =
-        file.ok_or_else(|| ApiError::invalid("a multipart upload needs a part named \"file\""))?;
+    Ok(form)
+}
+
+async fn multipart(state: &AppState, req: Request) -> Result<RawDocument, ApiError> {
+    let mut form = read_form(state, req, MAX_PARTS).await?;
+    if form.files.len() > 1 {
+        return Err(ApiError::invalid(
+            "one file per POST /documents: send several to POST /documents/batch",
+        ));
+    }
+    let f = form
+        .files
+        .pop()
+        .ok_or_else(|| ApiError::invalid("a multipart upload needs a part named \"file\""))?;
     one(
-        &bytes,
-        ext,
-        charset.as_deref(),
-        doc.or(stem),
-        title,
-        metadata,
+        &f.bytes,
+        f.ext,
+        f.charset.as_deref(),
+        form.doc.or(f.stem),
+        form.title,
+        form.metadata,
     )
+}
+
+/// The documents of a multipart batch (`POST /documents/batch`): each `file` part one document
+/// named by its file's name (without extension), a `metadata` part given to all of them.
+pub async fn multipart_batch(state: &AppState, req: Request) -> Result<Vec<RawDocument>, ApiError> {
+    let form = read_form(state, req, MAX_BATCH_PARTS).await?;
+    if form.doc.is_some() || form.title.is_some() {
+        return Err(ApiError::invalid(
+            "a batch names each document by its file's name: no doc or title part",
+        ));
+    }
+    if form.files.is_empty() {
+        return Err(ApiError::invalid(
+            "a multipart batch needs parts named \"file\"",
+        ));
+    }
+    form.files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            one(
+                &f.bytes,
+                f.ext,
+                f.charset.as_deref(),
+                f.stem.clone(),
+                None,
+                form.metadata.clone(),
+            )
+            .map_err(|mut e| {
+                let name = f.stem.as_deref().unwrap_or("(no name)");
+                e.message = format!("file {} ({name}): {}", i + 1, e.message);
+                e
+            })
+        })
+        .collect()
 }
 
 fn field_error(e: axum::extract::multipart::MultipartError) -> ApiError {
