@@ -1,6 +1,7 @@
 //! Hostile documents through the whole write path short of the index (read, clean, split, count
 //! tokens), on the tiny model: each gives a document or a clear error, never a panic, an abort
-//! or a hang. Fixed cases cover the known attacks; property tests throw random markup.
+//! or a hang. Fixed cases cover the known attacks; property tests throw random markup, and
+//! real Word and OpenDocument files damaged at random (their XML, and their zip bytes).
 
 use std::path::Path;
 
@@ -154,5 +155,98 @@ proptest! {
                 let _ = ingest_one(d);
             }
         }
+    }
+}
+
+/// A .docx or .odt fixture with each part passed through `mutate(name, bytes)`, zipped again.
+fn repacked(fixture: &str, mutate: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let bytes = std::fs::read(crate::common::fixture(fixture)).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        out.start_file(&name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&mutate(&name, data)).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// Reads `bytes` as a file of kind `ext` and drafts what it gives: a document, or a clear input
+/// error; never a panic.
+fn read_office(bytes: &[u8], ext: &str) {
+    match ingest::read_bytes("fuzz", bytes, ext, None, "fuzz") {
+        Ok(docs) => {
+            for d in docs {
+                let _ = ingest_one(d);
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
+/// Edits of a byte string: (position as a fraction of its length, bytes removed, bytes put in).
+fn edits() -> impl Strategy<Value = Vec<(f64, usize, Vec<u8>)>> {
+    prop::collection::vec(
+        (
+            0.0..1.0f64,
+            0..64usize,
+            prop::collection::vec(
+                prop_oneof![
+                    any::<u8>(),
+                    Just(b'<'),
+                    Just(b'>'),
+                    Just(b'/'),
+                    Just(b'&'),
+                    Just(b'"')
+                ],
+                0..24,
+            ),
+        ),
+        1..8,
+    )
+}
+
+fn apply(mut data: Vec<u8>, edits: &[(f64, usize, Vec<u8>)]) -> Vec<u8> {
+    for (at, cut, put) in edits {
+        let i = ((data.len() as f64) * at) as usize;
+        let end = (i + cut).min(data.len());
+        data.splice(i..end, put.iter().copied());
+    }
+    data
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The XML inside real Word and OpenDocument files, damaged at random (tags cut, bytes
+    /// inserted, entities broken), zipped again: read or refused, never a panic.
+    #[test]
+    fn damaged_office_xml_never_panics(
+        which in 0..3usize,
+        edits in edits(),
+    ) {
+        let (fixture, ext) = [
+            ("docs/features.docx", "docx"),
+            ("docs/corpus.docx", "docx"),
+            ("docs/corpus.odt", "odt"),
+        ][which];
+        let bytes = repacked(fixture, |name, data| {
+            if name.ends_with(".xml") { apply(data, &edits) } else { data }
+        });
+        read_office(&bytes, ext);
+    }
+
+    /// The zip bytes themselves damaged (headers, sizes, compressed data): refused, never a
+    /// panic or an unbounded read.
+    #[test]
+    fn damaged_office_zips_never_panic(which in 0..2usize, edits in edits()) {
+        let (fixture, ext) = [("docs/features.docx", "docx"), ("docs/corpus.odt", "odt")][which];
+        let bytes = std::fs::read(crate::common::fixture(fixture)).unwrap();
+        read_office(&apply(bytes, &edits), ext);
     }
 }
