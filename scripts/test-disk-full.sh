@@ -41,8 +41,16 @@ search() {  # search MODE QUERY [FILTER] -> the hits' documents, one per line
 # DOC's unique word found by lexical search over everything, and DOC's passages by dense search
 # (restricted to DOC: the tiny model ranks nothing, but only vectors in the index are found).
 check_found() {
-  search lexical "unique$1" | grep -qx "$1" || die "lexical search does not find $1"
-  search dense "Paragraph one of $1" "{\"doc\": \"$1\"}" | grep -qx "$1" || die "dense search does not find $1"
+  local lex dense
+  lex=$(search lexical "unique$1") || true
+  grep -qx "$1" <<<"$lex" || { show "lexical" "unique$1" ""; die "lexical search does not find $1"; }
+  dense=$(search dense "Paragraph one of $1" "{\"doc\": \"$1\"}") || true
+  grep -qx "$1" <<<"$dense" || { show "dense" "Paragraph one of $1" "{\"doc\": \"$1\"}"; die "dense search does not find $1"; }
+}
+show() {  # show MODE QUERY [FILTER]: the raw answer and the server's log, for a failed check
+  curl -s -w ' (HTTP %{http_code})' -H 'content-type: application/json' -X POST "$url/search" \
+    -d "{\"query\": \"$2\", \"k\": 3, \"mode\": \"$1\"${3:+, \"filter\": $3}}" >&2 || true
+  echo >&2; ls -la "$disk" "$disk/idx" >&2 || true; df -h "$disk" >&2 || true; tail -n 30 "$SERVE_LOG" >&2
 }
 
 acked=()
