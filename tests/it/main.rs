@@ -17,6 +17,7 @@ mod http;
 mod http_contract;
 mod keys;
 mod metadata;
+mod mount;
 mod pg_store;
 mod process;
 mod tasks;
