@@ -10,6 +10,7 @@ use semsearch::embed::{Embedder, SentenceVectors, TextEmbedder};
 use semsearch::engine::{Engine, Options};
 use semsearch::index::{Access, Location};
 use semsearch::search::fusion::FusionParams;
+use semsearch::server::collections::{self, Collections};
 
 /// How passages are made: for commands that write (ingest, serve, eval --squad).
 #[derive(clap::Args, Clone)]
@@ -148,6 +149,34 @@ impl StoreArgs {
             "--store takes a postgres:// URL (the local index is --index)"
         );
         Ok(at)
+    }
+
+    /// The collections beside the store: schemas of the `--store` database, else index folders
+    /// beside `index`; each opened with `embedder` and `options`, created when missing only if
+    /// `create` (a server; readers never create).
+    pub fn collections(
+        &self,
+        index: &Path,
+        embedder: Arc<dyn Embedder>,
+        options: Options,
+        create: bool,
+    ) -> anyhow::Result<Collections> {
+        let access = if create {
+            Access::Create
+        } else {
+            Access::Existing
+        };
+        let opener: collections::Opener =
+            Box::new(move |at| Engine::open_at(embedder.clone(), at, access, options.clone()));
+        match self.store.as_deref().filter(|s| !s.is_empty()) {
+            Some(url) => Collections::open_database(url, opener)
+                .context("opening the collections in the database"),
+            None => {
+                let root = collections::folder_of(index);
+                Collections::open(root.clone(), opener)
+                    .with_context(|| format!("opening the collections in {}", root.display()))
+            }
+        }
     }
 
     /// What to call the store in messages (never a password).

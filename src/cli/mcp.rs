@@ -4,12 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
 use semsearch::config::{DEFAULT_ADDR, DEFAULT_INDEX_DIR};
 use semsearch::engine::Options;
 use semsearch::mcp::McpServer;
 use semsearch::server::auth::DEFAULT_COLLECTION;
-use semsearch::server::collections::{self, Collections};
 
 use super::args::load_embedder;
 use super::args::StoreArgs;
@@ -44,23 +42,9 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{DEFAULT_ADDR}"));
     // The index's collections, when it is a folder; opened, never created, by a reader.
     // The store's collections; opened, never created, by a reader.
-    let opener: collections::Opener = Box::new(move |at| {
-        semsearch::engine::Engine::open_at(
-            embedder.clone(),
-            at,
-            semsearch::index::Access::Existing,
-            options.clone(),
-        )
-    });
-    let collections = match &args.store.store {
-        Some(url) => Collections::open_database(url, opener)
-            .context("opening the collections in the database")?,
-        None => {
-            let root = collections::folder_of(&args.index);
-            Collections::open(root.clone(), opener)
-                .with_context(|| format!("opening the collections in {}", root.display()))?
-        }
-    };
+    let collections =
+        args.store
+            .collections(&args.index, embedder.clone(), options.clone(), false)?;
     let collections = Arc::new(collections);
     let base = public.trim_end_matches('/').to_string();
     let resolve: semsearch::mcp::Resolver = Arc::new(move |name: &str| {

@@ -59,23 +59,9 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         args.store
             .open(embedder.clone(), &args.index, true, options.clone())?,
     );
-    let opener: server::collections::Opener = Box::new(move |at| {
-        semsearch::engine::Engine::open_at(
-            embedder.clone(),
-            at,
-            semsearch::index::Access::Create,
-            options.clone(),
-        )
-    });
-    let collections = match &args.store.store {
-        Some(url) => server::collections::Collections::open_database(url, opener)
-            .context("opening the collections in the database")?,
-        None => {
-            let root = server::collections::folder_of(&args.index);
-            server::collections::Collections::open(root.clone(), opener)
-                .with_context(|| format!("opening the collections in {}", root.display()))?
-        }
-    };
+    let collections =
+        args.store
+            .collections(&args.index, embedder.clone(), options.clone(), true)?;
     let names: Vec<String> = collections.list().into_iter().map(|(n, _)| n).collect();
     tracing::info!(
         "collections: default{}",
