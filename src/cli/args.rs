@@ -106,6 +106,15 @@ pub fn load_embedder(dir: &Path) -> anyhow::Result<Arc<dyn Embedder>> {
     Ok(Arc::new(e))
 }
 
+/// How a command opens stores: writers create a missing one, readers never do.
+fn access(create: bool) -> Access {
+    if create {
+        Access::Create
+    } else {
+        Access::Existing
+    }
+}
+
 /// Where the passages live: the local index folder, or a shared PostgreSQL store.
 #[derive(clap::Args, Clone)]
 pub struct StoreArgs {
@@ -125,11 +134,7 @@ impl StoreArgs {
         create: bool,
         options: Options,
     ) -> anyhow::Result<Engine> {
-        let access = if create {
-            Access::Create
-        } else {
-            Access::Existing
-        };
+        let access = access(create);
         Ok(Engine::open_at(
             embedder,
             &self.location(index)?,
@@ -161,11 +166,7 @@ impl StoreArgs {
         options: Options,
         create: bool,
     ) -> anyhow::Result<Collections> {
-        let access = if create {
-            Access::Create
-        } else {
-            Access::Existing
-        };
+        let access = access(create);
         let opener: collections::Opener =
             Box::new(move |at| Engine::open_at(embedder.clone(), at, access, options.clone()));
         match self.store.as_deref().filter(|s| !s.is_empty()) {
