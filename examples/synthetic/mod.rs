@@ -198,6 +198,7 @@ impl Gen {
         let mut vs = Vec::new();
         for i in 0..PER_DOC {
             ps.push(Passage {
+                page: None,
                 id: format!("d{d}#{}", i + 1),
                 doc: format!("d{d}"),
                 title: format!("document {d}"),

@@ -38,6 +38,9 @@ pub struct PassageMetadata {
     pub section: Option<String>,
     /// Clause number, when known.
     pub clause: Option<String>,
+    /// Page (1-based) the passage starts on, for paginated documents (PDF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
     /// Start in the document text, in characters.
     pub start: usize,
     /// End (exclusive).
@@ -57,12 +60,13 @@ pub struct PassageMetadata {
 
 impl PassageMetadata {
     /// Names of the fields every citation has.
-    const BUILT_IN: [&'static str; 10] = [
+    const BUILT_IN: [&'static str; 11] = [
         "passage_id",
         "doc",
         "title",
         "section",
         "clause",
+        "page",
         "start",
         "end",
         "url",
@@ -370,6 +374,9 @@ pub struct ContextCitation {
     pub title: String,
     /// Clause number, when known.
     pub clause: Option<String>,
+    /// Page (1-based) the cited passage starts on, for paginated documents (PDF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
     /// Start of the cited text in the document, in characters.
     pub start: usize,
     /// End (exclusive).
@@ -397,6 +404,7 @@ impl ContextResponse {
                     doc: c.passage.doc,
                     title: c.passage.title,
                     clause: c.passage.clause,
+                    page: c.passage.page,
                     start: c.start,
                     end: c.end,
                     relevance: c.relevance,

@@ -106,6 +106,7 @@ impl TryFrom<NewDocument> for RawDocument {
             clean: d.clean.unwrap_or(true),
             metadata: crate::index::Metadata::from_json(d.metadata.unwrap_or_default())
                 .map_err(crate::ingest::IngestError::Metadata)?,
+            pages: Vec::new(),
         })
     }
 }

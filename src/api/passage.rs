@@ -25,6 +25,9 @@ pub struct Passage {
     pub start: usize,
     /// End offset (characters, exclusive).
     pub end: usize,
+    /// Page (1-based) the passage starts on; only for passages of paginated documents (PDF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
     /// Its document's metadata (`{}` when it has none).
     #[schema(value_type = Object)]
     pub metadata: index::Metadata,
@@ -41,6 +44,7 @@ impl From<&index::Passage> for Passage {
             text: p.text.clone(),
             start: p.start,
             end: p.end,
+            page: p.page,
             metadata: p.metadata.clone(),
         }
     }

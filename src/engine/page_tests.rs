@@ -44,6 +44,7 @@ fn library() -> &'static Engine {
                     meta["draft"] = json!(true);
                 }
                 RawDocument {
+                    pages: Vec::new(),
                     doc: Some(format!("doc-{d:02}")),
                     title: Some(format!("Document {d}")),
                     text: paragraphs.join("\n\n"),

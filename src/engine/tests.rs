@@ -34,6 +34,7 @@ fn counting_engine() -> (Arc<Counting>, Engine) {
 
 fn note(doc: Option<&str>, title: Option<&str>, text: &str) -> RawDocument {
     RawDocument {
+        pages: Vec::new(),
         doc: doc.map(String::from),
         title: title.map(String::from),
         text: text.into(),

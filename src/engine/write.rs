@@ -61,6 +61,7 @@ fn records(id: &str, d: &DocumentDraft) -> Vec<Passage> {
             text: p.text.clone(),
             start: p.start,
             end: p.end,
+            page: p.page,
             metadata: d.metadata.clone(),
         })
         .collect()

@@ -45,6 +45,8 @@ fn document(
                 text: t.to_string(),
                 start,
                 end: start + len,
+                // Some with a page and some without, so both round-trip in every store.
+                page: (i % 2 == 0).then_some(i as u32 + 1),
                 metadata: Default::default(),
             };
             start += len + 1;

@@ -58,6 +58,10 @@ pub struct Passage {
     pub start: usize,
     /// End offset (characters, exclusive).
     pub end: usize,
+    /// Page (1-based) the passage starts on, for a paginated document (PDF); absent otherwise,
+    /// so other records read and hash as they did before pages existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
     /// Its document's metadata (absent from records of documents without any, so those read
     /// and hash as they did before metadata existed).
     #[serde(default, skip_serializing_if = "Metadata::is_empty")]
@@ -69,6 +73,7 @@ impl Passage {
     /// A passage of document `doc` with clause `clause` and no text, for unit tests.
     pub(crate) fn of_clause(doc: &str, clause: Option<&str>) -> Passage {
         Passage {
+            page: None,
             id: format!("{doc}#1"),
             doc: doc.into(),
             title: String::new(),

@@ -35,6 +35,7 @@ pub(super) fn doc(
 ) -> (Vec<Passage>, Vec<PassageVectors>) {
     let ps = (0..n)
         .map(|i| Passage {
+            page: None,
             id: format!("{name}#{}", i + 1),
             doc: name.into(),
             title: format!("{name} title"),

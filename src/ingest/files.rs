@@ -1,11 +1,11 @@
 //! Files in: a file or a folder of them read into raw documents, whatever their format (text,
-//! Markdown, HTML, JSON records, Word, OpenDocument) and text encoding.
+//! Markdown, HTML, JSON records, Word, OpenDocument, PDF) and text encoding.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{decode, office, Format, IngestError, RawDocument, Result};
+use super::{decode, office, pdf, Format, IngestError, RawDocument, Result};
 
 #[derive(Deserialize)]
 struct JsonDoc {
@@ -24,7 +24,7 @@ struct JsonDoc {
 
 /// Extensions read from folders; any other file in a folder is skipped.
 const KNOWN: &[&str] = &[
-    "txt", "text", "md", "markdown", "html", "htm", "json", "jsonl", "ndjson", "docx", "odt",
+    "txt", "text", "md", "markdown", "html", "htm", "json", "jsonl", "ndjson", "docx", "odt", "pdf",
 ];
 
 /// A file of a folder that was not read, and why (always the input's fault).
@@ -120,6 +120,36 @@ pub fn office_document(doc: Option<String>, bytes: &[u8], ext: &str) -> Result<R
         format: Format::Markdown,
         clean: false,
         metadata: Default::default(),
+        pages: Vec::new(),
+    })
+}
+
+/// A PDF as a raw document ([`pdf::read`]): Markdown of one line per paragraph or heading
+/// (outline entries as headings), each line's page kept.
+pub fn pdf_document(doc: Option<String>, bytes: &[u8]) -> Result<RawDocument> {
+    let extracted = pdf::read(bytes)?;
+    let mut text = String::new();
+    let mut pages = Vec::with_capacity(extracted.blocks.len());
+    for b in &extracted.blocks {
+        let before = text.len();
+        office::push_block(&mut text, b.level, &b.text);
+        if text.len() > before {
+            pages.push(b.page);
+        }
+    }
+    tracing::debug!(
+        "PDF of {} pages: {} blocks",
+        extracted.pages,
+        extracted.blocks.len()
+    );
+    Ok(RawDocument {
+        doc,
+        title: extracted.title,
+        text,
+        format: Format::Markdown,
+        clean: false,
+        metadata: Default::default(),
+        pages,
     })
 }
 
@@ -147,7 +177,7 @@ pub fn decode_text(at: &str, bytes: &[u8], charset: Option<&str>, html: bool) ->
 
 /// Reads one file: `.txt`, `.md`, `.html`, `.json` (one object or an array), `.jsonl` (one
 /// object per line), each object with a `text` field and optional `doc`, `title`, `format`,
-/// `clean` and `metadata`; `.docx` and `.odt`. A document without an id takes `id` (the file's
+/// `clean` and `metadata`; `.docx`, `.odt` and `.pdf`. A document without an id takes `id` (the file's
 /// stem by default, and its position, for JSON), so ingesting the same file again replaces it.
 fn read_file(path: &Path, id: Option<String>) -> Result<Vec<RawDocument>> {
     let bytes = std::fs::read(path).map_err(|e| IngestError::Io {
@@ -180,6 +210,9 @@ pub fn read_bytes(
     if matches!(ext, "docx" | "odt" | "doc") {
         return Ok(vec![office_document(Some(stem), bytes, ext)?]);
     }
+    if ext == "pdf" {
+        return Ok(vec![pdf_document(Some(stem), bytes)?]);
+    }
     let html = matches!(ext, "html" | "htm");
     let text = decode_text(at, bytes, charset, html)?;
     let one = |format| vec![RawDocument::new(stem.clone(), text.clone(), format)];
@@ -201,6 +234,7 @@ pub fn read_bytes(
                     clean: d.clean.unwrap_or(true),
                     metadata: crate::index::Metadata::from_json(d.metadata.unwrap_or_default())
                         .map_err(IngestError::Metadata)?,
+                    pages: Vec::new(),
                 })
             })
             .collect()

@@ -11,11 +11,14 @@ mod files;
 pub mod html;
 pub mod meta;
 pub mod office;
+pub mod pdf;
 pub mod split;
 
 use std::path::PathBuf;
 
-pub use files::{decode_text, office_document, read_bytes, read_path, read_tree, Refused};
+pub use files::{
+    decode_text, office_document, pdf_document, read_bytes, read_path, read_tree, Refused,
+};
 
 /// What can be wrong with a document; all but [`IngestError::Io`] are the input's fault.
 #[derive(Debug, thiserror::Error)]
@@ -207,6 +210,10 @@ pub struct RawDocument {
     pub clean: bool,
     /// Metadata, checked ([`crate::index::Metadata::parse`]); stored with the document.
     pub metadata: crate::index::Metadata,
+    /// For a paginated source (PDF): the page (1-based) each block of `text` starts on, one
+    /// per block; `text` is then Markdown of one line per block. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<u32>,
 }
 
 impl RawDocument {
@@ -219,6 +226,7 @@ impl RawDocument {
             format,
             clean: true,
             metadata: Default::default(),
+            pages: Vec::new(),
         }
     }
 
@@ -243,6 +251,8 @@ pub struct Document {
     pub markdown: bool,
     /// What the file states about itself ([`meta`]) under what the client sent, which wins.
     pub metadata: crate::index::Metadata,
+    /// The page each line of `text` starts on, when the source has pages; else empty.
+    pub pages: Vec<u32>,
 }
 
 /// Longest title taken from a document's first line when nothing else names it, in characters.
@@ -261,10 +271,21 @@ pub fn clean(raw: &RawDocument) -> Result<Document> {
                 .collect(),
             meta::Stated::default(),
         ),
+        // A paginated document's blocks are its own lines: no front matter to read.
+        Format::Markdown if !raw.pages.is_empty() => {
+            (markdown_blocks(&raw.text), meta::Stated::default())
+        }
         Format::Markdown => {
             let (stated, body) = meta::front_matter(&raw.text);
             (markdown_blocks(body), stated)
         }
+    };
+    // Pages stay only while blocks and pages pair one to one (so always, unless chrome
+    // stripping, which a paginated document skips, removed some).
+    let pages = if !raw.clean && raw.pages.len() == blocks.len() {
+        raw.pages.clone()
+    } else {
+        Vec::new()
     };
     // The client's keys over the file's: `parse` cannot fail on what `Stated` keeps, and
     // `patched` checks the merged count.
@@ -310,6 +331,7 @@ pub fn clean(raw: &RawDocument) -> Result<Document> {
         text: cleaned.lines.join("\n"),
         markdown,
         metadata,
+        pages,
     })
 }
 

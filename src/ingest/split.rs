@@ -20,6 +20,8 @@ pub struct Draft {
     pub start: usize,
     /// End (exclusive), in characters.
     pub end: usize,
+    /// Page (1-based) the passage starts on, for a paginated document.
+    pub page: Option<u32>,
 }
 
 /// Characters a cut of an over-long sentence starts from: more than any model window holds
@@ -188,7 +190,8 @@ fn split_lines(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
     let mut out = Vec::new();
     let mut section: Option<String> = None;
     let mut offset = 0; // char offset of the current line in doc.text
-    for line in doc.text.split('\n') {
+    for (number, line) in doc.text.split('\n').enumerate() {
+        let page = doc.pages.get(number).copied();
         let len = line.chars().count();
         let line_start = offset;
         offset += len + 1;
@@ -216,6 +219,7 @@ fn split_lines(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
                 text: t.to_string(),
                 start: base,
                 end: base + text_chars.len(),
+                page,
             });
             continue;
         }
@@ -228,6 +232,7 @@ fn split_lines(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
                 text: piece(a, b),
                 start: base + a,
                 end: base + b,
+                page,
             });
         };
         for (a, b) in sentences(t) {

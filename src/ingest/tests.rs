@@ -143,6 +143,7 @@ fn sentences_keep_punctuation_and_decimals() {
 #[test]
 fn clauses_carry_section_number_and_offsets() {
     let doc = Document {
+        pages: Vec::new(),
         title: "t".into(),
         text:
             "一、总体要求\n1.第一条。内容。\n2.第二条很长。第二句。第三句。\n二、措施\n（一）分条。"
@@ -173,6 +174,7 @@ fn clauses_carry_section_number_and_offsets() {
 #[test]
 fn numbered_sections_with_lost_headings_are_left_empty() {
     let doc = |text: &str| Document {
+        pages: Vec::new(),
         title: "t".into(),
         text: text.into(),
         markdown: false,
@@ -214,6 +216,7 @@ fn numbered_sections_with_lost_headings_are_left_empty() {
 #[test]
 fn a_sentence_too_long_alone_is_cut_by_characters() {
     let doc = Document {
+        pages: Vec::new(),
         title: "t".into(),
         text: "abcdefghij".into(),
         markdown: false,

@@ -114,6 +114,7 @@ mod tests {
 
     fn passage(doc: &str, n: usize, text: &str) -> crate::index::Passage {
         crate::index::Passage {
+            page: None,
             id: format!("{doc}#{n}"),
             doc: doc.into(),
             title: "t".into(),

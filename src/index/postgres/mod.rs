@@ -213,8 +213,9 @@ impl PgStore {
                     .query_one(
                         "INSERT INTO semsearch_passages
                              (id, doc, ord, title, section, clause, body, start_at, end_at, len,
-                              embedding, metadata)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)
+                              embedding, metadata, page)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb,
+                                 $13)
                          RETURNING key",
                         &[
                             &p.id,
@@ -229,6 +230,7 @@ impl PgStore {
                             &len,
                             &Vector::from(v.passage.clone()),
                             &metadata,
+                            &p.page.map(|p| p.min(i32::MAX as u32) as i32),
                         ],
                     )
                     .map_err(db)?

@@ -11,7 +11,7 @@ use crate::embed::ModelId;
 use crate::index::StoreError;
 
 /// The schema this binary writes and reads.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Widest vector stored in its row (4 kB of f32).
 const PLAIN_DIM_MAX: usize = 1024;
@@ -80,6 +80,10 @@ const SCHEMA_V2: &str =
      ALTER TABLE semsearch_passages ADD COLUMN IF NOT EXISTS metadata jsonb NOT NULL DEFAULT '{}';
      UPDATE semsearch_meta SET value = '2' WHERE key = 'schema_version';";
 
+/// Schema 3: the page a passage of a paginated document (PDF) starts on; null for the rest.
+const SCHEMA_V3: &str = "ALTER TABLE semsearch_passages ADD COLUMN IF NOT EXISTS page int;
+     UPDATE semsearch_meta SET value = '3' WHERE key = 'schema_version';";
+
 /// The vector indexes (pgvector HNSW, cosine), created when missing: at schema creation, at the
 /// end of a bulk load that dropped them, and when a writer opens a database whose bulk load was
 /// cut short. Searches are exact, only slower, while they are missing.
@@ -134,6 +138,10 @@ pub(super) fn prepare(store: &PgStore, model: &ModelId, create: bool) -> Result<
         // the change is instant and loses nothing.
         tx.batch_execute(SCHEMA_V2).map_err(db)?;
         version = 2;
+    }
+    if version == 2 {
+        tx.batch_execute(SCHEMA_V3).map_err(db)?;
+        version = 3;
     }
     if version > SCHEMA_VERSION {
         return Err(store.corrupt(format!(

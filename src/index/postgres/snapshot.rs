@@ -50,9 +50,9 @@ pub(crate) struct PgSnapshot {
 }
 
 const RECORD_COLUMNS: &str =
-    "key, id, doc, title, section, clause, body, start_at, end_at, metadata::text";
+    "key, id, doc, title, section, clause, body, start_at, end_at, metadata::text, page";
 const PASSAGE_COLUMNS: &str =
-    "key, id, doc, title, section, clause, body, start_at, end_at, metadata::text, embedding";
+    "key, id, doc, title, section, clause, body, start_at, end_at, metadata::text, page, embedding";
 
 impl PgSnapshot {
     /// A snapshot in a fresh read-only transaction.
@@ -198,7 +198,7 @@ impl PgSnapshot {
                 let vectors: Vec<Vector> = r.get(13);
                 let row = Row {
                     passage: passage_of(r)?,
-                    vector: r.get::<_, Vector>(10).to_vec(),
+                    vector: r.get::<_, Vector>(11).to_vec(),
                     sentences: starts
                         .into_iter()
                         .zip(ends)
@@ -293,6 +293,7 @@ fn passage_of(r: &postgres::Row) -> Result<Passage, StoreError> {
         start: r.get::<_, i64>(7) as usize,
         end: r.get::<_, i64>(8) as usize,
         metadata: serde_json::from_str(r.get(9))?,
+        page: r.get::<_, Option<i32>>(10).map(|p| p.max(0) as u32),
     })
 }
 

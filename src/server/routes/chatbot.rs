@@ -35,6 +35,7 @@ fn metadata(state: &AppState, h: &engine::Hit) -> PassageMetadata {
         title: p.title.clone(),
         section: p.section.clone(),
         clause: p.clause.clone(),
+        page: p.page,
         start: p.start,
         end: p.end,
         url: state.passage_url(&p.id),
