@@ -35,6 +35,28 @@ fn shown(drafts: &[split::Draft]) -> Vec<(Option<String>, Option<String>, String
 }
 
 #[test]
+fn pdfs_give_the_passages_of_the_text_each_on_its_page() {
+    let text = passages(&read_one("corpus/suzhou-15th-five-year-plan-proposal.txt").unwrap());
+    let plan = "中共苏州市委关于制定苏州市国民经济和社会发展第十五个五年规划的建议";
+    for rel in ["pdf/corpus.reportlab.pdf", "pdf/corpus.libreoffice.pdf"] {
+        let raw = read_one(rel).unwrap();
+        assert_eq!(raw.title.as_deref(), Some(plan), "{rel}");
+        let drafts = passages(&raw);
+        // The title is a paragraph of the page too; the text file's web page had it apart.
+        let body: Vec<split::Draft> = drafts.iter().filter(|d| d.text != plan).cloned().collect();
+        let (ours, theirs) = (shown(&body), shown(&text));
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert_eq!(a, b, "{rel}: passage {i}");
+        }
+        assert_eq!(ours.len(), theirs.len(), "{rel}");
+        assert!(drafts.iter().all(|d| d.page.is_some()), "{rel}");
+        let pages: Vec<u32> = drafts.iter().map(|d| d.page.unwrap()).collect();
+        assert!(pages.windows(2).all(|w| w[0] <= w[1]), "{rel}: {pages:?}");
+        assert!(*pages.last().unwrap() >= 10, "{rel}: {pages:?}");
+    }
+}
+
+#[test]
 fn word_and_opendocument_give_the_passages_of_the_text() {
     let text = passages(&read_one("corpus/suzhou-15th-five-year-plan-proposal.txt").unwrap());
     assert!(text.len() > 60, "{}", text.len());

@@ -63,6 +63,11 @@ fn curl_uploads_word_opendocument_and_legacy_encodings_that_search_finds() {
         task["results"][0]["passages"].as_u64().unwrap() > 60,
         "{task}"
     );
+    let pdf = format!("file=@{}", fixture("pdf/corpus.reportlab.pdf").display());
+    let (status, body) = curl(&["-F", &pdf, "-F", "doc=plan-pdf", &url]);
+    assert_eq!(status, 202, "{body}");
+    let task = finished(&server, &body);
+    assert_eq!(task["results"][0]["doc"], "plan-pdf", "{task}");
     let url = format!("{url}?wait=true");
     // No `doc` part: the file's stem names it; the part's type gives the charset.
     let gbk = format!(
@@ -133,12 +138,12 @@ fn curl_uploads_word_opendocument_and_legacy_encodings_that_search_finds() {
         .map(|d| (d["doc"].as_str().unwrap(), d["title"].as_str().unwrap()))
         .collect();
     let plan = "中共苏州市委关于制定苏州市国民经济和社会发展第十五个五年规划的建议";
-    for doc in ["plan-docx", "plan-odt"] {
+    for doc in ["plan-docx", "plan-odt", "plan-pdf"] {
         assert!(titles.contains(&(doc, plan)), "{titles:?}");
     }
     assert!(titles.contains(&("news", "報導")), "{titles:?}");
     // The lexical side does not depend on the (tiny, random) model: each upload's text is there.
-    for doc in ["plan-docx", "plan-odt", "corpus.gbk"] {
+    for doc in ["plan-docx", "plan-odt", "corpus.gbk", "plan-pdf"] {
         let q = format!(
             r#"{{"query": "太湖苏州辖区连续多少年安全度夏", "mode": "lexical", "k": 1, "filter": {{"type": "eq", "key": "doc", "value": "{doc}"}}}}"#
         );
@@ -151,10 +156,31 @@ fn curl_uploads_word_opendocument_and_legacy_encodings_that_search_finds() {
             !text.contains("苏州市委办公室印发"),
             "{doc}: the footer reached a passage"
         );
+        // A PDF's passage says on which page it starts: the page the producer put it on.
+        let page = hits["results"][0]["page"].as_u64();
+        if doc == "plan-pdf" {
+            assert_eq!(page, Some(pdf_page("连续18年")), "{hits}");
+        } else {
+            assert_eq!(page, None, "{hits}");
+        }
     }
     let q = r#"{"query": "傳統文化", "mode": "lexical", "k": 1}"#;
     let (_, hits) = http(&server.1, "POST", "/search", q);
     assert!(hits.contains("\"doc\":\"news\""), "{hits}");
+}
+
+/// The page of the corpus PDF whose paragraphs hold `text`, as its producer recorded it.
+fn pdf_page(text: &str) -> u64 {
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(fixture("pdf/corpus.reportlab.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let pages = expected["pages"].as_array().unwrap();
+    let at = pages
+        .iter()
+        .position(|p| p.to_string().contains(text))
+        .expect("the text is in the fixture");
+    at as u64 + 1
 }
 
 fn upload(content_type: &str, body: impl Into<Body>) -> Request<Body> {

@@ -172,12 +172,20 @@ impl<'a> Font<'a> {
                         _ => *default,
                     };
                 }
-                // Without the CMap the CID is unknown: CJK fonts are full-width for ideographs
-                // and half-width for the rest.
-                if text.chars().any(wide) {
-                    *default
-                } else {
-                    *default / 2.0
+                // Without the CMap the CID is unknown, but the CJK collections agree on ASCII:
+                // printable ASCII is CIDs 1-95 (proportional or half-width); nearly all else,
+                // ideographs and CJK punctuation such as “ ” alike, is full-width.
+                let mut chars = text.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c @ ' '..='~'), None) => {
+                        let cid = c as u32 - 0x1F;
+                        let i = ranges.partition_point(|r| r.0 <= cid);
+                        match i.checked_sub(1).map(|i| ranges[i]) {
+                            Some((_, last, w)) if cid <= last => w,
+                            _ => *default / 2.0,
+                        }
+                    }
+                    _ => *default,
                 }
             }
             Widths::Standard { table, mono } => match table {

@@ -173,7 +173,7 @@ pub fn order(lines: Vec<Line>) -> Vec<Line> {
 fn right_edge(blocks: &[Block], sequence: &[usize], n: usize) -> f32 {
     let b = &blocks[sequence[n]];
     if b.lines.len() > 1 {
-        return b.x1;
+        return common_right(b);
     }
     let near = |&&i: &&usize| {
         let c = &blocks[i];
@@ -183,7 +183,24 @@ fn right_edge(blocks: &[Block], sequence: &[usize], n: usize) -> f32 {
         .iter()
         .find(near)
         .or_else(|| sequence[..n].iter().rev().find(near))
-        .map_or(b.x1, |&i| blocks[i].x1)
+        .map_or(b.x1, |&i| common_right(&blocks[i]))
+}
+
+/// The right edge most of a block's lines reach (the largest among equals): its full lines'
+/// edge, which a line whose width was overestimated (a font without usable widths) does not
+/// move.
+fn common_right(b: &Block) -> f32 {
+    let near = |x: f32| {
+        b.lines
+            .iter()
+            .filter(|l| (l.x1 - x).abs() <= 0.5 * l.size)
+            .count()
+    };
+    b.lines
+        .iter()
+        .map(|l| (near(l.x1), l.x1))
+        .max_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .map_or(b.x1, |(_, x)| x)
 }
 
 /// Breuel's partial order, made total by a topological sort that takes the topmost (then

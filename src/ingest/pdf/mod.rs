@@ -209,20 +209,35 @@ fn paragraphs(pages: &[Vec<Line>]) -> Vec<Block> {
     out
 }
 
-/// True when line `l` starts a paragraph after line `q`.
+/// True when line `l` starts a paragraph after line `q`: a change of font size, an indented
+/// first line, a clause number or chapter heading, a wider step down than a line's, or a line
+/// that ends short of its column after a sentence's end. A short line that ends mid-sentence
+/// (wrapped early before a word that would not fit) goes on in the next line of its block.
 fn breaks(q: &Line, l: &Line) -> bool {
     let size = q.size.max(l.size);
-    let full = q.x1 >= q.block_x1 - 1.5 * size;
     let indented = l.x0 > l.block_x0 + 0.8 * size;
-    if (q.size - l.size).abs() > 0.1 * size || !full || indented {
+    if (q.size - l.size).abs() > 0.1 * size || indented {
         return true;
     }
     let t = l.text.as_str();
     if split::clause_number(t).is_some() || split::section_heading(t).is_some() {
         return true;
     }
-    // Within a block, a wider step down than a line's is a paragraph gap.
-    q.block == l.block && q.y - l.y > 1.9 * size
+    let same_block = q.block == l.block;
+    if same_block && q.y - l.y > 1.9 * size {
+        return true;
+    }
+    let full = q.x1 >= q.block_x1 - 1.5 * size;
+    if full {
+        return false;
+    }
+    let ended = q.text.trim_end().ends_with(|c: char| {
+        matches!(
+            c,
+            '。' | '！' | '？' | '；' | '：' | '.' | '!' | '?' | ';' | ':' | '”' | '"' | '）' | ')'
+        )
+    });
+    ended || !same_block
 }
 
 /// Marks as headings the paragraphs the outline points at: on the entry's page, the first

@@ -37,11 +37,12 @@ const MEDIA_TYPES: &[(&str, &str)] = &[
     ),
     ("application/vnd.oasis.opendocument.text", "odt"),
     ("application/msword", "doc"),
+    ("application/pdf", "pdf"),
 ];
 
 /// Extensions a file part's name may have.
 const EXTENSIONS: &[&str] = &[
-    "txt", "text", "md", "markdown", "html", "htm", "docx", "odt", "doc",
+    "txt", "text", "md", "markdown", "html", "htm", "docx", "odt", "doc", "pdf",
 ];
 
 /// `?doc=` and `?title=` of a raw upload (`?wait=` is taken out before).
@@ -110,8 +111,28 @@ pub async fn read(
         .map(|(_, e)| *e)
         .unwrap_or("txt");
     let bytes = body(req, state.max_upload_bytes).await?;
-    let charset = crate::ingest::decode::charset_of(&content_type);
-    one(&bytes, ext, charset, params.doc, params.title, None)
+    let charset = crate::ingest::decode::charset_of(&content_type).map(str::to_string);
+    off_thread(move || {
+        one(
+            &bytes,
+            ext,
+            charset.as_deref(),
+            params.doc,
+            params.title,
+            None,
+        )
+    })
+    .await
+}
+
+/// Runs `read` (parsing a document, which for a large PDF takes a while) on the blocking pool,
+/// not on a thread that serves requests.
+async fn off_thread<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the upload failed: {e}")))?
 }
 
 /// The query of a raw upload, refused when it holds anything but `doc` and `title`.
@@ -233,14 +254,17 @@ async fn multipart(state: &AppState, req: Request) -> Result<RawDocument, ApiErr
         .files
         .pop()
         .ok_or_else(|| ApiError::invalid("a multipart upload needs a part named \"file\""))?;
-    one(
-        &f.bytes,
-        f.ext,
-        f.charset.as_deref(),
-        form.doc.or(f.stem),
-        form.title,
-        form.metadata,
-    )
+    off_thread(move || {
+        one(
+            &f.bytes,
+            f.ext,
+            f.charset.as_deref(),
+            form.doc.or(f.stem),
+            form.title,
+            form.metadata,
+        )
+    })
+    .await
 }
 
 /// The documents of a multipart batch (`POST /documents/batch`): each `file` part one document
@@ -257,25 +281,28 @@ pub async fn multipart_batch(state: &AppState, req: Request) -> Result<Vec<RawDo
             "a multipart batch needs parts named \"file\"",
         ));
     }
-    form.files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            one(
-                &f.bytes,
-                f.ext,
-                f.charset.as_deref(),
-                f.stem.clone(),
-                None,
-                form.metadata.clone(),
-            )
-            .map_err(|mut e| {
-                let name = f.stem.as_deref().unwrap_or("(no name)");
-                e.message = format!("file {} ({name}): {}", i + 1, e.message);
-                e
+    off_thread(move || {
+        form.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                one(
+                    &f.bytes,
+                    f.ext,
+                    f.charset.as_deref(),
+                    f.stem.clone(),
+                    None,
+                    form.metadata.clone(),
+                )
+                .map_err(|mut e| {
+                    let name = f.stem.as_deref().unwrap_or("(no name)");
+                    e.message = format!("file {} ({name}): {}", i + 1, e.message);
+                    e
+                })
             })
-        })
-        .collect()
+            .collect()
+    })
+    .await
 }
 
 fn field_error(e: axum::extract::multipart::MultipartError) -> ApiError {
@@ -312,7 +339,7 @@ fn kind_of(file_name: Option<&str>, content_type: Option<&str>) -> Result<&'stat
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
         format!(
-            "a file of kind {:?} is not read (expected .txt, .md, .html, .docx or .odt)",
+            "a file of kind {:?} is not read (expected .txt, .md, .html, .docx, .odt or .pdf)",
             ext.unwrap_or(media)
         ),
     ))
