@@ -115,8 +115,11 @@ impl McpServer {
                     Value::Object(m) => m,
                     _ => Default::default(),
                 };
-                let built_in = json!({"doc": p.doc, "document_title": p.title,
+                let mut built_in = json!({"doc": p.doc, "document_title": p.title,
                     "section": p.section, "clause": p.clause, "start": p.start, "end": p.end});
+                if let (Some(page), Some(b)) = (p.page, built_in.as_object_mut()) {
+                    b.insert("page".into(), page.into());
+                }
                 if let Value::Object(b) = built_in {
                     metadata.extend(b);
                 }

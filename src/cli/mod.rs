@@ -41,7 +41,7 @@ enum Command {
     /// Embed UTF-8 lines from stdin; print one JSON array per line.
     Embed(embed::Args),
     /// Add documents (text in any common encoding, Markdown, HTML, JSON/JSONL, Word .docx,
-    /// OpenDocument .odt) to the index, creating it if needed.
+    /// OpenDocument .odt, PDF) to the index, creating it if needed.
     Ingest(ingest::Args),
     /// Copy another store's documents with their vectors (local index <-> PostgreSQL).
     Import(import::Args),

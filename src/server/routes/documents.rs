@@ -69,9 +69,9 @@ pub async fn stats(
 /// Adds a document (replacing one with the same `doc`). A JSON document is acknowledged once
 /// saved (`201`), or queued as a task with `?wait=false` (`202`, see `/tasks`); a file is a
 /// task unless `?wait=true`. JSON, or a file
-/// ([`upload`]): `multipart/form-data` with a `file` part (.txt, .md, .html, .docx, .odt; text
+/// ([`upload`]): `multipart/form-data` with a `file` part (.txt, .md, .html, .docx, .odt, .pdf; text
 /// in any common encoding) and optional `doc`, `title`, `metadata` (JSON) parts, or a raw text
-/// (`charset` honoured, else detected), HTML, Markdown, Word or OpenDocument body named by
+/// (`charset` honoured, else detected), HTML, Markdown, Word, OpenDocument or PDF body named by
 /// `?doc=` and `?title=`.
 #[utoipa::path(post, path = "/documents",
     request_body(content(
@@ -79,6 +79,7 @@ pub async fn stats(
         (String = "multipart/form-data"),
         (String = "text/plain"),
         (String = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (String = "application/pdf"),
     )),
     params(("wait" = Option<bool>, Query, description = "true: answer once written (201); false: answer once queued (202, a task). Default: true for JSON, false for files")),
     responses((status = 201, body = Ingested), (status = 202, body = crate::tasks::Task), (status = 400, body = ErrorBodySchema), (status = 401, body = ErrorBodySchema),
