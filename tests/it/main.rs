@@ -13,6 +13,7 @@ mod embed_real;
 mod facets;
 mod formats;
 mod hostile;
+mod hostile_pdf;
 mod http;
 mod http_contract;
 mod keys;
