@@ -225,3 +225,40 @@ fn operations_decode_as_written() {
         .collect();
     assert_eq!(names, ["BT", "Tf", "Td", "Tj", "ET"]);
 }
+
+#[test]
+fn deep_nesting_in_objects_and_content_is_bounded() {
+    let deep = format!("{}(x){}", "[".repeat(100_000), "]".repeat(100_000));
+    // In a page's content, as an operand.
+    let _ = read(&pdf(text(&format!("{deep} TJ (after) Tj")), vec![], 1));
+    // In an object of the file: the page dictionary itself.
+    let plain = pdf(text("(body) Tj"), vec![], 1);
+    let at = plain
+        .windows(10)
+        .position(|w| w == b"/Type /Pag" || w == b"/Type/Page")
+        .expect("a page dictionary");
+    let mut nested = plain[..at].to_vec();
+    nested.extend_from_slice(format!("/Deep {deep} ").as_bytes());
+    nested.extend_from_slice(&plain[at..]);
+    // The xref offsets are now wrong too: the reader must rebuild them or refuse.
+    let _ = read(&nested);
+}
+
+#[test]
+fn a_page_tree_that_contains_itself_stops() {
+    let mut doc = Document::load_mem(&pdf(text("(looped) Tj"), vec![], 1)).unwrap();
+    let root = doc
+        .catalog()
+        .unwrap()
+        .get(b"Pages")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let pages = doc.get_dictionary_mut(root).unwrap();
+    let mut kids = pages.get(b"Kids").unwrap().as_array().unwrap().clone();
+    kids.push(root.into());
+    pages.set("Kids", kids);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    let _ = read(&out);
+}
