@@ -91,6 +91,20 @@ fn curl_uploads_word_opendocument_and_legacy_encodings_that_search_finds() {
         &url,
     ]);
     assert_eq!(status, 201, "{body}");
+    // A raw PDF body, named by the query.
+    let raw_pdf = format!("@{}", fixture("pdf/xquad.twocol.pdf").display());
+    let (status, body) = curl(&[
+        "-H",
+        "content-type: application/pdf",
+        "--data-binary",
+        &raw_pdf,
+        &format!("{url}&doc=xquad-pdf"),
+    ]);
+    assert_eq!(
+        (status, body["doc"].as_str()),
+        (201, Some("xquad-pdf")),
+        "{body}"
+    );
     let big5 = format!("@{}", fixture("docs/corpus.big5.txt").display());
     let raw = format!("{url}&doc=news&title=%E5%A0%B1%E5%B0%8E");
     let (status, body) = curl(&[
