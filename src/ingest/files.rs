@@ -134,7 +134,9 @@ pub fn pdf_document(doc: Option<String>, bytes: &[u8]) -> Result<RawDocument> {
         let before = text.len();
         office::push_block(&mut text, b.level, &b.text);
         if text.len() > before {
-            pages.push(b.page);
+            let mut turns = vec![(0, b.page)];
+            turns.extend(b.turns.iter().copied());
+            pages.push(turns);
         }
     }
     tracing::debug!(

@@ -210,10 +210,10 @@ pub struct RawDocument {
     pub clean: bool,
     /// Metadata, checked ([`crate::index::Metadata::parse`]); stored with the document.
     pub metadata: crate::index::Metadata,
-    /// For a paginated source (PDF): the page (1-based) each block of `text` starts on, one
-    /// per block; `text` is then Markdown of one line per block. Empty otherwise.
+    /// For a paginated source (PDF): the pages of each block of `text`, one entry per block;
+    /// `text` is then Markdown of one line per block. Empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pages: Vec<u32>,
+    pub pages: Vec<BlockPages>,
 }
 
 impl RawDocument {
@@ -251,8 +251,22 @@ pub struct Document {
     pub markdown: bool,
     /// What the file states about itself ([`meta`]) under what the client sent, which wins.
     pub metadata: crate::index::Metadata,
-    /// The page each line of `text` starts on, when the source has pages; else empty.
-    pub pages: Vec<u32>,
+    /// The pages of each line of `text`, when the source has pages; else empty.
+    pub pages: Vec<BlockPages>,
+}
+
+/// The pages a block (a line of clean text) of a paginated document lies on: (character offset
+/// in the line, page from there on), first `(0, the page it starts on)`, offsets increasing.
+pub type BlockPages = Vec<(u32, u32)>;
+
+/// The page at character `at` of a block whose pages are `pages`.
+pub fn page_at(pages: &BlockPages, at: usize) -> Option<u32> {
+    pages
+        .iter()
+        .take_while(|(o, _)| *o as usize <= at)
+        .last()
+        .or(pages.first())
+        .map(|p| p.1)
 }
 
 /// Longest title taken from a document's first line when nothing else names it, in characters.

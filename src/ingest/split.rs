@@ -191,7 +191,8 @@ fn split_lines(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
     let mut section: Option<String> = None;
     let mut offset = 0; // char offset of the current line in doc.text
     for (number, line) in doc.text.split('\n').enumerate() {
-        let page = doc.pages.get(number).copied();
+        let pages = doc.pages.get(number);
+        let page = |a: usize| pages.and_then(|p| super::page_at(p, a));
         let len = line.chars().count();
         let line_start = offset;
         offset += len + 1;
@@ -219,7 +220,7 @@ fn split_lines(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
                 text: t.to_string(),
                 start: base,
                 end: base + text_chars.len(),
-                page,
+                page: page(0),
             });
             continue;
         }
@@ -232,7 +233,7 @@ fn split_lines(doc: &Document, fits: &dyn Fn(&str) -> bool) -> Vec<Draft> {
                 text: piece(a, b),
                 start: base + a,
                 end: base + b,
-                page,
+                page: page(a),
             });
         };
         for (a, b) in sentences(t) {

@@ -180,3 +180,46 @@ fn a_folder_ingests_what_it_can_and_lists_what_it_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_passage_cut_from_a_paragraph_that_crosses_pages_starts_on_its_own_page() {
+    // Cut clauses in chunks of about 120 characters, so some start on a later page than their
+    // clause does; lopdf's own per-page text is the oracle of which page holds what.
+    let rel = "pdf/corpus.reportlab.pdf";
+    let raw = read_one(rel).unwrap();
+    let doc = ingest::clean(&raw).unwrap();
+    let drafts = split::split(&doc, &|t: &str| t.chars().count() < 120);
+    let bytes = std::fs::read(fixture(rel)).unwrap();
+    let pdf = lopdf::Document::load_mem(&bytes).unwrap();
+    let squash = |s: &str| -> String { s.chars().filter(|c| !c.is_whitespace()).collect() };
+    // Without the running header and footer, so a sentence across a page break reads whole.
+    let pages: Vec<String> = (1..=pdf.get_pages().len() as u32)
+        .map(|p| {
+            squash(&pdf.extract_text(&[p]).unwrap())
+                .replace("中共苏州市委文件（内部资料）", "")
+                .replace(&format!("苏州市委办公室印发第{p}页"), "")
+        })
+        .collect();
+    let mut later = 0;
+    for d in &drafts {
+        let p = d.page.expect("every PDF passage has a page") as usize;
+        let prefix: String = squash(&d.text).chars().take(8).collect();
+        let here = pages[p - 1].contains(&prefix);
+        let next = pages.get(p).map(String::as_str).unwrap_or_default();
+        // Straddling the page break: begins on page p, ends on the next.
+        let straddles =
+            format!("{}{next}", pages[p - 1]).contains(&prefix) && !next.contains(&prefix);
+        assert!(here || straddles, "{rel}: {prefix:?} is not on page {p}");
+        if d.clause.is_some()
+            && drafts
+                .iter()
+                .any(|o| o.clause == d.clause && o.page < d.page)
+        {
+            later += 1;
+        }
+    }
+    assert!(
+        later >= 2,
+        "only {later} chunks start on a later page than their clause"
+    );
+}

@@ -74,7 +74,7 @@ fn read(bytes: &[u8]) -> Result<ingest::RawDocument, String> {
 fn a_plain_page_reads() {
     let doc = read(&pdf(text("(Plain text on a page.) Tj"), vec![], 1)).unwrap();
     assert_eq!(doc.text, "Plain text on a page.");
-    assert_eq!(doc.pages, [1]);
+    assert_eq!(doc.pages, [vec![(0, 1)]]);
 }
 
 #[test]

@@ -193,9 +193,9 @@ impl PgSnapshot {
         rows.iter()
             .map(|r| {
                 let key: i64 = r.get(0);
-                let starts: Vec<i32> = r.get(11);
-                let ends: Vec<i32> = r.get(12);
-                let vectors: Vec<Vector> = r.get(13);
+                let starts: Vec<i32> = r.get(12);
+                let ends: Vec<i32> = r.get(13);
+                let vectors: Vec<Vector> = r.get(14);
                 let row = Row {
                     passage: passage_of(r)?,
                     vector: r.get::<_, Vector>(11).to_vec(),

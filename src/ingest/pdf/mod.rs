@@ -43,6 +43,8 @@ pub struct Block {
     pub text: String,
     /// Page it starts on.
     pub page: u32,
+    /// Where later pages begin inside `text`: (character offset, page), in order.
+    pub turns: Vec<(u32, u32)>,
 }
 
 /// What a PDF holds.
@@ -195,12 +197,21 @@ fn paragraphs(pages: &[Vec<Line>]) -> Vec<Block> {
                 None => true,
                 Some(q) => breaks(q, l),
             };
+            let page = p as u32 + 1;
             match out.last_mut() {
-                Some(b) if !starts => join(&mut b.text, &l.text),
+                Some(b) if !starts => {
+                    join(&mut b.text, &l.text);
+                    let last = b.turns.last().map_or(b.page, |t| t.1);
+                    if page != last {
+                        let at = b.text.chars().count() - l.text.chars().count();
+                        b.turns.push((at as u32, page));
+                    }
+                }
                 _ => out.push(Block {
                     level: None,
                     text: l.text.clone(),
-                    page: p as u32 + 1,
+                    page,
+                    turns: Vec::new(),
                 }),
             }
             prev = Some(l);
