@@ -241,7 +241,15 @@ async fn uploads_that_are_refused_say_why() {
         "{body}"
     );
 
+    // A PDF is read; one that is only its header is damaged, and says so.
     let (ct, b) = form(&[("file", Some("notes.pdf"), b"%PDF-1.7")]);
+    let (status, body, _) = call(st(), upload(&ct, b)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string().contains("unreadable pdf document"),
+        "{body}"
+    );
+    let (ct, b) = form(&[("file", Some("sheet.xlsx"), b"PK\x03\x04")]);
     let (status, body, _) = call(st(), upload(&ct, b)).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
     let (ct, b) = form(&[
