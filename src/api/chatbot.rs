@@ -162,7 +162,7 @@ pub struct VectorSearchRequest {
     /// Results, 1..50 (default 10).
     pub max_num_results: Option<usize>,
     /// OpenAI's comparison (`eq`, `ne`, `gt`, `gte`, `lt`, `lte`, `in`, `nin`) and compound
-    /// (`and`, `or`) filters over `doc`, `title` and metadata keys (the `filter` of `/search`).
+    /// (`and`, `or`) filters over `doc`, `title`, `section` and metadata keys (the `filter` of `/search`).
     pub filters: Option<serde_json::Value>,
     /// `score_threshold` (0..1) is honoured; `ranker` is accepted and ignored.
     pub ranking_options: Option<RankingOptions>,

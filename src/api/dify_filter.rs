@@ -129,6 +129,7 @@ mod tests {
             doc: "plan",
             title: "Plan",
             metadata: &m,
+            section: None,
         };
         let holds = |op: &str, name: &str, value: Value| {
             dify(json!({"conditions": [{"name": [name], "comparison_operator": op, "value": value}]}))
@@ -167,13 +168,15 @@ mod tests {
         assert!(any.matches(DocView {
             doc: "b",
             title: "",
-            metadata: &m
+            metadata: &m,
+            section: None,
         }));
         let both = dify(json!({"conditions": [c("is", "a"), c("is", "b")]})).unwrap();
         assert!(!both.matches(DocView {
             doc: "b",
             title: "",
-            metadata: &m
+            metadata: &m,
+            section: None,
         }));
         assert!(dify(json!({"conditions": [c("like", "a")]}))
             .unwrap_err()

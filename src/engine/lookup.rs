@@ -29,6 +29,12 @@ impl Engine {
         fields: Option<&facets::FacetFields>,
     ) -> Result<(Vec<DocumentInfo>, Vec<facets::Facet>)> {
         filter.validate().map_err(Error::invalid)?;
+        if filter.reads_section() {
+            return Err(Error::invalid(
+                "filter: `section` is a field of passages: it narrows searches, not the list of \
+                 documents",
+            ));
+        }
         let docs = self.snapshot()?.documents()?;
         let counted = fields.map_or_else(Vec::new, |f| facets::count(&docs, filter, f));
         let passing = docs

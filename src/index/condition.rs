@@ -98,6 +98,9 @@ pub struct DocView<'a> {
     pub title: &'a str,
     /// Metadata.
     pub metadata: &'a Metadata,
+    /// The section heading of the passages judged; None for passages outside any section, and
+    /// when a document is judged as a whole.
+    pub section: Option<&'a str>,
 }
 
 impl<'a> From<&'a DocumentInfo> for DocView<'a> {
@@ -106,6 +109,7 @@ impl<'a> From<&'a DocumentInfo> for DocView<'a> {
             doc: &d.doc,
             title: &d.title,
             metadata: &d.metadata,
+            section: None,
         }
     }
 }
@@ -427,6 +431,7 @@ fn field<'a>(d: DocView<'a>, key: &str) -> Option<std::borrow::Cow<'a, Value>> {
     match key {
         "doc" => Some(Cow::Owned(Value::String(d.doc.to_string()))),
         "title" => Some(Cow::Owned(Value::String(d.title.to_string()))),
+        "section" => d.section.map(|s| Cow::Owned(Value::String(s.to_string()))),
         _ => d.metadata.get(key).map(Cow::Borrowed),
     }
 }
@@ -487,5 +492,6 @@ fn order(f: &Value, v: &Value) -> Option<Ordering> {
 }
 
 mod date;
+mod sections;
 #[cfg(test)]
 mod tests;

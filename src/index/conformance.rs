@@ -40,7 +40,8 @@ fn document(
                 id: super::PassageId::format(doc, i + 1),
                 doc: doc.into(),
                 title: format!("{doc} title"),
-                section: None,
+                // The first two under one heading, the rest outside any.
+                section: (i < 2).then(|| "intro".to_string()),
                 clause: Some((i + 1).to_string()),
                 text: t.to_string(),
                 start,
@@ -107,6 +108,7 @@ pub fn run(store: &dyn Store, dim: usize) {
     let before = store.snapshot().unwrap();
     reads(before.as_ref(), &a, &b);
     searches(before.as_ref(), &a, dim);
+    sections(before.as_ref(), dim);
     // A replacement and a delete; the snapshot taken before still reads the old state.
     let a2 = document("a", &["harbour works"], 7, dim);
     assert_eq!(store.apply(Write::Upsert(vec![a2.clone()])).unwrap(), 1);
@@ -135,6 +137,17 @@ pub fn run(store: &dyn Store, dim: usize) {
                 .unwrap()
         ),
         ["a#2"]
+    );
+    let grouped: Vec<String> = after
+        .sections()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{} {:?} {}", s.doc, s.section, s.keys.len()))
+        .collect();
+    assert_eq!(
+        grouped,
+        ["a Some(\"intro\") 1"],
+        "sections of live passages only"
     );
     let hits = after.lexical("lake", 10, &DocFilter::All).unwrap().hits;
     assert!(
@@ -264,6 +277,71 @@ fn searches(s: &dyn Snapshot, a: &(Vec<Passage>, Vec<PassageVectors>), dim: usiz
         .unwrap()
         .hits
         .is_empty());
+}
+
+/// Passages by section, and a filter on `section` inside every search.
+fn sections(s: &dyn Snapshot, dim: usize) {
+    let mut grouped: Vec<(String, Option<String>, Vec<String>)> = s
+        .sections()
+        .unwrap()
+        .into_iter()
+        .map(|g| {
+            let mut ids: Vec<String> = s
+                .passages(&g.keys)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
+            ids.sort();
+            (g.doc, g.section, ids)
+        })
+        .collect();
+    grouped.sort();
+    let intro = Some("intro".to_string());
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        grouped,
+        [
+            ("a".into(), None, ids(&["a#3"])),
+            ("a".into(), intro.clone(), ids(&["a#1", "a#2"])),
+            ("b".into(), intro, ids(&["b#1", "b#2"])),
+        ]
+    );
+    let cond = super::Condition::parse(
+        &serde_json::json!({"type": "eq", "key": "section", "value": "intro"}),
+    )
+    .unwrap();
+    let only = s.resolve(&cond).unwrap();
+    let mut got = ids_of(
+        s,
+        &s.nearest(&vector(dim - 1, dim), 100, Filter::docs(&only))
+            .unwrap(),
+    );
+    got.sort();
+    assert_eq!(got, ["a#1", "a#2", "b#1", "b#2"]);
+    let q = &vector(2, dim);
+    let mut got = ids_of(
+        s,
+        &s.nearest_sentences(q, 100, Filter::docs(&only)).unwrap(),
+    );
+    got.sort();
+    got.dedup();
+    assert!(!got.contains(&"a#3".to_string()), "{got:?}");
+    let mut got = ids_of(s, &s.lexical("lake tai", 10, &only).unwrap().hits);
+    got.sort();
+    assert_eq!(got, ["a#1", "b#1"]);
+    assert!(s.lexical("park trees", 10, &only).unwrap().hits.is_empty());
+    let outside =
+        super::Condition::parse(&serde_json::json!({"type": "empty", "key": "section"})).unwrap();
+    let outside = s.resolve(&outside).unwrap();
+    assert_eq!(
+        ids_of(s, &s.nearest(q, 5, Filter::docs(&outside)).unwrap()),
+        ["a#3"]
+    );
+    assert_eq!(
+        ids_of(s, &s.lexical("park trees", 10, &outside).unwrap().hits),
+        ["a#3"]
+    );
 }
 
 #[cfg(test)]

@@ -1,13 +1,13 @@
-//! Which documents a search reads: an expression over documents, evaluated inside the search
-//! (before the top-k cut), so one search answers however many documents a filter names. Today a
-//! set of document ids; metadata conditions join it as further variants, and every store learns
-//! to evaluate them where it evaluates these.
+//! Which passages a search reads: an expression over documents (and, for conditions on a
+//! passage's own `section`, over passages), evaluated inside the search (before the top-k cut),
+//! so one search answers however many documents a filter names.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::Key;
 use crate::config::MAX_FILTER_DOCS;
 
-/// The documents a search may return passages of.
+/// The passages a search may return.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DocFilter {
@@ -17,6 +17,89 @@ pub enum DocFilter {
     /// Only documents with one of these ids (none at all when the set is empty: a filter
     /// narrowed to nothing finds nothing, it never widens to everything).
     Ids(BTreeSet<String>),
+    /// Some documents whole and some passages of others: what a condition on a passage's
+    /// `section` resolves to, in the keys of one snapshot.
+    Passages(PassageSet),
+}
+
+/// Documents passing whole, and passages of documents passing in part (keys of one snapshot).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassageSet {
+    /// Every document with a passage that passes.
+    docs: BTreeSet<String>,
+    whole: BTreeSet<String>,
+    parts: BTreeMap<String, BTreeSet<Key>>,
+}
+
+impl PassageSet {
+    /// Every passage of `doc` passes.
+    pub fn add_whole(&mut self, doc: &str) {
+        self.parts.remove(doc);
+        self.docs.insert(doc.to_string());
+        self.whole.insert(doc.to_string());
+    }
+
+    /// These passages of `doc` pass (nothing changes when `keys` is empty or `doc` is whole).
+    pub fn add_part(&mut self, doc: &str, keys: impl IntoIterator<Item = Key>) {
+        if self.whole.contains(doc) {
+            return;
+        }
+        let mut keys = keys.into_iter().peekable();
+        if keys.peek().is_none() {
+            return;
+        }
+        self.docs.insert(doc.to_string());
+        self.parts.entry(doc.to_string()).or_default().extend(keys);
+    }
+
+    /// Documents every passage of which passes.
+    pub fn whole(&self) -> &BTreeSet<String> {
+        &self.whole
+    }
+
+    /// Documents passing in part, with their passages that pass.
+    pub fn parts(&self) -> &BTreeMap<String, BTreeSet<Key>> {
+        &self.parts
+    }
+
+    /// The passing passages of documents passing in part.
+    pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        self.parts.values().flatten().copied()
+    }
+
+    /// True when passage `key` of document `doc` passes.
+    pub fn accepts(&self, doc: &str, key: Key) -> bool {
+        self.whole.contains(doc) || self.parts.get(doc).is_some_and(|k| k.contains(&key))
+    }
+
+    /// Only what passes both.
+    fn and(self, other: &PassageSet) -> PassageSet {
+        let mut out = PassageSet::default();
+        for doc in &self.docs {
+            match (
+                self.parts.get(doc),
+                other.whole.contains(doc),
+                other.parts.get(doc),
+            ) {
+                (None, true, _) => out.add_whole(doc),
+                (None, false, Some(theirs)) => out.add_part(doc, theirs.iter().copied()),
+                (Some(mine), true, _) => out.add_part(doc, mine.iter().copied()),
+                (Some(mine), false, Some(theirs)) => {
+                    out.add_part(doc, mine.intersection(theirs).copied())
+                }
+                (_, false, None) => {}
+            }
+        }
+        out
+    }
+
+    /// Only documents in `ids`.
+    fn within(mut self, ids: &BTreeSet<String>) -> PassageSet {
+        self.docs.retain(|d| ids.contains(d));
+        self.whole.retain(|d| ids.contains(d));
+        self.parts.retain(|d, _| ids.contains(d));
+        self
+    }
 }
 
 /// The one `All`, for borrowers that need a `&'static` default.
@@ -37,19 +120,38 @@ impl DocFilter {
         doc.map_or(DocFilter::All, |d| DocFilter::ids([d]))
     }
 
-    /// True when passages of document `doc` pass.
+    /// True when passages of document `doc` pass (some of them, for [`DocFilter::Passages`]).
     pub fn accepts(&self, doc: &str) -> bool {
         match self {
             DocFilter::All => true,
             DocFilter::Ids(ids) => ids.contains(doc),
+            DocFilter::Passages(p) => p.docs.contains(doc),
         }
     }
 
-    /// The ids named, when the filter is a set of ids (None: every document).
+    /// True when passage `key` of document `doc` passes.
+    pub fn accepts_passage(&self, doc: &str, key: Key) -> bool {
+        match self {
+            DocFilter::Passages(p) => p.accepts(doc, key),
+            other => other.accepts(doc),
+        }
+    }
+
+    /// The documents with passages that pass, when the filter names documents (None: every
+    /// document).
     pub fn named(&self) -> Option<&BTreeSet<String>> {
         match self {
             DocFilter::All => None,
             DocFilter::Ids(ids) => Some(ids),
+            DocFilter::Passages(p) => Some(&p.docs),
+        }
+    }
+
+    /// The passage-level part of the filter, when it has one.
+    pub fn passages(&self) -> Option<&PassageSet> {
+        match self {
+            DocFilter::Passages(p) => Some(p),
+            _ => None,
         }
     }
 
@@ -60,6 +162,9 @@ impl DocFilter {
             (DocFilter::Ids(a), DocFilter::Ids(b)) => {
                 DocFilter::Ids(a.intersection(&b).cloned().collect())
             }
+            (DocFilter::Passages(p), DocFilter::Ids(ids))
+            | (DocFilter::Ids(ids), DocFilter::Passages(p)) => DocFilter::Passages(p.within(&ids)),
+            (DocFilter::Passages(p), DocFilter::Passages(q)) => DocFilter::Passages(p.and(&q)),
         }
     }
 

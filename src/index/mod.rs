@@ -36,7 +36,8 @@ pub use metadata::Metadata;
 pub use open::{open, Access, Location};
 pub use passage_id::PassageId;
 pub use store::{
-    Cosines, DocumentWrite, Filter, Key, Snapshot, Store, StoredSentence, Write, WriterGuard,
+    Cosines, DocumentWrite, Filter, Key, SectionKeys, Snapshot, Store, StoredSentence, Write,
+    WriterGuard,
 };
 
 /// A stored passage.

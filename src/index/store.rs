@@ -44,6 +44,17 @@ impl<'a> Filter<'a> {
     }
 }
 
+/// The passages of one document under one section heading (keys of one snapshot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionKeys {
+    /// Document id.
+    pub doc: String,
+    /// The heading; None for passages outside any section.
+    pub section: Option<String>,
+    /// Its passages.
+    pub keys: Vec<Key>,
+}
+
 /// A sentence of a stored passage: span (characters of the passage text) and vector.
 #[derive(Debug, Clone, Copy)]
 pub struct StoredSentence<'a> {
@@ -72,12 +83,19 @@ pub trait Snapshot: Send + Sync {
     }
     /// Documents with their passage counts, in id order.
     fn documents(&self) -> Result<Vec<DocumentInfo>, StoreError>;
-    /// The documents `condition` passes, as searches filter (see
-    /// [`super::Condition::resolve`]); a store
-    /// that holds its documents in memory answers without copying them.
+    /// The passages `condition` passes, as searches filter (see
+    /// [`super::Condition::resolve`]); a store that holds its documents in memory answers
+    /// without copying them.
     fn resolve(&self, condition: &super::Condition) -> Result<super::DocFilter, StoreError> {
+        if condition.reads_section() {
+            let docs = self.documents()?;
+            let sections = self.sections()?;
+            return Ok(condition.resolve_sections(docs.iter().map(Into::into), &sections));
+        }
         condition.resolve(|| self.documents())
     }
+    /// The live passages grouped by document and section, for filters on `section`.
+    fn sections(&self) -> Result<Vec<SectionKeys>, StoreError>;
     /// True when a document with this id exists.
     fn has_document(&self, doc: &str) -> Result<bool, StoreError> {
         Ok(self.document_hash(doc)?.is_some())

@@ -62,7 +62,7 @@ pub(crate) async fn facets(s: &semsearch::server::AppState) -> Value {
     json!([b, narrowed])
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|c| match c {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (c as char).to_string(),

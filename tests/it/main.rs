@@ -21,6 +21,7 @@ mod metadata;
 mod mount;
 mod pg_store;
 mod process;
+mod sections;
 mod tasks;
 mod tokenizer;
 mod uploads;

@@ -11,6 +11,7 @@ fn passes(filter: Value, doc: &str, m: &Metadata) -> bool {
         doc,
         title: "Transport plan 2025",
         metadata: m,
+        section: None,
     })
 }
 

@@ -4,6 +4,7 @@
 //! uses RAM. Each commit carries the store generation it belongs to as its payload, so that
 //! opening can tell whether the lexical side is in step with the manifest.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -227,8 +228,29 @@ fn worker_error(writer: &mut IndexWriter, e: tantivy::TantivyError) -> tantivy::
 }
 
 impl LexicalView {
-    /// Up to `k` hits for `query` among the documents `docs` accepts.
+    /// Up to `k` hits for `query` among the documents `docs` names (every one for None).
     pub fn search(&self, query: &str, k: usize, docs: &DocFilter) -> Result<RawHits, StoreError> {
+        self.search_in(query, k, docs.named().map(|ids| (ids, &[][..])))
+    }
+
+    /// Up to `k` hits for `query` among the passages of documents `docs` and the passages with
+    /// ids `ids` (a filter on passages: see [`DocFilter::Passages`]).
+    pub fn search_passages(
+        &self,
+        query: &str,
+        k: usize,
+        docs: &BTreeSet<String>,
+        ids: &[String],
+    ) -> Result<RawHits, StoreError> {
+        self.search_in(query, k, Some((docs, ids)))
+    }
+
+    fn search_in(
+        &self,
+        query: &str,
+        k: usize,
+        only: Option<(&BTreeSet<String>, &[String])>,
+    ) -> Result<RawHits, StoreError> {
         let q_terms = query_terms(query);
         let f = self.fields;
         let n = self.searcher.num_docs() as f32;
@@ -249,14 +271,18 @@ impl LexicalView {
             })
             .collect();
         let mut q: Box<dyn Query> = Box::new(BooleanQuery::new(should));
-        if let Some(ids) = docs.named() {
-            let any_of: Vec<(Occur, Box<dyn Query>)> = ids
+        if let Some((docs, pids)) = only {
+            let term = |field, value: &str| {
+                let t = TermQuery::new(
+                    Term::from_field_text(field, value),
+                    IndexRecordOption::Basic,
+                );
+                (Occur::Should, Box::new(t) as Box<dyn Query>)
+            };
+            let any_of: Vec<(Occur, Box<dyn Query>)> = docs
                 .iter()
-                .map(|d| {
-                    let t =
-                        TermQuery::new(Term::from_field_text(f.doc, d), IndexRecordOption::Basic);
-                    (Occur::Should, Box::new(t) as Box<dyn Query>)
-                })
+                .map(|d| term(f.doc, d))
+                .chain(pids.iter().map(|p| term(f.pid, p)))
                 .collect();
             q = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, q),

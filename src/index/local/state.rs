@@ -1,14 +1,16 @@
 //! One consistent state of the local store (its segments, what is dead in them, the lexical
 //! view): what a snapshot reads, and what a write or merge builds next.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Manifest, SegmentRef, FORMAT_VERSION};
 use crate::embed::ModelId;
 use crate::index::lexical::{LexicalHits, LexicalView};
 use crate::index::segment::Segment;
-use crate::index::store::{unknown_key, DocumentWrite, Filter, Key, Snapshot, StoredSentence};
+use crate::index::store::{
+    unknown_key, DocumentWrite, Filter, Key, SectionKeys, Snapshot, StoredSentence,
+};
 use crate::index::DocFilter;
 use crate::index::{DocumentInfo, Passage, PassageVectors, SentenceVector, StoreError};
 
@@ -174,12 +176,23 @@ impl State {
         let Some(ids) = filter.docs.named() else {
             return self.walk_each(k, filter, search);
         };
-        // The passing documents' passages, per segment: each segment scans them when they are
+        let parts = filter.docs.passages();
+        let whole = parts.map_or(ids, |p| p.whole());
+        // The passing passages, per segment, as ranges: each segment scans them when they are
         // few, else walks its graph keeping only them.
         let mut ranges: Vec<Vec<std::ops::Range<u32>>> = vec![Vec::new(); self.segments.len()];
-        for &(slot, i) in ids.iter().filter_map(|doc| self.docs.get(doc.as_str())) {
+        for &(slot, i) in whole.iter().filter_map(|doc| self.docs.get(doc.as_str())) {
             let d = &self.segments[slot].seg.docs()[i];
             ranges[slot].push(d.start..d.end);
+        }
+        for (slot, local) in parts.into_iter().flat_map(|p| p.keys()).map(split) {
+            match ranges.get_mut(slot) {
+                Some(rs) => match rs.last_mut() {
+                    Some(r) if r.end == local => r.end += 1,
+                    _ => rs.push(local..local + 1),
+                },
+                None => continue,
+            }
         }
         let mut all = Vec::new();
         for (slot, ranges) in ranges.iter().enumerate() {
@@ -249,6 +262,13 @@ impl State {
         out
     }
 
+    /// Id of the live passage `key`, without reading it.
+    fn id_of(&self, key: Key) -> Option<String> {
+        let (seg, local) = self.live(key).ok()?;
+        let d = seg.doc_of(local)?;
+        Some(crate::index::PassageId::new(&d.doc, (local - d.start + 1) as usize).to_string())
+    }
+
     /// Key of the live passage with this id.
     pub(super) fn find_live(&self, id: &str) -> Option<Key> {
         let (doc, n) = crate::index::PassageId::parts(id)?;
@@ -306,16 +326,45 @@ impl Snapshot for State {
     }
 
     fn resolve(&self, condition: &crate::index::Condition) -> Result<DocFilter, StoreError> {
-        Ok(condition.resolve_views(|| {
+        let views = || {
             self.docs.values().map(|&(slot, i)| {
                 let d = &self.segments[slot].seg.docs()[i];
                 crate::index::condition::DocView {
                     doc: &d.doc,
                     title: &d.title,
                     metadata: &d.metadata,
+                    section: None,
                 }
             })
-        }))
+        };
+        if condition.reads_section() {
+            return Ok(condition.resolve_sections(views(), &self.sections()?));
+        }
+        Ok(condition.resolve_views(views))
+    }
+
+    fn sections(&self) -> Result<Vec<SectionKeys>, StoreError> {
+        let mut out = Vec::new();
+        for (doc, &(slot, i)) in &self.docs {
+            let seg = &self.segments[slot].seg;
+            let d = &seg.docs()[i];
+            let runs = seg.sections()?;
+            let first = runs.partition_point(|r| r.1 <= d.start);
+            let mut of_doc: BTreeMap<&Option<String>, Vec<Key>> = BTreeMap::new();
+            for (start, end, section) in runs[first..].iter().take_while(|r| r.0 < d.end) {
+                let locals = *start.max(&d.start)..*end.min(&d.end);
+                of_doc
+                    .entry(section)
+                    .or_default()
+                    .extend(locals.map(|l| key(slot, l)));
+            }
+            out.extend(of_doc.into_iter().map(|(section, keys)| SectionKeys {
+                doc: doc.clone(),
+                section: section.clone(),
+                keys,
+            }));
+        }
+        Ok(out)
     }
 
     fn has_document(&self, doc: &str) -> Result<bool, StoreError> {
@@ -400,7 +449,13 @@ impl Snapshot for State {
     }
 
     fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError> {
-        let raw = self.lexical.search(query, k, docs)?;
+        let raw = match docs.passages() {
+            Some(p) => {
+                let ids: Vec<String> = p.keys().filter_map(|k| self.id_of(k)).collect();
+                self.lexical.search_passages(query, k, p.whole(), &ids)?
+            }
+            None => self.lexical.search(query, k, docs)?,
+        };
         // Ids the manifest does not hold live are skipped: the lexical side may briefly know a
         // write the manifest does not (repaired on the next open), never the reverse.
         let hits: Vec<(Key, f32)> = raw

@@ -31,13 +31,11 @@ pub(super) fn search(
     }
     let n = snap.len() as f32;
     let limit = k as i64;
-    let docs: Option<Vec<&str>> = docs
-        .named()
-        .map(|ids| ids.iter().map(String::as_str).collect());
+    let scope = super::scope::Scope::of(docs);
     // One statement and one scan of the terms' postings: the hits, the document frequency of
     // each known term (for the fusion's evidence) and the text of the first hit (for its
     // coverage), told apart by `kind`.
-    let fresh = docs.is_some();
+    let fresh = scope.narrows();
     let rows = snap.with(1 + fresh as usize, |c| {
         c.run_planned(
             fresh,
@@ -54,14 +52,14 @@ pub(super) fn search(
                                 / (m.tf + $4::float8 * (1 - $5::float8 + $5::float8 * pa.len / st.avgdl)))
                                 AS score
                      FROM m JOIN semsearch_passages pa ON pa.key = m.passage, st
-                     WHERE $2::text[] IS NULL OR m.doc = ANY($2)
+                     WHERE $2::text[] IS NULL OR m.doc = ANY($2) OR m.passage = ANY($6)
                      GROUP BY m.passage ORDER BY score DESC, m.passage LIMIT $3),
                   top AS (SELECT key FROM hits ORDER BY score DESC, key LIMIT 1)
              SELECT 0 AS kind, key, score, NULL::text AS text FROM hits
              UNION ALL SELECT 1, df::int8, NULL, term FROM (SELECT DISTINCT term, df FROM m) d
              UNION ALL SELECT 2, pa.key, NULL, pa.body
                        FROM top JOIN semsearch_passages pa USING (key)",
-            &[&terms, &docs, &limit, &K1, &B],
+            &[&terms, &scope.docs, &limit, &K1, &B, &scope.keys],
         )
     })?;
     let mut hits: Vec<(Key, f32)> = Vec::new();
@@ -137,20 +135,19 @@ pub(super) fn dense_candidates(
     }
     let v = Vector::from(vector.to_vec());
     let exclude: Vec<i64> = filter.exclude.iter().map(|&k| k as i64).collect();
-    let docs: Option<Vec<&str>> = filter
-        .docs
-        .named()
-        .map(|ids| ids.iter().map(String::as_str).collect());
+    let scope = super::scope::Scope::of(filter.docs);
     let (k, sentence_k) = (k as i64, sentence_k as i64);
-    let fresh = docs.is_some();
+    let fresh = scope.narrows();
     let rows = snap.with(1 + fresh as usize, |c| {
         c.run_planned(
             fresh,
             "WITH a AS (SELECT key FROM semsearch_passages
-                        WHERE ($2::text[] IS NULL OR doc = ANY($2)) AND key <> ALL($3)
+                        WHERE ($2::text[] IS NULL OR doc = ANY($2) OR key = ANY($6))
+                              AND key <> ALL($3)
                         ORDER BY embedding <=> $1 LIMIT $4),
                   b AS (SELECT passage AS key FROM semsearch_sentences
-                        WHERE ($2::text[] IS NULL OR doc = ANY($2)) AND passage <> ALL($3)
+                        WHERE ($2::text[] IS NULL OR doc = ANY($2) OR passage = ANY($6))
+                              AND passage <> ALL($3)
                         ORDER BY embedding <=> $1 LIMIT $5),
                   u AS (SELECT key FROM a UNION SELECT key FROM b)
              SELECT p.key, 1 - (p.embedding <=> $1), c.cos, c.start_at, c.end_at
@@ -160,7 +157,7 @@ pub(super) fn dense_candidates(
                  FROM semsearch_sentences s WHERE s.passage = p.key
                  ORDER BY s.embedding <=> $1, s.start_at LIMIT 1) c ON true
              ORDER BY p.key",
-            &[&v, &docs, &exclude, &k, &sentence_k],
+            &[&v, &scope.docs, &exclude, &k, &sentence_k, &scope.keys],
         )
     })?;
     Ok(rows.iter().map(cosines_of).collect())

@@ -17,6 +17,7 @@ mod bm25;
 pub mod collections;
 mod pool;
 mod schema;
+mod scope;
 mod snapshot;
 
 use std::collections::HashMap;

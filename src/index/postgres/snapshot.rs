@@ -265,14 +265,16 @@ impl PgSnapshot {
         let v = Vector::from(vector.to_vec());
         let exclude: Vec<i64> = filter.exclude.iter().map(|&k| k as i64).collect();
         let limit = k as i64;
-        let docs: Option<Vec<&str>> = filter
-            .docs
-            .named()
-            .map(|ids| ids.iter().map(String::as_str).collect());
+        let scope = super::scope::Scope::of(filter.docs);
+        let fresh = scope.narrows();
         // A LIMIT above hnsw.ef_search is filled by the iterative scan.
         let hits: Vec<(Key, f32)> = self
-            .with(1 + docs.is_some() as usize, |c| {
-                c.run_planned(docs.is_some(), sql, &[&v, &docs, &exclude, &limit])
+            .with(1 + fresh as usize, |c| {
+                c.run_planned(
+                    fresh,
+                    sql,
+                    &[&v, &scope.docs, &exclude, &limit, &scope.keys],
+                )
             })?
             .iter()
             .map(|r| (r.get::<_, i64>(0) as Key, r.get::<_, f64>(1) as f32))
@@ -334,6 +336,10 @@ impl Snapshot for PgSnapshot {
             ))
         })
         .collect()
+    }
+
+    fn sections(&self) -> Result<Vec<crate::index::SectionKeys>, StoreError> {
+        super::scope::sections(self)
     }
 
     fn document_hash(&self, doc: &str) -> Result<Option<String>, StoreError> {
@@ -424,7 +430,7 @@ impl Snapshot for PgSnapshot {
     ) -> Result<Vec<(Key, f32)>, StoreError> {
         self.nearest_in(
             "SELECT key, 1 - (embedding <=> $1) FROM semsearch_passages
-             WHERE ($2::text[] IS NULL OR doc = ANY($2)) AND key <> ALL($3)
+             WHERE ($2::text[] IS NULL OR doc = ANY($2) OR key = ANY($5)) AND key <> ALL($3)
              ORDER BY embedding <=> $1 LIMIT $4",
             vector,
             k,
@@ -440,7 +446,8 @@ impl Snapshot for PgSnapshot {
     ) -> Result<Vec<(Key, f32)>, StoreError> {
         self.nearest_in(
             "SELECT passage, 1 - (embedding <=> $1) FROM semsearch_sentences
-             WHERE ($2::text[] IS NULL OR doc = ANY($2)) AND passage <> ALL($3)
+             WHERE ($2::text[] IS NULL OR doc = ANY($2) OR passage = ANY($5))
+                   AND passage <> ALL($3)
              ORDER BY embedding <=> $1 LIMIT $4",
             vector,
             k,

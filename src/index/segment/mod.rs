@@ -89,7 +89,12 @@ pub struct Segment {
     owner: Vec<u32>,
     docs: Vec<DocEntry>,
     by_doc: HashMap<String, usize>,
+    /// Read from the passages the first time a search filters by section.
+    sections: std::sync::OnceLock<Vec<SectionRun>>,
 }
+
+/// Consecutive passages `start..end` under one section heading (None: outside any).
+pub type SectionRun = (u32, u32, Option<String>);
 
 /// The folder of segment `id` under an index folder.
 pub fn dir_of(index: &Path, id: u64) -> PathBuf {
@@ -272,6 +277,7 @@ impl Segment {
             owner,
             docs: meta.docs,
             by_doc,
+            sections: std::sync::OnceLock::new(),
         })
     }
 
@@ -312,6 +318,31 @@ impl Segment {
         let (a, b) = (o[local as usize] as usize, o[local as usize + 1] as usize);
         serde_json::from_slice(&self.records.as_slice()[a..b])
             .map_err(|e| StoreError::corrupt(&self.dir, format!("passages.jsonl: {e}")))
+    }
+
+    /// Runs of consecutive passages under one section heading, in order (a run may span the
+    /// end of one document and the start of the next). Read from the passages once, the first
+    /// time a search filters by section, and kept: a table of runs, not of passages.
+    pub fn sections(&self) -> Result<&[SectionRun], StoreError> {
+        if let Some(runs) = self.sections.get() {
+            return Ok(runs);
+        }
+        #[derive(Deserialize)]
+        struct Heading {
+            section: Option<String>,
+        }
+        let o = self.offsets.as_slice();
+        let mut runs: Vec<SectionRun> = Vec::new();
+        for local in 0..self.len() as u32 {
+            let (a, b) = (o[local as usize] as usize, o[local as usize + 1] as usize);
+            let h: Heading = serde_json::from_slice(&self.records.as_slice()[a..b])
+                .map_err(|e| StoreError::corrupt(&self.dir, format!("passages.jsonl: {e}")))?;
+            match runs.last_mut() {
+                Some(run) if run.2 == h.section => run.1 = local + 1,
+                _ => runs.push((local, local + 1, h.section)),
+            }
+        }
+        Ok(self.sections.get_or_init(|| runs))
     }
 
     /// Whole-text vector of passage `local`.
