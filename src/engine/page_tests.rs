@@ -17,9 +17,16 @@ const WORDS: [&str; 12] = [
     "bridge",
 ];
 const DEPTS: [&str; 3] = ["transport", "water", "schools"];
+const SECTIONS: [&str; 2] = ["Part A", "Part B"];
 
-/// Twelve documents of a few passages each, with metadata: `year` (number), `dept` (string),
-/// `tags` (list), and `draft` (boolean) on some only.
+/// The heading of paragraph `p` (0-based) of document `d` of [`library`].
+fn section_of(d: usize, p: usize) -> Option<usize> {
+    (d % 3 != 0).then_some(p / 2)
+}
+
+/// Twelve documents of four passages each, with metadata: `year` (number), `dept` (string),
+/// `tags` (list), and `draft` (boolean) on some only; every document but each third one is
+/// Markdown with two headings ([`section_of`]).
 fn library() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
@@ -43,12 +50,24 @@ fn library() -> &'static Engine {
                 if d.is_multiple_of(4) {
                     meta["draft"] = json!(true);
                 }
+                let (text, format) = if d % 3 == 0 {
+                    (paragraphs.join("\n\n"), Format::Text)
+                } else {
+                    let part =
+                        |name: &str, ps: &[String]| format!("# {name}\n\n{}", ps.join("\n\n"));
+                    let text = format!(
+                        "{}\n\n{}",
+                        part(SECTIONS[0], &paragraphs[..2]),
+                        part(SECTIONS[1], &paragraphs[2..])
+                    );
+                    (text, Format::Markdown)
+                };
                 RawDocument {
                     pages: Vec::new(),
                     doc: Some(format!("doc-{d:02}")),
                     title: Some(format!("Document {d}")),
-                    text: paragraphs.join("\n\n"),
-                    format: Format::Text,
+                    text,
+                    format,
                     clean: false,
                     metadata: Metadata::from_json(meta).expect("metadata"),
                 }
@@ -181,6 +200,8 @@ enum F {
     DeptIn(Vec<usize>),
     TagContains(usize),
     DraftExists,
+    SectionEq(usize),
+    SectionEmpty,
     Not(Box<F>),
     And(Vec<F>),
     Or(Vec<F>),
@@ -197,6 +218,8 @@ impl F {
             }
             F::TagContains(t) => json!({"type": "contains", "key": "tags", "value": WORDS[*t]}),
             F::DraftExists => json!({"type": "exists", "key": "draft"}),
+            F::SectionEq(s) => json!({"type": "eq", "key": "section", "value": SECTIONS[*s]}),
+            F::SectionEmpty => json!({"type": "empty", "key": "section"}),
             F::Not(f) => json!({"type": "not", "filter": f.json()}),
             F::And(fs) => {
                 json!({"type": "and", "filters": fs.iter().map(F::json).collect::<Vec<_>>()})
@@ -207,8 +230,8 @@ impl F {
         }
     }
 
-    /// Whether document number `d` of [`library`] passes.
-    fn passes(&self, d: usize) -> bool {
+    /// Whether paragraph `p` of document number `d` of [`library`] passes.
+    fn passes(&self, d: usize, p: usize) -> bool {
         let year = 2020 + (d % 6) as i64;
         match self {
             F::YearGte(y) => year >= *y,
@@ -217,9 +240,11 @@ impl F {
             F::DeptIn(xs) => xs.contains(&(d % 3)),
             F::TagContains(t) => d % 5 == *t || (d + 2) % 5 == *t,
             F::DraftExists => d.is_multiple_of(4),
-            F::Not(f) => !f.passes(d),
-            F::And(fs) => fs.iter().all(|f| f.passes(d)),
-            F::Or(fs) => fs.iter().any(|f| f.passes(d)),
+            F::SectionEq(s) => section_of(d, p) == Some(*s),
+            F::SectionEmpty => section_of(d, p).is_none(),
+            F::Not(f) => !f.passes(d, p),
+            F::And(fs) => fs.iter().all(|f| f.passes(d, p)),
+            F::Or(fs) => fs.iter().any(|f| f.passes(d, p)),
         }
     }
 }
@@ -232,6 +257,8 @@ fn filters() -> impl Drawn<Value = F> {
         proptest::collection::vec(0usize..3, 1..3).prop_map(F::DeptIn),
         (0usize..6).prop_map(F::TagContains),
         Just(F::DraftExists),
+        (0usize..2).prop_map(F::SectionEq),
+        Just(F::SectionEmpty),
     ];
     leaf.prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
@@ -242,41 +269,106 @@ fn filters() -> impl Drawn<Value = F> {
     })
 }
 
-fn doc_number(h: &Hit) -> usize {
-    h.passage.doc["doc-".len()..].parse().expect("doc-NN")
+/// Document number and paragraph (0-based) of a passage of [`library`].
+fn place(p: &Passage) -> (usize, usize) {
+    let id: crate::index::PassageId = p.id.parse().expect("an id");
+    (p.doc["doc-".len()..].parse().expect("doc-NN"), id.n - 1)
+}
+
+impl F {
+    fn passes_passage(&self, p: &Passage) -> bool {
+        let (d, n) = place(p);
+        self.passes(d, n)
+    }
+}
+
+/// The hybrid ranking of `question` as the engine fuses it, from lists computed without the
+/// filter (every passage, exactly) and filtered by hand: what a filtered hybrid search must
+/// return when the filter is applied inside each list before its cut.
+fn exact_hybrid(engine: &Engine, question: &str, f: &F, k: usize) -> Vec<String> {
+    use crate::config::FUSION_DEPTH;
+    use crate::index::lexical::LexicalHits;
+    use crate::index::DocFilter;
+    use crate::search::{fusion, retrieve, Query};
+    let snap = engine.snapshot().unwrap();
+    let snap = snap.as_ref();
+    let q = engine.embed_query(question).unwrap();
+    let background = Judge::new(snap, question, &q, engine.options.relevance)
+        .unwrap()
+        .background();
+    assert!(!background.mixed, "one script: no reordering by script");
+    let (all, total) = (DocFilter::All, snap.len());
+    let depth = (k + 1).max(FUSION_DEPTH);
+    let passing = |hits: Vec<(Key, f32)>| -> Vec<(Key, f32)> {
+        hits.into_iter()
+            .filter(|h| f.passes_passage(&snap.passage(h.0).unwrap()))
+            .take(depth)
+            .collect()
+    };
+    let every = Query {
+        text: question,
+        vector: &q,
+        k: total,
+        mode: Mode::Dense,
+        docs: &all,
+        background: &background,
+    };
+    let dense = passing(retrieve(snap, &every, &engine.options.fusion).unwrap());
+    let raw = snap.lexical(question, total, &all).unwrap();
+    let lex = passing(raw.hits.clone());
+    let best = lex.first().map(|h| snap.passage(h.0).unwrap().text);
+    let lexical = LexicalHits::new(lex, raw.terms, raw.known.clone(), best.as_deref());
+    let dense_keys: Vec<Key> = dense.iter().map(|h| h.0).collect();
+    let dense_scores: Vec<f32> = dense.iter().map(|h| h.1).collect();
+    let lex_keys: Vec<Key> = lexical.hits.iter().map(|h| h.0).collect();
+    let top: Vec<String> = snap
+        .passages(&dense_keys[..dense_keys.len().min(3)])
+        .unwrap()
+        .into_iter()
+        .map(|p| p.text)
+        .collect();
+    let top: Vec<&str> = top.iter().map(String::as_str).collect();
+    let params = &engine.options.fusion;
+    let agreement = fusion::language_agreement(question, &top);
+    let w = params.lexical_weight_for(lexical.language_match, lexical.coverage, agreement);
+    let wd = params.dense_weight_for(&dense_scores);
+    let fused = fusion::rrf(&[(&dense_keys, wd), (&lex_keys, w)], params.k);
+    let keys: Vec<Key> = fused.iter().take(k).map(|h| h.0).collect();
+    snap.passages(&keys)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect()
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     /// A filtered search equals the exact unfiltered ranking with the filter applied by hand
-    /// (dense and lexical); hybrid returns only what passes, `k` of it when there is that much.
+    /// (dense and lexical), and hybrid the fusion of those two lists filtered by hand; each
+    /// returns `k` passing passages when there are that many.
     #[test]
     fn filtered_search_is_the_exact_ranking_filtered(f in filters(), k in 1usize..12, q in 0usize..4) {
         let engine = library();
         let question = ["green lake water in summer", "school road", "farm bridge river", "plan"][q];
         let condition = Condition::parse(&f.json()).unwrap();
         let total = engine.stats(&Condition::all()).unwrap().passages;
-        let passing: usize = engine
-            .documents()
-            .unwrap()
-            .iter()
-            .filter(|d| f.passes(d.doc["doc-".len()..].parse().unwrap()))
-            .map(|d| d.passages)
-            .sum();
+        let passing = (0..12).flat_map(|d| (0..4).map(move |p| (d, p))).filter(|&(d, p)| f.passes(d, p)).count();
+        prop_assert_eq!(total, 48);
         for mode in [Mode::Dense, Mode::Lexical, Mode::Hybrid] {
             let req = SearchRequest::new(question).mode(mode).k(k).filter(condition.clone());
             let filtered = engine.search(&req).unwrap();
-            prop_assert!(filtered.iter().all(|h| f.passes(doc_number(h))), "{mode:?}");
+            prop_assert!(filtered.iter().all(|h| f.passes_passage(&h.passage)), "{mode:?}");
             if mode == Mode::Hybrid {
                 prop_assert_eq!(filtered.len(), k.min(passing));
+                prop_assert_eq!(ids(&filtered), exact_hybrid(engine, question, &f, k));
                 continue;
             }
             let exact: Vec<String> = engine
                 .search(&SearchRequest::new(question).mode(mode).k(total.min(100)))
                 .unwrap()
                 .iter()
-                .filter(|h| f.passes(doc_number(h)))
+                .filter(|h| f.passes_passage(&h.passage))
                 .take(k)
                 .map(|h| h.passage.id.clone())
                 .collect();

@@ -141,11 +141,27 @@ mod tests {
         let r = v.search("枫桥经验", 10, &ALL).unwrap();
         assert_eq!(r.hits.len(), 2);
         assert_eq!(r.known.len(), r.terms);
+        let all = v.search("枫桥经验", 10, &ALL).unwrap();
         let r = v.search("枫桥经验", 10, &DocFilter::ids(["b"])).unwrap();
         assert_eq!(
             r.hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(),
             ["b#1"]
         );
+        // A filter passes or refuses, it never scores: b#1 keeps its BM25 (document `b` is
+        // smaller than `a`, so its id term would have weighed more).
+        let unfiltered = all.hits.iter().find(|h| h.0 == "b#1").unwrap().1;
+        assert_eq!(r.hits[0].1, unfiltered);
+        let ids = ["a#1".to_string()];
+        let r = v
+            .search_passages("枫桥经验", 10, &["b".to_string()].into(), &ids)
+            .unwrap();
+        assert_eq!(r.hits.len(), 2);
+        for (id, score) in &r.hits {
+            assert_eq!(
+                Some(*score),
+                all.hits.iter().find(|h| &h.0 == id).map(|h| h.1)
+            );
+        }
         // Several documents are one query; a document the index lacks matches nothing.
         let r = v
             .search("枫桥经验", 10, &DocFilter::ids(["a", "b", "zz"]))

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
 };
@@ -284,9 +284,12 @@ impl LexicalView {
                 .map(|d| term(f.doc, d))
                 .chain(pids.iter().map(|p| term(f.pid, p)))
                 .collect();
+            // The filter scores nothing: a document's or passage's id term would otherwise add
+            // its own IDF to the BM25 of the words, more for a small document than a large one.
+            let only = ConstScoreQuery::new(Box::new(BooleanQuery::new(any_of)), 0.0);
             q = Box::new(BooleanQuery::new(vec![
                 (Occur::Must, q),
-                (Occur::Must, Box::new(BooleanQuery::new(any_of))),
+                (Occur::Must, Box::new(only)),
             ]));
         }
         let top = self.searcher.search(&q, &TopDocs::with_limit(k))?;
