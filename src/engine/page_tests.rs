@@ -21,7 +21,7 @@ const SECTIONS: [&str; 2] = ["Part A", "Part B"];
 
 /// The heading of paragraph `p` (0-based) of document `d` of [`library`].
 fn section_of(d: usize, p: usize) -> Option<usize> {
-    (d % 3 != 0).then_some(p / 2)
+    (!d.is_multiple_of(3)).then_some(p / 2)
 }
 
 /// Twelve documents of four passages each, with metadata: `year` (number), `dept` (string),
@@ -50,7 +50,7 @@ fn library() -> &'static Engine {
                 if d.is_multiple_of(4) {
                     meta["draft"] = json!(true);
                 }
-                let (text, format) = if d % 3 == 0 {
+                let (text, format) = if d.is_multiple_of(3) {
                     (paragraphs.join("\n\n"), Format::Text)
                 } else {
                     let part =
