@@ -211,12 +211,13 @@ impl Condition {
         if let Some(f) = self.as_doc_filter() {
             return f;
         }
-        DocFilter::Ids(
-            views()
-                .filter(|d| self.matches(*d))
-                .map(|d| d.doc.to_string())
-                .collect(),
-        )
+        // Sorted first: a set built from sorted ids is built in one pass.
+        let mut ids: Vec<String> = views()
+            .filter(|d| self.matches(*d))
+            .map(|d| d.doc.to_string())
+            .collect();
+        ids.sort_unstable();
+        DocFilter::set(ids.into_iter().collect())
     }
 
     /// The same filter as a set of ids, when it is one (`doc eq`, `doc in`, their `and`s, and
@@ -231,7 +232,7 @@ impl Condition {
                 (Op::In, Value::Array(items)) => {
                     let ids: Option<BTreeSet<String>> =
                         items.iter().map(|i| i.as_str().map(String::from)).collect();
-                    ids.map(DocFilter::Ids)
+                    ids.map(DocFilter::set)
                 }
                 _ => None,
             },

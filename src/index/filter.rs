@@ -3,6 +3,7 @@
 //! so one search answers however many documents a filter names.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::Key;
 use crate::config::MAX_FILTER_DOCS;
@@ -16,10 +17,11 @@ pub enum DocFilter {
     All,
     /// Only documents with one of these ids (none at all when the set is empty: a filter
     /// narrowed to nothing finds nothing, it never widens to everything).
-    Ids(BTreeSet<String>),
+    /// Shared: a resolved filter is cached and handed to every search that asks again.
+    Ids(Arc<BTreeSet<String>>),
     /// Some documents whole and some passages of others: what a condition on a passage's
     /// `section` resolves to, in the keys of one snapshot.
-    Passages(PassageSet),
+    Passages(Arc<PassageSet>),
 }
 
 /// Documents passing whole, and passages of documents passing in part (keys of one snapshot).
@@ -112,7 +114,17 @@ impl DocFilter {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        DocFilter::Ids(ids.into_iter().map(Into::into).collect())
+        DocFilter::Ids(Arc::new(ids.into_iter().map(Into::into).collect()))
+    }
+
+    /// Only the documents of `ids`.
+    pub fn set(ids: BTreeSet<String>) -> Self {
+        DocFilter::Ids(Arc::new(ids))
+    }
+
+    /// Only the passages of `set`.
+    pub fn passages_of(set: PassageSet) -> Self {
+        DocFilter::Passages(Arc::new(set))
     }
 
     /// One document, or every document for None.
@@ -160,11 +172,15 @@ impl DocFilter {
         match (self, other) {
             (DocFilter::All, f) | (f, DocFilter::All) => f,
             (DocFilter::Ids(a), DocFilter::Ids(b)) => {
-                DocFilter::Ids(a.intersection(&b).cloned().collect())
+                DocFilter::set(a.intersection(&b).cloned().collect())
             }
             (DocFilter::Passages(p), DocFilter::Ids(ids))
-            | (DocFilter::Ids(ids), DocFilter::Passages(p)) => DocFilter::Passages(p.within(&ids)),
-            (DocFilter::Passages(p), DocFilter::Passages(q)) => DocFilter::Passages(p.and(&q)),
+            | (DocFilter::Ids(ids), DocFilter::Passages(p)) => {
+                DocFilter::passages_of(Arc::unwrap_or_clone(p).within(&ids))
+            }
+            (DocFilter::Passages(p), DocFilter::Passages(q)) => {
+                DocFilter::passages_of(Arc::unwrap_or_clone(p).and(&q))
+            }
         }
     }
 

@@ -352,17 +352,18 @@ fn two_graph_segments_search_as_one() {
 
 #[test]
 fn a_filter_passing_many_passages_walks_the_graph_and_finds_them() {
-    // 60 documents of 80 passages: a filter naming 40 of them passes 3,200 passages, beyond
-    // what is scanned (2,000 here), so the graph is walked with the filter; one naming 2 is
-    // scanned. Both must return only passing passages, and nearly the exact filtered top 10.
+    // 120 documents of 80 passages: a filter naming 40 or 84 of them passes a third or 70% of
+    // the passages, beyond what is scanned (3,098 here), so the graph is walked with the filter
+    // (refused nodes crossed, never scored); one naming 2 is scanned. Each must return only
+    // passing passages, and nearly the exact filtered top 10.
     let dir = tempfile::tempdir().unwrap();
-    let docs: Vec<_> = (0..60)
+    let docs: Vec<_> = (0..120)
         .map(|d| doc(&format!("d{d}"), 80, 8, d * 1000))
         .collect();
     let store = open(dir.path(), 8);
     store.apply(Write::Upsert(docs.clone())).unwrap();
     let s = store.snapshot().unwrap();
-    for named in [40usize, 2] {
+    for named in [40usize, 84, 2] {
         let passing: Vec<_> = docs.iter().take(named).cloned().collect();
         let filter = DocFilter::ids((0..named).map(|d| format!("d{d}")));
         let mut shared = 0;

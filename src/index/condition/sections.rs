@@ -53,7 +53,7 @@ impl Condition {
                 set.add_part(d.doc, s.keys.iter().copied());
             }
         }
-        DocFilter::Passages(set)
+        DocFilter::passages_of(set)
     }
 }
 
@@ -122,11 +122,11 @@ mod tests {
         b.add_part("x", [9]);
         b.add_part("y", [2, 3]);
         b.add_whole("z");
-        let both = DocFilter::Passages(a.clone()).and(DocFilter::Passages(b));
+        let both = DocFilter::passages_of(a.clone()).and(DocFilter::passages_of(b));
         let p = both.passages().unwrap();
         assert!(p.whole().is_empty());
         assert_eq!(p.keys().collect::<Vec<_>>(), [9, 2, 7]);
-        let only = DocFilter::Passages(a).and(DocFilter::ids(["y"]));
+        let only = DocFilter::passages_of(a).and(DocFilter::ids(["y"]));
         assert_eq!(only.named().unwrap().iter().collect::<Vec<_>>(), ["y"]);
         assert!(only.accepts_passage("y", 1) && !only.accepts_passage("x", 0));
     }

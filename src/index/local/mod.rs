@@ -40,6 +40,7 @@ use crate::embed::ModelId;
 mod backup;
 mod merge;
 mod recover;
+mod resolve;
 mod state;
 
 pub use backup::{backup, BackupInfo};

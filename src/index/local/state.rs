@@ -1,7 +1,7 @@
 //! One consistent state of the local store (its segments, what is dead in them, the lexical
 //! view): what a snapshot reads, and what a write or merge builds next.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Manifest, SegmentRef, FORMAT_VERSION};
@@ -11,7 +11,7 @@ use crate::index::segment::Segment;
 use crate::index::store::{
     unknown_key, DocumentWrite, Filter, Key, SectionKeys, Snapshot, StoredSentence,
 };
-use crate::index::DocFilter;
+use crate::index::{Condition, DocFilter};
 use crate::index::{DocumentInfo, Passage, PassageVectors, SentenceVector, StoreError};
 
 /// A segment in a snapshot, with what is dead in it.
@@ -61,9 +61,13 @@ pub struct State {
     pub(super) passages: usize,
     /// The last [`Snapshot::sample`] asked for, by size: every question asks for the same one.
     pub(super) sample: std::sync::Mutex<Option<(usize, Arc<Vec<Key>>)>>,
+    /// Filters resolved against this state, the latest first (at most [`RESOLVED_FILTERS`]):
+    /// a library's searches repeat their filters (a tenant's scope, a conversation's filter),
+    /// and a filter passing thousands of documents costs more to resolve than to search.
+    pub(super) resolved: std::sync::Mutex<Vec<(Condition, DocFilter)>>,
 }
 
-fn key(slot: usize, local: u32) -> Key {
+pub(super) fn key(slot: usize, local: u32) -> Key {
     ((slot as u64) << 32) | local as u64
 }
 
@@ -97,6 +101,7 @@ impl State {
             lexical,
             passages,
             sample: std::sync::Mutex::new(None),
+            resolved: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -209,8 +214,8 @@ impl State {
                     .collect()
             } else {
                 let mut bits = vec![0u64; seg.len().div_ceil(64)];
-                for local in ranges.iter().flat_map(|r| r.clone()) {
-                    bits[local as usize / 64] |= 1 << (local % 64);
+                for r in ranges {
+                    set_bits(&mut bits, r.clone());
                 }
                 let keep = |local: u32| {
                     bits[local as usize / 64] >> (local % 64) & 1 == 1 && accept(local)
@@ -325,46 +330,12 @@ impl Snapshot for State {
         Ok(out)
     }
 
-    fn resolve(&self, condition: &crate::index::Condition) -> Result<DocFilter, StoreError> {
-        let views = || {
-            self.docs.values().map(|&(slot, i)| {
-                let d = &self.segments[slot].seg.docs()[i];
-                crate::index::condition::DocView {
-                    doc: &d.doc,
-                    title: &d.title,
-                    metadata: &d.metadata,
-                    section: None,
-                }
-            })
-        };
-        if condition.reads_section() {
-            return Ok(condition.resolve_sections(views(), &self.sections()?));
-        }
-        Ok(condition.resolve_views(views))
+    fn resolve(&self, condition: &Condition) -> Result<DocFilter, StoreError> {
+        self.resolve_cached(condition)
     }
 
     fn sections(&self) -> Result<Vec<SectionKeys>, StoreError> {
-        let mut out = Vec::new();
-        for (doc, &(slot, i)) in &self.docs {
-            let seg = &self.segments[slot].seg;
-            let d = &seg.docs()[i];
-            let runs = seg.sections()?;
-            let first = runs.partition_point(|r| r.1 <= d.start);
-            let mut of_doc: BTreeMap<&Option<String>, Vec<Key>> = BTreeMap::new();
-            for (start, end, section) in runs[first..].iter().take_while(|r| r.0 < d.end) {
-                let locals = *start.max(&d.start)..*end.min(&d.end);
-                of_doc
-                    .entry(section)
-                    .or_default()
-                    .extend(locals.map(|l| key(slot, l)));
-            }
-            out.extend(of_doc.into_iter().map(|(section, keys)| SectionKeys {
-                doc: doc.clone(),
-                section: section.clone(),
-                keys,
-            }));
-        }
-        Ok(out)
+        self.section_keys()
     }
 
     fn has_document(&self, doc: &str) -> Result<bool, StoreError> {
@@ -473,6 +444,22 @@ impl Snapshot for State {
             raw.known,
             best.as_ref().map(|p| p.text.as_str()),
         ))
+    }
+}
+
+/// Sets bits `r` of `bits`, a word at a time.
+fn set_bits(bits: &mut [u64], r: std::ops::Range<u32>) {
+    let (mut at, end) = (r.start as usize, r.end as usize);
+    while at < end {
+        let (word, bit) = (at / 64, at % 64);
+        let n = (64 - bit).min(end - at);
+        let mask = if n == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << n) - 1) << bit
+        };
+        bits[word] |= mask;
+        at += n;
     }
 }
 

@@ -244,6 +244,7 @@ impl Graph {
         seen(ep);
         // Candidates: best first. Results: worst first, at most ef, accepted nodes only.
         let mut candidates = BinaryHeap::from([Scored(best, ep)]);
+        let (mut next, mut refused): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
         let mut results: BinaryHeap<std::cmp::Reverse<Scored>> = BinaryHeap::new();
         if keep(ep) {
             results.push(std::cmp::Reverse(Scored(best, ep)));
@@ -252,25 +253,58 @@ impl Graph {
             if results.len() >= ef && results.peek().is_some_and(|w| s < w.0 .0) {
                 break;
             }
-            let around = self.neighbours(node, 0);
-            // Ask for the neighbours' vectors before scoring the first: a walk over a large
-            // segment waits on memory more than on arithmetic.
-            for &nb in around {
-                scorer.prefetch(nb);
-            }
-            for &nb in around {
+            // The neighbours to score: those `keep` accepts, then, up to a node's full count of
+            // neighbours, the accepted neighbours of those it refuses (ACORN-1's two-hop
+            // expansion). A refused node is never scored, so a filter passing a share p of the
+            // graph costs about what the unfiltered walk costs rather than 1/p times as much,
+            // and the walk still crosses the refused regions it would have crossed.
+            next.clear();
+            refused.clear();
+            for &nb in self.neighbours(node, 0) {
                 if seen(nb) {
                     continue;
                 }
+                if keep(nb) {
+                    next.push(nb);
+                } else {
+                    refused.push(nb);
+                }
+            }
+            'hops: for &nb in &refused {
+                for &far in self.neighbours(nb, 0) {
+                    if next.len() >= MAX_NEIGHBOURS {
+                        break 'hops;
+                    }
+                    if keep(far) && !seen(far) {
+                        next.push(far);
+                    }
+                }
+            }
+            // Nothing accepted within two hops (a region of deleted or filtered-out passages):
+            // the refused neighbours are scored and followed, never returned, so the walk
+            // still reaches the accepted nodes beyond them.
+            if next.is_empty() {
+                for &nb in &refused {
+                    let sn = score(nb);
+                    let worst = results.peek().map_or(f32::NEG_INFINITY, |w| w.0 .0);
+                    if results.len() < ef || sn > worst {
+                        candidates.push(Scored(sn, nb));
+                    }
+                }
+            }
+            // Ask for the vectors before scoring the first: a walk over a large segment waits
+            // on memory more than on arithmetic.
+            for &nb in &next {
+                scorer.prefetch(nb);
+            }
+            for &nb in &next {
                 let sn = score(nb);
                 let worst = results.peek().map_or(f32::NEG_INFINITY, |w| w.0 .0);
                 if results.len() < ef || sn > worst {
                     candidates.push(Scored(sn, nb));
-                    if keep(nb) {
-                        results.push(std::cmp::Reverse(Scored(sn, nb)));
-                        if results.len() > ef {
-                            results.pop();
-                        }
+                    results.push(std::cmp::Reverse(Scored(sn, nb)));
+                    if results.len() > ef {
+                        results.pop();
                     }
                 }
             }
