@@ -87,7 +87,7 @@ mod tests {
     use serde_json::json;
 
     use crate::index::tests::{doc, open};
-    use crate::index::{Condition, DocFilter, Metadata, Snapshot, Store, Write};
+    use crate::index::{Condition, DocFilter, Metadata, Store, Write};
 
     #[test]
     fn a_repeated_filter_is_resolved_once_per_state() {
