@@ -107,3 +107,22 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// Runs `session` on an engine over a local index and on one over a new PostgreSQL database,
+/// both with the tiny model, and checks they answer alike (what each session returns).
+pub fn on_both_stores<F, Fut>(session: F)
+where
+    F: Fn(Arc<semsearch::engine::Engine>) -> Fut,
+    Fut: std::future::Future<Output = serde_json::Value>,
+{
+    use semsearch::embed::Embedder;
+    use semsearch::engine::{Engine, Options};
+    let db = TestDb::create();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let local = Arc::new(Engine::open(tiny(), None, Options::default()).unwrap());
+    let want = rt.block_on(session(local));
+    let store = semsearch::index::postgres::PgStore::open_or_create(&db.url, tiny().id()).unwrap();
+    let pg = Arc::new(Engine::new(tiny(), Box::new(store), Options::default()));
+    let got = rt.block_on(session(pg));
+    assert_eq!(got, want);
+}

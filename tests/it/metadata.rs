@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use semsearch::embed::Embedder;
 use semsearch::engine::{Engine, Options};
 use serde_json::{json, Value};
 
-use crate::common::{tiny, TestDb};
+use crate::common::tiny;
 use crate::http::{assert_error, call, get, post, state};
 
 const DOCS: [(&str, &str, &str); 4] = [
@@ -452,12 +451,5 @@ async fn metadata_is_stored_returned_filtered_and_patched() {
 #[test]
 #[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn both_stores_filter_alike() {
-    let db = TestDb::create();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let local = Arc::new(Engine::open(tiny(), None, Options::default()).unwrap());
-    let want = rt.block_on(session(local));
-    let store = semsearch::index::postgres::PgStore::open_or_create(&db.url, tiny().id()).unwrap();
-    let pg = Arc::new(Engine::new(tiny(), Box::new(store), Options::default()));
-    let got = rt.block_on(session(pg));
-    assert_eq!(got, want);
+    crate::common::on_both_stores(session);
 }

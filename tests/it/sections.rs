@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use semsearch::embed::Embedder;
 use semsearch::engine::{Engine, Options};
 use serde_json::{json, Value};
 
-use crate::common::{tiny, TestDb};
+use crate::common::tiny;
 use crate::http::{assert_error, call, get, post, state};
 
 const DOCS: [(&str, &str, &str); 3] = [
@@ -142,12 +141,5 @@ async fn a_section_filter_passes_passages() {
 #[test]
 #[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn both_stores_filter_sections_alike() {
-    let db = TestDb::create();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let local = Arc::new(Engine::open(tiny(), None, Options::default()).unwrap());
-    let want = rt.block_on(session(local));
-    let store = semsearch::index::postgres::PgStore::open_or_create(&db.url, tiny().id()).unwrap();
-    let pg = Arc::new(Engine::new(tiny(), Box::new(store), Options::default()));
-    let got = rt.block_on(session(pg));
-    assert_eq!(got, want);
+    crate::common::on_both_stores(session);
 }
