@@ -151,9 +151,10 @@ impl CustomOp1 for Attend<'_> {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let qkv = super::ops::contiguous_f32(self.name(), storage, layout)?;
-        let attention::Shape { t, h, .. } = self.shape;
-        if qkv.len() != self.lens.len() * t * 3 * h {
-            candle_core::bail!("attend: input is not b*t x 3h");
+        let h = self.shape.h;
+        let rows: usize = self.lens.iter().sum();
+        if qkv.len() != rows * 3 * h {
+            candle_core::bail!("attend: input is not (sum of lens) x 3h");
         }
         let out = attention::attend(
             crate::kernels::isa(),
@@ -162,7 +163,7 @@ impl CustomOp1 for Attend<'_> {
             self.shape,
             self.parallel,
         );
-        Ok((CpuStorage::F32(out), Shape::from((self.lens.len() * t, h))))
+        Ok((CpuStorage::F32(out), Shape::from((rows, h))))
     }
 }
 
@@ -175,9 +176,10 @@ struct Layer {
     ffn_ln: Norm,
 }
 
-/// The last layer's hidden states of a batch: `t` (padded) rows of `h` per sequence.
+/// The last layer's hidden states of a batch: one row of `h` per token, the sequences packed
+/// one after another (sequence `s` from row `starts[s]`).
 pub struct Hidden {
-    t: usize,
+    starts: Vec<usize>,
     h: usize,
     data: Vec<f32>,
 }
@@ -185,7 +187,7 @@ pub struct Hidden {
 impl Hidden {
     /// Token `j` of sequence `s`.
     pub fn token(&self, s: usize, j: usize) -> &[f32] {
-        let at = (s * self.t + j) * self.h;
+        let at = (self.starts[s] + j) * self.h;
         &self.data[at..at + self.h]
     }
 
@@ -382,18 +384,17 @@ impl Encoder {
     }
 
     fn forward_hidden_on(&self, seqs: &[&[u32]], parallel: bool) -> Result<Hidden> {
-        let b = seqs.len();
-        if b == 0 {
+        if seqs.is_empty() {
             return Ok(Hidden {
-                t: 0,
+                starts: Vec::new(),
                 h: self.cfg.hidden_size,
                 data: Vec::new(),
             });
         }
-        let t = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
-        if t > self.cfg.max_tokens() {
+        let longest = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
+        if longest > self.cfg.max_tokens() {
             return Err(EmbedError::Invariant(format!(
-                "sequence of {t} tokens exceeds the model's {}",
+                "sequence of {longest} tokens exceeds the model's {}",
                 self.cfg.max_tokens()
             )));
         }
@@ -401,31 +402,30 @@ impl Encoder {
         let nh = self.cfg.num_attention_heads;
         let off = self.cfg.position_offset();
 
-        let mut ids = Vec::with_capacity(b * t);
-        let mut pos = Vec::with_capacity(b * t);
+        // No padding: every dense layer works on the real tokens of all sequences, packed; an
+        // empty sequence still gets one (pad) row so that its mean is defined.
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len().max(1)).collect();
+        let rows: usize = lens.iter().sum();
+        let mut ids = Vec::with_capacity(rows);
+        let mut pos = Vec::with_capacity(rows);
         for s in seqs {
-            for i in 0..t {
-                let real = i < s.len();
-                ids.push(if real {
-                    s[i]
-                } else {
-                    self.cfg.pad_token_id as u32
-                });
-                pos.push((off + if real { i } else { 0 }) as u32);
+            if s.is_empty() {
+                ids.push(self.cfg.pad_token_id as u32);
+                pos.push(off as u32);
+            }
+            for (i, &id) in s.iter().enumerate() {
+                ids.push(id);
+                pos.push((off + i) as u32);
             }
         }
         let pos = Tensor::new(pos.as_slice(), &self.device)?;
         let x = (self.lookup(&ids)? + self.position.index_select(&pos, 0)?)?
             .broadcast_add(&self.token_type0)?;
-        let mut x = self.emb_ln.forward(&x)?; // [b*t, h]
+        let mut x = self.emb_ln.forward(&x)?; // [rows, h]
 
-        let lens: Vec<usize> = seqs.iter().map(|s| s.len().clamp(1, t)).collect();
-
-        let shape = attention::Shape { t, h, heads: nh };
+        let shape = attention::Shape { h, heads: nh };
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x, parallel)?; // [b*t, 3h]
-                                                        // Each sequence attends over its real tokens only: no padding mask is needed, and
-                                                        // padding rows get a zero context that never reaches a real token or the mean.
+            let qkv = layer.qkv.forward(&x, parallel)?; // [rows, 3h]
             let ctx = qkv.apply_op1_no_bwd(&Attend {
                 lens: &lens,
                 shape,
@@ -438,8 +438,16 @@ impl Encoder {
             x = layer.ffn_ln.forward(&out, &x)?;
         }
 
+        let starts = lens
+            .iter()
+            .scan(0, |at, &n| {
+                let s = *at;
+                *at += n;
+                Some(s)
+            })
+            .collect();
         Ok(Hidden {
-            t,
+            starts,
             h,
             data: x.flatten_all()?.to_vec1::<f32>()?,
         })

@@ -168,7 +168,7 @@ pub enum SentenceVectors {
     Late,
 }
 
-/// Upper bound on padded tokens per forward pass: large enough to keep matmuls efficient, small
+/// Upper bound on tokens per forward pass (sequences are packed, not padded): large enough to keep matmuls efficient, small
 /// enough that activations (about 12 KB per token for e5-small's attention+FFN) stay bounded.
 const BATCH_TOKENS: usize = 2048;
 /// Upper bound on sequences per forward pass.
@@ -428,11 +428,18 @@ impl Embedder for TextEmbedder {
             .collect();
         let mut start = 0;
         while start < windows.len() {
-            // Longest first, so the first window of a batch fixes its padded length.
-            let longest = windows[start].2.len();
-            let n = (BATCH_TOKENS / longest)
-                .clamp(1, BATCH_SEQS)
-                .min(windows.len() - start);
+            // Windows are packed without padding, so a pass takes windows until their tokens
+            // reach the budget (at least one). Longest first keeps passes of similar size.
+            let mut n = 1;
+            let mut tokens = windows[start].2.len();
+            while start + n < windows.len() && n < BATCH_SEQS {
+                let next = windows[start + n].2.len();
+                if tokens + next > BATCH_TOKENS {
+                    break;
+                }
+                tokens += next;
+                n += 1;
+            }
             let batch: Vec<&[u32]> = windows[start..start + n]
                 .iter()
                 .map(|(_, _, s)| s.as_slice())

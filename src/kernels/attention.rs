@@ -21,39 +21,47 @@ use super::Isa;
 /// Shape of one attention call.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
-    /// Padded tokens per sequence.
-    pub t: usize,
     /// Hidden width (heads x head width).
     pub h: usize,
     /// Attention heads.
     pub heads: usize,
 }
 
-/// Context vectors for `qkv` (`lens.len() * t` rows of `[q | k | v]`, `3h` wide, with the
-/// attention scale already folded into q): row `i` of sequence `s` attends over the first
-/// `lens[s]` rows of its sequence. Padding rows get zeros. Returns `lens.len() * t` rows of `h`.
+/// Context vectors for `qkv` (rows of `[q | k | v]`, `3h` wide, with the attention scale
+/// already folded into q), its sequences packed without padding: sequence `s` is the `lens[s]`
+/// rows after those of the sequences before it, and each of its rows attends over them. A
+/// batch of sequences of unequal lengths then costs its real tokens only, here and in every
+/// dense layer around it. Returns one row of `h` per input row.
 pub fn attend(isa: Isa, qkv: &[f32], lens: &[usize], shape: Shape, parallel: bool) -> Vec<f32> {
-    let Shape { t, h, heads } = shape;
-    assert_eq!(qkv.len(), lens.len() * t * 3 * h, "qkv is not b*t x 3h");
+    let Shape { h, heads } = shape;
+    let rows: usize = lens.iter().sum();
+    assert_eq!(qkv.len(), rows * 3 * h, "qkv is not (sum of lens) x 3h");
     assert!(
         h.is_multiple_of(heads),
         "hidden width not a multiple of heads"
     );
-    let mut out = vec![0f32; lens.len() * t * h];
+    let starts: Vec<usize> = lens
+        .iter()
+        .scan(0, |at, &n| {
+            let s = *at;
+            *at += n;
+            Some(s)
+        })
+        .collect();
+    let mut out = vec![0f32; rows * h];
     let pairs = lens.len() * heads;
     let work: usize = lens.iter().map(|&n| n * n).sum::<usize>() * h;
     let out_addr = out.as_mut_ptr() as usize;
     let run = |pair: usize| {
         let (s, head) = (pair / heads, pair % heads);
-        let n = lens[s].min(t);
-        // SAFETY: pair (s, head) writes only rows s*t..s*t+n, columns of `head`; pairs are
-        // distinct, so no two runs write the same element, and `out` outlives the loop.
+        // SAFETY: pair (s, head) writes only the rows of sequence s, columns of `head`; pairs
+        // are distinct, so no two runs write the same element, and `out` outlives the loop.
         unsafe {
             one_head(
                 isa.or_portable(),
                 qkv,
-                s * t,
-                n,
+                starts[s],
+                lens[s],
                 head,
                 shape,
                 out_addr as *mut f32,
@@ -326,12 +334,13 @@ mod tests {
 
     /// Attention of one head by the definition, in f64.
     fn naive(qkv: &[f32], lens: &[usize], s: Shape) -> Vec<f32> {
-        let (t, h, d) = (s.t, s.h, s.h / s.heads);
-        let mut out = vec![0f32; lens.len() * t * h];
-        for (b, &n) in lens.iter().enumerate() {
+        let (h, d) = (s.h, s.h / s.heads);
+        let mut out = vec![0f32; lens.iter().sum::<usize>() * h];
+        let mut row0 = 0;
+        for &n in lens {
             for head in 0..s.heads {
                 let at = |i: usize, part: usize, c: usize| {
-                    qkv[(b * t + i) * 3 * h + part * h + head * d + c] as f64
+                    qkv[(row0 + i) * 3 * h + part * h + head * d + c] as f64
                 };
                 for i in 0..n {
                     let sc: Vec<f64> = (0..n)
@@ -342,10 +351,11 @@ mod tests {
                     let z: f64 = e.iter().sum();
                     for c in 0..d {
                         let v: f64 = (0..n).map(|j| e[j] / z * at(j, 2, c)).sum();
-                        out[(b * t + i) * h + head * d + c] = v as f32;
+                        out[(row0 + i) * h + head * d + c] = v as f32;
                     }
                 }
             }
+            row0 += n;
         }
         out
     }
@@ -356,14 +366,15 @@ mod tests {
         for isa in Isa::missing() {
             eprintln!("skipped: this CPU has no {isa:?} path");
         }
-        for (lens, t, h, heads) in [
-            (vec![1], 1, 8, 2),
-            (vec![5, 3], 5, 12, 3),
-            (vec![17], 17, 384, 12),
-            (vec![40, 1, 33], 40, 64, 2),
+        for (lens, h, heads) in [
+            (vec![1], 8, 2),
+            (vec![5, 3], 12, 3),
+            (vec![17], 384, 12),
+            (vec![40, 1, 33], 64, 2),
+            (vec![3, 0, 7], 16, 2),
         ] {
-            let shape = Shape { t, h, heads };
-            let qkv: Vec<f32> = (0..lens.len() * t * 3 * h)
+            let shape = Shape { h, heads };
+            let qkv: Vec<f32> = (0..lens.iter().sum::<usize>() * 3 * h)
                 .map(|_| rng.gen_range(-2.0..2.0))
                 .collect();
             let want = naive(&qkv, &lens, shape);
