@@ -22,7 +22,9 @@ pub struct EmbeddingsRequest {
     /// The server's model (its folder name, e.g. `multilingual-e5-small`, optionally with an
     /// owner prefix such as `intfloat/`); another name is refused. Absent: the server's model.
     pub model: Option<String>,
-    /// `query` or `passage` (default passage); an extension to the OpenAI shape.
+    /// `query` or `passage` (default passage); an extension to the OpenAI shape. A text that
+    /// starts with the model's own prefix (`query: `, `passage: `) is embedded as that kind,
+    /// the prefix not added twice.
     pub input_type: Option<String>,
     /// `float` (default) or `base64` (little-endian f32 bytes, what OpenAI's SDKs ask for).
     pub encoding_format: Option<String>,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use semsearch::config::{DEFAULT_MAX_PASSAGE_TOKENS, PASSAGE_TOKENS_RANGE};
-use semsearch::embed::{Embedder, SentenceVectors, TextEmbedder};
+use semsearch::embed::{Embedder, RemoteConfig, RemoteEmbedder, SentenceVectors, TextEmbedder};
 use semsearch::engine::{Engine, Options};
 use semsearch::index::{Access, Location};
 use semsearch::search::fusion::FusionParams;
@@ -93,17 +93,56 @@ impl FusionArgs {
     }
 }
 
-/// Loads the model folder.
-pub fn load_embedder(dir: &Path) -> anyhow::Result<Arc<dyn Embedder>> {
+/// Where vectors are computed: for the commands that embed (ingest, serve, search, mcp, eval).
+#[derive(clap::Args, Clone, Default)]
+pub struct EmbedderArgs {
+    /// Embed on a server of the same model instead of this CPU: an OpenAI-compatible
+    /// `/v1/embeddings` URL (another `semsearch serve`, text-embeddings-inference, vLLM,
+    /// Infinity) or text-embeddings-inference's `/embed`. The model folder is still read (its
+    /// tokenizer and identity, and a start-up check that the remote's vectors match).
+    #[arg(long, env = "SEMSEARCH_EMBEDDER", value_name = "URL")]
+    embedder: Option<String>,
+    /// Key for the remote embedder (sent as `Authorization: Bearer`).
+    #[arg(long, env = "SEMSEARCH_EMBEDDER_KEY", hide_env_values = true)]
+    embedder_key: Option<String>,
+    /// `model` of OpenAI-style requests to the remote [default: the folder's `_name_or_path`,
+    /// e.g. intfloat/multilingual-e5-small].
+    #[arg(long, value_name = "NAME")]
+    embedder_model: Option<String>,
+    /// Requests to the remote embedder in flight at once [default: 4].
+    #[arg(long, value_name = "N")]
+    embedder_concurrency: Option<usize>,
+    /// Seconds a failing request to the remote embedder (unreachable, 429, 5xx) is retried
+    /// before the command fails [default: 120].
+    #[arg(long, value_name = "SECONDS")]
+    embedder_retry: Option<u64>,
+}
+
+/// Loads the model folder, and connects to the remote embedder when one is given.
+pub fn load_embedder(dir: &Path, remote: &EmbedderArgs) -> anyhow::Result<Arc<dyn Embedder>> {
     let e = TextEmbedder::load(dir)
         .with_context(|| format!("loading the model from {}", dir.display()))?;
-    tracing::debug!(
-        model = %dir.display(),
-        precision = ?e.precision(),
-        kernels = ?semsearch::kernels::isa(),
-        "model loaded"
-    );
-    Ok(Arc::new(e))
+    let Some(url) = &remote.embedder else {
+        tracing::debug!(
+            model = %dir.display(),
+            precision = ?e.precision(),
+            kernels = ?semsearch::kernels::isa(),
+            "model loaded"
+        );
+        return Ok(Arc::new(e));
+    };
+    let mut cfg = RemoteConfig::new(url.clone());
+    cfg.key = remote.embedder_key.clone();
+    cfg.model = remote.embedder_model.clone();
+    if let Some(n) = remote.embedder_concurrency {
+        cfg.concurrency = n;
+    }
+    if let Some(s) = remote.embedder_retry {
+        cfg.retry_for = std::time::Duration::from_secs(s);
+    }
+    let r = RemoteEmbedder::connect(e, cfg)?;
+    tracing::info!(url = r.url(), "embedding on the remote embedder");
+    Ok(Arc::new(r))
 }
 
 /// How a command opens stores: writers create a missing one, readers never do.

@@ -8,7 +8,7 @@ use semsearch::engine::facets::FacetFields;
 use semsearch::engine::Options;
 use semsearch::index::Condition;
 
-use super::args::{load_embedder, StoreArgs};
+use super::args::{load_embedder, EmbedderArgs, StoreArgs};
 
 /// Flags of `documents`.
 #[derive(clap::Args)]
@@ -43,7 +43,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
         .transpose()
         .map_err(|e| anyhow::anyhow!("--facets: {e}"))?;
     let engine = args.store.open(
-        load_embedder(model)?,
+        load_embedder(model, &EmbedderArgs::default())?,
         &args.index,
         false,
         Options::default(),

@@ -7,7 +7,7 @@ use semsearch::config::{DEFAULT_INDEX_DIR, EVAL_K, MAX_K};
 use semsearch::engine::{Engine, Mode, Options};
 use semsearch::eval;
 
-use super::args::{load_embedder, FusionArgs, PassageArgs, StoreArgs};
+use super::args::{load_embedder, EmbedderArgs, FusionArgs, PassageArgs, StoreArgs};
 use super::output::bar;
 
 /// Flags of `eval`.
@@ -72,6 +72,8 @@ pub struct Args {
     passages: PassageArgs,
     #[command(flatten)]
     fusion: FusionArgs,
+    #[command(flatten)]
+    embedder: EmbedderArgs,
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
@@ -87,7 +89,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     let mut options = Options::default();
     args.fusion.apply(&mut options, model)?;
     args.passages.apply(&mut options)?;
-    let embedder = load_embedder(model)?;
+    let embedder = load_embedder(model, &args.embedder)?;
     let min = args
         .min_relevance
         .unwrap_or(semsearch::config::DEFAULT_MIN_RELEVANCE);

@@ -7,7 +7,7 @@ use semsearch::config::DEFAULT_INDEX_DIR;
 use semsearch::engine::{Engine, Options};
 use semsearch::index::{Access, Location};
 
-use super::args::{load_embedder, StoreArgs};
+use super::args::{load_embedder, EmbedderArgs, StoreArgs};
 use super::output::bar;
 
 /// Flags of `import`.
@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
-    let embedder = load_embedder(model)?;
+    let embedder = load_embedder(model, &EmbedderArgs::default())?;
     let from = Location::parse(&args.from);
     let source = semsearch::index::open(&from, embedder.id(), Access::Existing)?;
     let to = args.store.name(&args.index);

@@ -7,7 +7,7 @@ use anyhow::Context;
 use semsearch::config::DEFAULT_INDEX_DIR;
 use semsearch::engine::{self, Options};
 
-use super::args::{load_embedder, PassageArgs, StoreArgs};
+use super::args::{load_embedder, EmbedderArgs, PassageArgs, StoreArgs};
 use super::output::bar;
 
 /// Passages embedded between commits: about a minute of embedding on two cores, so an
@@ -39,6 +39,8 @@ pub struct Args {
     meta: Vec<String>,
     #[command(flatten)]
     passages: PassageArgs,
+    #[command(flatten)]
+    embedder: EmbedderArgs,
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
@@ -78,7 +80,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("--meta: {e}"))?;
         }
     }
-    let embedder = load_embedder(model)?;
+    let embedder = load_embedder(model, &args.embedder)?;
     let mut drafts = engine::draft(embedder.as_ref(), &options, &raws)?;
     let engine = args.store.open(embedder, &args.index, true, options)?;
     let mut skipped = 0;

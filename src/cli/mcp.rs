@@ -9,8 +9,8 @@ use semsearch::engine::Options;
 use semsearch::mcp::McpServer;
 use semsearch::server::auth::DEFAULT_COLLECTION;
 
-use super::args::load_embedder;
 use super::args::StoreArgs;
+use super::args::{load_embedder, EmbedderArgs};
 
 /// Flags of `mcp`.
 #[derive(clap::Args)]
@@ -24,11 +24,13 @@ pub struct Args {
     /// the index itself (`default`). Tools may name another with their `collection` argument.
     #[arg(long, env = "SEMSEARCH_COLLECTION")]
     collection: Option<String>,
+    #[command(flatten)]
+    embedder: EmbedderArgs,
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     use rmcp::ServiceExt;
-    let embedder = load_embedder(model)?;
+    let embedder = load_embedder(model, &args.embedder)?;
     let options = Options::default().calibrated(model)?;
     let engine =
         Arc::new(

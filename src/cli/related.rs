@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use semsearch::config::{DEFAULT_INDEX_DIR, DEFAULT_K};
 use semsearch::engine::Options;
 
-use super::args::load_embedder;
 use super::args::StoreArgs;
+use super::args::{load_embedder, EmbedderArgs};
 use super::output::print_hits;
 
 /// Flags of `related`.
@@ -34,7 +34,7 @@ pub struct Args {
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     semsearch::engine::validate_k(args.k)?;
     let engine = args.store.open(
-        load_embedder(model)?,
+        load_embedder(model, &EmbedderArgs::default())?,
         &args.index,
         false,
         Options::default().calibrated(model)?,

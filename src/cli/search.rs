@@ -7,7 +7,7 @@ use semsearch::config::{DEFAULT_INDEX_DIR, DEFAULT_K};
 use semsearch::engine::{Mode, Options, SearchRequest};
 use semsearch::index::Condition;
 
-use super::args::{load_embedder, FusionArgs, StoreArgs};
+use super::args::{load_embedder, EmbedderArgs, FusionArgs, StoreArgs};
 use super::output::print_hits;
 
 /// Flags of `search`.
@@ -44,6 +44,8 @@ pub struct Args {
     min_relevance: Option<f32>,
     #[command(flatten)]
     fusion: FusionArgs,
+    #[command(flatten)]
+    embedder: EmbedderArgs,
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
@@ -61,9 +63,12 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     req.validate()?;
     let mut options = Options::default();
     args.fusion.apply(&mut options, model)?;
-    let engine = args
-        .store
-        .open(load_embedder(model)?, &args.index, false, options)?;
+    let engine = args.store.open(
+        load_embedder(model, &args.embedder)?,
+        &args.index,
+        false,
+        options,
+    )?;
     if !args.answer {
         print_hits(&engine.search(&req)?, args.json);
         return Ok(());

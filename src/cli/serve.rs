@@ -10,7 +10,7 @@ use semsearch::engine::Options;
 use semsearch::server::metrics::{Metrics, Timed};
 use semsearch::server::{self, AppState};
 
-use super::args::{load_embedder, FusionArgs, PassageArgs, StoreArgs};
+use super::args::{load_embedder, EmbedderArgs, FusionArgs, PassageArgs, StoreArgs};
 
 /// Flags of `serve`.
 #[derive(clap::Args)]
@@ -44,6 +44,8 @@ pub struct Args {
     /// none; the metrics hold counts and timings, no text).
     #[arg(long, env = "SEMSEARCH_OPEN_METRICS")]
     open_metrics: bool,
+    #[command(flatten)]
+    embedder: EmbedderArgs,
 }
 
 pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
@@ -52,7 +54,7 @@ pub fn run(model: &Path, args: Args) -> anyhow::Result<()> {
     args.fusion.apply(&mut options, model)?;
     let metrics = Metrics::new();
     let embedder: Arc<dyn Embedder> = Arc::new(Timed::new(
-        load_embedder(model)?,
+        load_embedder(model, &args.embedder)?,
         metrics.embed_seconds.clone(),
     ));
     let engine = Arc::new(

@@ -28,6 +28,10 @@ pub enum EmbedError {
     /// Tensor computation failed.
     #[error("tensor computation")]
     Candle(#[from] candle_core::Error),
+    /// The remote embedder failed or was refused (unreachable past the retries, an error
+    /// answer, vectors of another model).
+    #[error("remote embedder {0}")]
+    Remote(String),
     /// A broken internal invariant (a sequence longer than the window, a token id outside the
     /// vocabulary): a bug or a model folder whose parts do not match, never the caller's input.
     #[error("internal: {0}")]

@@ -1,14 +1,13 @@
 //! Text to vectors. [`Embedder`] is the seam the rest of semsearch depends on; [`TextEmbedder`]
-//! implements it with a Hugging Face tokenizer and the candle [`bert::Encoder`].
-//!
-//! Long passages are never cut silently: a passage whose tokens exceed the model's window is
+//! implements it with a Hugging Face tokenizer and the candle [`bert::Encoder`], and
+//! [`RemoteEmbedder`] with a server of the same model on another machine. Long passages are never cut silently: a passage whose tokens exceed the model's window is
 //! split into consecutive windows (no overlap) of at most `max_tokens - 2` content tokens, each
 //! window is encoded as its own sequence, and the passage's vector is the token-count-weighted
 //! average of the windows' mean-pooled vectors, L2-normalised. For a text that fits, this is
 //! plain mean pooling. A *query* is read over its first window only (512 tokens for e5-small,
 //! documented in the README): a question is a few dozen tokens, and a 2,000-character paste
-//! would otherwise cost several encoder passes on every search. Batches are formed after
-//! sorting windows by length so that padding stays small.
+//! would otherwise cost several encoder passes on every search. Windows are batched packed,
+//! without padding.
 
 mod batch;
 pub mod bert;
@@ -16,16 +15,20 @@ pub mod config;
 pub mod convert;
 mod error;
 pub mod ops;
+mod remote;
 pub mod tiny;
+mod tok;
 pub mod unigram;
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use tok::Tok;
 use tokenizers::Tokenizer;
 
 pub use config::ModelConfig;
 pub use error::EmbedError;
+pub use remote::{RemoteConfig, RemoteEmbedder};
 
 /// Result alias for embedding.
 pub type Result<T, E = EmbedError> = std::result::Result<T, E>;
@@ -96,53 +99,10 @@ pub trait Embedder: Send + Sync {
     }
     /// Tokens the model reads for `text` (prefix and special tokens included, before windowing).
     fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize>;
-}
-
-/// The tokenizer: `tokenizers`' own, or the same pipeline with the compact
-/// [`unigram::Unigram`] model (XLM-R vocabularies: ~290 MB less resident memory).
-enum Tok {
-    Full(Box<Tokenizer>),
-    Lean(Box<unigram::LeanTokenizer>),
-}
-
-impl Tok {
-    /// No truncation and no padding: windows and batches are formed here.
-    fn plain(&mut self) -> Result<()> {
-        match self {
-            Tok::Full(t) => {
-                t.with_truncation(None).map_err(EmbedError::Tokenizer)?;
-                t.with_padding(None);
-            }
-            Tok::Lean(t) => {
-                t.with_truncation(None).map_err(EmbedError::Tokenizer)?;
-                t.with_padding(None);
-            }
-        }
-        Ok(())
-    }
-
-    /// Encodes one text; offsets in characters when `chars`, else in bytes.
-    fn encode(&self, input: String, chars: bool) -> tokenizers::Result<tokenizers::Encoding> {
-        match (self, chars) {
-            (Tok::Full(t), false) => t.encode(input, false),
-            (Tok::Full(t), true) => t.encode_char_offsets(input, false),
-            (Tok::Lean(t), false) => t.encode(input, false),
-            (Tok::Lean(t), true) => t.encode_char_offsets(input, false),
-        }
-    }
-
-    /// Encodes texts on the rayon pool; offsets as in [`Tok::encode`].
-    fn encode_batch(
-        &self,
-        inputs: Vec<String>,
-        chars: bool,
-    ) -> tokenizers::Result<Vec<tokenizers::Encoding>> {
-        match (self, chars) {
-            (Tok::Full(t), false) => t.encode_batch(inputs, false),
-            (Tok::Full(t), true) => t.encode_batch_char_offsets(inputs, false),
-            (Tok::Lean(t), false) => t.encode_batch(inputs, false),
-            (Tok::Lean(t), true) => t.encode_batch_char_offsets(inputs, false),
-        }
+    /// What the model puts before a text of `kind` (`query: ` for e5); empty if nothing.
+    fn prefix(&self, kind: TextKind) -> &str {
+        let _ = kind;
+        ""
     }
 }
 
@@ -283,13 +243,6 @@ impl TextEmbedder {
         &self.cfg
     }
 
-    fn prefix(&self, kind: TextKind) -> &str {
-        match kind {
-            TextKind::Query => self.cfg.query_prefix.as_deref().unwrap_or(""),
-            TextKind::Passage => self.cfg.passage_prefix.as_deref().unwrap_or(""),
-        }
-    }
-
     /// Content token ids (prefix included, no special tokens) of each text.
     fn content_ids(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<u32>>> {
         Ok(self
@@ -350,6 +303,13 @@ impl Embedder for TextEmbedder {
         &self.id
     }
 
+    fn prefix(&self, kind: TextKind) -> &str {
+        match kind {
+            TextKind::Query => self.cfg.query_prefix.as_deref().unwrap_or(""),
+            TextKind::Passage => self.cfg.passage_prefix.as_deref().unwrap_or(""),
+        }
+    }
+
     fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize> {
         Ok(self.content_ids(&[text], kind)?[0].len() + 2)
     }
@@ -357,8 +317,7 @@ impl Embedder for TextEmbedder {
     fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
         if let ([text], TextKind::Query) = (texts, kind) {
             // A query alone shares its forward pass with the queries that arrive while one is
-            // running (concurrent requests): one pass over a few short sequences costs little
-            // more than over one, since a short pass is bound by reading the weights.
+            // running (concurrent requests): one packed pass, fewer per-pass overheads.
             let ids = self.content_ids(&[text], kind)?.remove(0);
             if ids.len() <= self.cfg.max_tokens() - 2 {
                 let mut seq = Vec::with_capacity(ids.len() + 2);

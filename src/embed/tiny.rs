@@ -149,6 +149,12 @@ pub fn embedder(layers: usize, q4_words: bool) -> TextEmbedder {
 /// Saves the two-layer tiny model (Q4 word table) as a model folder: `config.json`,
 /// `tokenizer.json`, `model.safetensors`.
 pub fn write_model_dir(dir: &Path) -> Result<(), EmbedError> {
+    write_model_dir_seeded(dir, SEED)
+}
+
+/// [`write_model_dir`] with other weights (`seed`): another model of the same shape, for tests
+/// that must tell two models apart.
+pub fn write_model_dir_seeded(dir: &Path, seed: u64) -> Result<(), EmbedError> {
     std::fs::create_dir_all(dir).map_err(|e| EmbedError::io(dir, e))?;
     let cfg = config(2);
     let body = serde_json::to_vec_pretty(&cfg).expect("a config serializes");
@@ -158,6 +164,6 @@ pub fn write_model_dir(dir: &Path) -> Result<(), EmbedError> {
     tokenizer()
         .save(&path, false)
         .map_err(|e| EmbedError::model(&path, format!("cannot save the tokenizer: {e}")))?;
-    candle_core::safetensors::save(&weights(&cfg, SEED, true), dir.join("model.safetensors"))?;
+    candle_core::safetensors::save(&weights(&cfg, seed, true), dir.join("model.safetensors"))?;
     Ok(())
 }

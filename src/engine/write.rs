@@ -384,6 +384,9 @@ impl Embedder for Separate<'_> {
     fn count_tokens(&self, text: &str, kind: TextKind) -> crate::embed::Result<usize> {
         self.0.count_tokens(text, kind)
     }
+    fn prefix(&self, kind: TextKind) -> &str {
+        self.0.prefix(kind)
+    }
 }
 
 /// An id for a document without one: the slug of its title, then `-2`, `-3`... until it names

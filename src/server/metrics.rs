@@ -138,6 +138,9 @@ impl Embedder for Timed {
     fn count_tokens(&self, text: &str, kind: TextKind) -> Result<usize> {
         self.inner.count_tokens(text, kind)
     }
+    fn prefix(&self, kind: TextKind) -> &str {
+        self.inner.prefix(kind)
+    }
 }
 
 /// Middleware: counts every request by route, method and status, and times it by route.

@@ -71,9 +71,12 @@ fn a_killed_ingest_resumes_without_embedding_what_it_committed() {
 #[ignore = "needs PostgreSQL: SEMSEARCH_TEST_PG=URL, --run-ignored all (scripts/test.sh)"]
 fn two_serve_processes_share_one_database() {
     let db = crate::common::TestDb::create();
-    let unused = Path::new("no-local-index");
-    let a = serve(unused, &["--store", &db.url]);
-    let b = serve(unused, &["--store", &db.url]);
+    // The task queues live beside the (unused) index path: in a temporary folder, not the
+    // checkout.
+    let tmp = tempfile::tempdir().unwrap();
+    let unused = tmp.path().join("no-local-index");
+    let a = serve(&unused, &["--store", &db.url]);
+    let b = serve(&unused, &["--store", &db.url]);
     let doc = r#"{"doc": "flood", "text": "The council approved a flood plan.\n\nIt raises embankments."}"#;
     assert_eq!(http(&a.1, "POST", "/documents", doc).0, 201);
     let seen = |server: &Server, want: &str| {

@@ -21,6 +21,7 @@ mod metadata;
 mod mount;
 mod pg_store;
 mod process;
+mod remote_embed;
 mod sections;
 mod tasks;
 mod tokenizer;

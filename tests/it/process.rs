@@ -21,12 +21,22 @@ impl Drop for Server {
 /// Serves `index` (created on the first write if missing) with `extra` flags and `env`, on a
 /// free loopback port; returns once it accepts connections.
 pub fn serve_with(index: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    serve_at(&free_addr(), index, extra, env)
+}
+
+/// A loopback `host:port` nothing listens on (at the time of asking).
+pub fn free_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let addr = format!("127.0.0.1:{port}");
+    format!("127.0.0.1:{port}")
+}
+
+/// [`serve_with`] on `addr` (to restart a server where its clients expect it).
+pub fn serve_at(addr: &str, index: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    let addr = addr.to_string();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_semsearch"));
     cmd.arg("--model")
         .arg(tiny_model_dir())

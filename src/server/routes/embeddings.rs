@@ -70,17 +70,38 @@ pub async fn embeddings(
     };
     let (vectors, tokens, model) = state
         .blocking(move |e| {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let embedder = e.embedder();
-            let tokens = texts
+            // A text that already starts with the model's query or passage prefix (as e5's
+            // model card tells its users, and as another semsearch's remote embedder sends
+            // them) is embedded as that kind, not prefixed twice.
+            let (q, p) = (
+                embedder.prefix(TextKind::Query),
+                embedder.prefix(TextKind::Passage),
+            );
+            let own: Vec<(TextKind, &str)> = texts
                 .iter()
-                .map(|t| embedder.count_tokens(t, kind))
+                .map(|t| match (t.strip_prefix(q), t.strip_prefix(p)) {
+                    (Some(rest), _) if !q.is_empty() => (TextKind::Query, rest),
+                    (_, Some(rest)) if !p.is_empty() => (TextKind::Passage, rest),
+                    _ => (kind, t.as_str()),
+                })
+                .collect();
+            let tokens = own
+                .iter()
+                .map(|(k, t)| embedder.count_tokens(t, *k))
                 .sum::<Result<usize, _>>()?;
-            Ok((
-                embedder.embed(&refs, kind)?,
-                tokens,
-                embedder.id().name.clone(),
-            ))
+            let mut vectors = vec![Vec::new(); own.len()];
+            for k in [TextKind::Query, TextKind::Passage] {
+                let at: Vec<usize> = (0..own.len()).filter(|&i| own[i].0 == k).collect();
+                if at.is_empty() {
+                    continue;
+                }
+                let refs: Vec<&str> = at.iter().map(|&i| own[i].1).collect();
+                for (i, v) in at.into_iter().zip(embedder.embed(&refs, k)?) {
+                    vectors[i] = v;
+                }
+            }
+            Ok((vectors, tokens, embedder.id().name.clone()))
         })
         .await?;
     Ok(Json(EmbeddingsResponse {
