@@ -182,3 +182,37 @@ fn a_remote_of_another_model_a_wrong_key_or_none_at_all_is_refused() {
     assert!(took < Duration::from_secs(30), "{took:?}");
     assert!(!dir.path().join("idx").join("manifest.json").exists());
 }
+
+/// A remote that answers 429 (a key over its rate, with `Retry-After`) is waited for, not
+/// given up on: the ingest completes.
+#[test]
+fn a_rate_limited_remote_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("n.jsonl");
+    notices(&input, 100);
+    let keys = dir.path().join("keys.json");
+    let sha = semsearch::server::auth::keys::digest_hex("k1");
+    let file = format!(
+        r#"{{"keys": [{{"name": "r", "sha256": "{sha}", "actions": ["read"],
+             "rate": {{"per_second": 2, "burst": 2}}}}]}}"#
+    );
+    std::fs::write(&keys, file).unwrap();
+    let remote = serve_with(
+        &dir.path().join("remote"),
+        &["--keys", keys.to_str().unwrap()],
+        &[],
+    );
+    let index = dir.path().join("idx");
+    let out = semsearch()
+        .args(["ingest", "--embedder-key", "k1", "--embedder"])
+        .arg(format!("http://{}", remote.1))
+        .arg("--index")
+        .arg(&index)
+        .arg(&input)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("HTTP 429"), "never rate-limited: {stderr}");
+    assert_eq!(committed(&index), Some(100));
+}
