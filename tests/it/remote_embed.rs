@@ -46,6 +46,21 @@ fn answers(index: &Path, extra: &[&str]) -> String {
         .collect()
 }
 
+/// A remote whose reads (embeddings among them) need the key `k1`, its key entry extended by
+/// `extra` (`, "rate": {...}`).
+fn remote_needing_key(dir: &Path, extra: &str) -> crate::process::Server {
+    let keys = dir.join("keys.json");
+    let sha = semsearch::server::auth::keys::digest_hex("k1");
+    let file =
+        format!(r#"{{"keys": [{{"name": "r", "sha256": "{sha}", "actions": ["read"]{extra}}}]}}"#);
+    std::fs::write(&keys, file).unwrap();
+    serve_with(
+        &dir.join("remote"),
+        &["--keys", keys.to_str().unwrap()],
+        &[],
+    )
+}
+
 #[test]
 fn an_ingest_through_a_remote_that_is_killed_and_restarted_loses_and_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,16 +131,7 @@ fn a_remote_of_another_model_a_wrong_key_or_none_at_all_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("n.jsonl");
     notices(&input, 3);
-    // Reads (embeddings among them) need the key k1.
-    let keys = dir.path().join("keys.json");
-    let sha = semsearch::server::auth::keys::digest_hex("k1");
-    let file = format!(r#"{{"keys": [{{"name": "r", "sha256": "{sha}", "actions": ["read"]}}]}}"#);
-    std::fs::write(&keys, file).unwrap();
-    let remote = serve_with(
-        &dir.path().join("remote"),
-        &["--keys", keys.to_str().unwrap()],
-        &[],
-    );
+    let remote = remote_needing_key(dir.path(), "");
     let url = format!("http://{}", remote.1);
     let ingest = |model: Option<&Path>, extra: &[&str]| {
         let mut c = match model {
@@ -190,18 +196,7 @@ fn a_rate_limited_remote_is_waited_for() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("n.jsonl");
     notices(&input, 100);
-    let keys = dir.path().join("keys.json");
-    let sha = semsearch::server::auth::keys::digest_hex("k1");
-    let file = format!(
-        r#"{{"keys": [{{"name": "r", "sha256": "{sha}", "actions": ["read"],
-             "rate": {{"per_second": 2, "burst": 2}}}}]}}"#
-    );
-    std::fs::write(&keys, file).unwrap();
-    let remote = serve_with(
-        &dir.path().join("remote"),
-        &["--keys", keys.to_str().unwrap()],
-        &[],
-    );
+    let remote = remote_needing_key(dir.path(), r#", "rate": {"per_second": 2, "burst": 2}"#);
     let index = dir.path().join("idx");
     let out = semsearch()
         .args(["ingest", "--embedder-key", "k1", "--embedder"])
