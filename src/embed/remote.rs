@@ -411,13 +411,13 @@ fn endpoint(url: &str) -> std::result::Result<(String, Api), String> {
         .or_else(|| url.strip_prefix("https://"))
         .ok_or("the embedder URL must start with http:// or https://")?;
     let url = url.trim_end_matches('/').to_string();
-    Ok(match rest.find('/') {
-        None => (format!("{url}/v1/embeddings"), Api::OpenAi),
-        Some(p) if rest[p..].trim_end_matches('/').is_empty() => {
-            (format!("{url}/v1/embeddings"), Api::OpenAi)
-        }
-        Some(_) if url.ends_with("/embed") => (url, Api::Tei),
-        Some(_) => (url, Api::OpenAi),
+    let has_path = rest.trim_end_matches('/').contains('/');
+    Ok(if !has_path {
+        (format!("{url}/v1/embeddings"), Api::OpenAi)
+    } else if url.ends_with("/embed") {
+        (url, Api::Tei)
+    } else {
+        (url, Api::OpenAi)
     })
 }
 
