@@ -95,12 +95,18 @@ fn main() -> anyhow::Result<()> {
     match kept.as_ref().filter(|k| k.join("vectors.f32").is_file()) {
         Some(k) => {
             copy_dir(&k.join("index"), &dir)?;
-            std::fs::copy(k.join("vectors.f32"), export.join("vectors.f32"))?;
+            for name in ["vectors.f32", "sentences.f32"] {
+                if k.join(name).is_file() {
+                    std::fs::copy(k.join(name), export.join(name))?;
+                }
+            }
         }
         None => {
             // Passage vectors in write order (passage i is `d{i / 20}#{i % 20 + 1}`), kept for
             // exact search in a file, so that they do not count in the store's memory.
             let mut vectors: Vec<f32> = Vec::with_capacity(docs * PER_DOC * DIM);
+            // Sentence vectors too: the store builds a graph of them as well, so the anchor does.
+            let mut sentence_vectors: Vec<f32> = Vec::new();
             let t = Instant::now();
             {
                 let store = LocalStore::open_or_create(&dir, &model)?;
@@ -113,9 +119,11 @@ fn main() -> anyhow::Result<()> {
                     let batch: Vec<_> = (d..(d + per_write).min(docs))
                         .map(|i| gen.doc(i, sentences))
                         .collect();
-                    for (_, vs) in &batch {
-                        vs.iter()
-                            .for_each(|v| vectors.extend_from_slice(&v.passage));
+                    for v in batch.iter().flat_map(|(_, vs)| vs) {
+                        vectors.extend_from_slice(&v.passage);
+                        v.sentences
+                            .iter()
+                            .for_each(|s| sentence_vectors.extend_from_slice(&s.vector));
                     }
                     d += batch.len();
                     store.apply(Write::Upsert(batch))?;
@@ -124,9 +132,12 @@ fn main() -> anyhow::Result<()> {
             }
             build_s = Some(t.elapsed().as_secs_f64());
             std::fs::write(export.join("vectors.f32"), as_bytes(&vectors))?;
+            std::fs::write(export.join("sentences.f32"), as_bytes(&sentence_vectors))?;
             if let Some(k) = &kept {
                 copy_dir(&dir, &k.join("index"))?;
-                std::fs::copy(export.join("vectors.f32"), k.join("vectors.f32"))?;
+                for name in ["vectors.f32", "sentences.f32"] {
+                    std::fs::copy(export.join(name), k.join(name))?;
+                }
             }
         }
     }

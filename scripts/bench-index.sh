@@ -3,7 +3,8 @@
 # examples/bench_index.rs) written through the store's own write path, then open time, memory,
 # one add and one delete, dense search p50/p99 and recall@10 against exact search (unfiltered,
 # one-document filter, 20% deleted); then the anchor, hnswlib (PyPI, in a scratch virtualenv) on
-# the same vectors and queries: its queries/s at our recall@10. SIZES="10000 100000" and
+# the same vectors and queries: its build time (of the same vector sets, M and ef_construction
+# equal) and its queries/s at our recall@10, as ratios. SIZES="10000 100000" and
 # SENTENCES=5 pick the runs; BENCH_KEEP=DIR keeps built indexes there and reuses them (to compare
 # search code without building again); the CPU is named first.
 set -euo pipefail
@@ -25,5 +26,6 @@ for n in ${SIZES:-10000 100000}; do
   awk '/peak_rss_kb/ { printf "{\"peak_rss_mb\": %d}\n", $2 / 1024 }' "$work/time"
   recall=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["recall@10"])')
   qps=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queries_per_s"])')
-  "$venv/bin/python" scripts/bench-index-anchor.py "$work" "$recall" "$qps"
+  build_s=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["build_s"])')
+  "$venv/bin/python" scripts/bench-index-anchor.py "$work" "$recall" "$qps" "$build_s"
 done

@@ -383,3 +383,56 @@ fn a_filter_passing_many_passages_walks_the_graph_and_finds_them() {
         assert!(shared >= 190, "{named} documents: {shared} of 200 exact");
     }
 }
+
+#[test]
+fn a_merge_grows_the_largest_graph_and_finds_as_a_fresh_build_would() {
+    // A graph segment with 5% of it deleted, then four segments large enough for the planner to
+    // merge all five: the merged segment grows the first one's graph (renumbered without the
+    // deleted documents) by the others' passages; searches must still match the exact scan.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), 16);
+    let mut live: Vec<_> = (0..60)
+        .map(|d| doc(&format!("big{d}"), 80, 16, d * 1000))
+        .collect();
+    store.apply(Write::Upsert(live.clone())).unwrap();
+    for d in [7, 14, 21] {
+        store.apply(Write::Delete(format!("big{d}"))).unwrap();
+    }
+    live.retain(|(p, _)| !["big7", "big14", "big21"].contains(&p[0].doc.as_str()));
+    for w in 0..4 {
+        let batch: Vec<_> = (0..10)
+            .map(|d| {
+                doc(
+                    &format!("w{w}d{d}"),
+                    80,
+                    16,
+                    100_000 + w * 20_000 + d * 1000,
+                )
+            })
+            .collect();
+        store.apply(Write::Upsert(batch.clone())).unwrap();
+        live.extend(batch);
+    }
+    store.settle();
+    for s in [
+        store.snapshot().unwrap(),
+        open(dir.path(), 16).snapshot().unwrap(),
+    ] {
+        assert_eq!(s.len(), live.len() * 80);
+        let mut shared = 0;
+        for i in 0..40 {
+            let q = live[i * 3 % live.len()].1[i].passage.clone();
+            let got = ids(s.as_ref(), &s.nearest(&q, 10, Filter::default()).unwrap());
+            let want = exact(&live, &q, 10);
+            assert_eq!(got[0], want[0]);
+            shared += got.iter().filter(|g| want.contains(g)).count();
+        }
+        assert!(shared >= 390, "recall@10 {}", shared as f32 / 400.0);
+    }
+    let segments = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("seg-"))
+        .count();
+    assert_eq!(segments, 1);
+}

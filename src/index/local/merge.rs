@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::{Inner, Live, State, MAX_MERGE_PASSAGES, MAX_SEGMENTS};
 use crate::index::segment::{self, Segment};
-use crate::index::StoreError;
+use crate::index::{Passage, PassageVectors, StoreError};
 
 /// Which segments to merge, given each one's live passages: none while there are few enough;
 /// else size-tiered, the smallest first and each next one only while it is no more than twice
@@ -123,21 +123,28 @@ impl Inner {
 
     /// The rest of [`Inner::merge`], once segments are chosen.
     fn merge_chosen(&self, snap: &State, id: u64, chosen: &[usize]) -> Result<bool, StoreError> {
+        // The largest first: its graphs are kept and the others' vectors inserted into them.
+        let mut order = chosen.to_vec();
+        order.sort_by_key(|&s| std::cmp::Reverse(snap.segments[s].live));
         let mut docs = Vec::new();
-        for &s in chosen {
+        let mut seeds = segment::Seeds::default();
+        for (i, &s) in order.iter().enumerate() {
             let l = &snap.segments[s];
             for d in l.seg.docs().iter().filter(|d| !l.deleted.contains(&d.doc)) {
                 if let Some(doc) = snap.document(&d.doc)? {
                     docs.push(doc);
                 }
             }
+            if i == 0 {
+                seeds = seeds_of(l, &docs);
+            }
         }
         let dim = snap.model.dim;
         let merged = if docs.is_empty() {
             None
         } else {
-            let built =
-                segment::write(&self.dir, id, dim, &docs).and_then(|dir| Segment::open(&dir, dim));
+            let built = segment::write_seeded(&self.dir, id, dim, &docs, seeds)
+                .and_then(|dir| Segment::open(&dir, dim));
             match built {
                 Ok(seg) => Some(Arc::new(seg)),
                 Err(e) => {
@@ -186,9 +193,77 @@ impl Inner {
     }
 }
 
+/// The graphs of `l` to grow the merged segment's from, whose first documents are `docs`, read
+/// from `l` (its live ones, in order): none unless every vector read equals the one its graph
+/// was built on, so a seed can never describe other vectors than the ones it links.
+fn seeds_of(l: &Live, docs: &[(Vec<Passage>, Vec<PassageVectors>)]) -> segment::Seeds {
+    let seg = &l.seg;
+    let live: Vec<_> = seg
+        .docs()
+        .iter()
+        .filter(|d| !l.deleted.contains(&d.doc))
+        .collect();
+    let same = live.len() == docs.len()
+        && live.iter().zip(docs).all(|(d, (passages, vectors))| {
+            passages.len() == (d.end - d.start) as usize
+                && (d.start..d.end).zip(vectors).all(|(local, v)| {
+                    seg.passage_vector(local) == v.passage.as_slice()
+                        && seg
+                            .sentences(local)
+                            .map(|(_, _, sv)| sv)
+                            .eq(v.sentences.iter().map(|sv| sv.vector.as_slice()))
+                })
+        });
+    if !same {
+        return segment::Seeds::default();
+    }
+    seg.seeds(&|d| !l.deleted.contains(&d.doc))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::plan;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use super::{plan, seeds_of, Live};
+    use crate::index::segment::{self, Segment};
+    use crate::index::tests::doc;
+
+    #[test]
+    fn a_merge_seeds_only_from_the_vectors_its_graph_was_built_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs: Vec<_> = (0..60)
+            .map(|d| doc(&format!("d{d}"), 80, 8, d * 1000))
+            .collect();
+        let seg = segment::write(dir.path(), 1, 8, &docs).unwrap();
+        let seg = Arc::new(Segment::open(&seg, 8).unwrap());
+        let live_of = |dead: &HashSet<String>| {
+            let kept: Vec<_> = docs
+                .iter()
+                .filter(|(p, _)| !dead.contains(&p[0].doc))
+                .cloned()
+                .collect();
+            (Live::new(seg.clone(), dead.clone()), kept)
+        };
+        // 6 of 60 documents deleted: both graphs seed the merge, renumbered without them.
+        let dead: HashSet<String> = (0..6).map(|d| format!("d{}", d * 7)).collect();
+        let (live, kept) = live_of(&dead);
+        let seeds = seeds_of(&live, &kept);
+        assert_eq!(seeds.vectors.as_ref().map(|l| l.len()), Some(54 * 80));
+        assert_eq!(seeds.sentences.as_ref().map(|l| l.len()), Some(54 * 80 * 2));
+        // One vector read differs from the one in the graph's segment: no seed.
+        let mut changed = kept.clone();
+        changed[3].1[5].sentences[1].vector[0] += 0.5;
+        let seeds = seeds_of(&live, &changed);
+        assert!(seeds.vectors.is_none() && seeds.sentences.is_none());
+        // A document missing from what was read: no seed.
+        let seeds = seeds_of(&live, &kept[1..]);
+        assert!(seeds.vectors.is_none());
+        // More than a quarter deleted: the graphs are built again.
+        let dead: HashSet<String> = (0..16).map(|d| format!("d{d}")).collect();
+        let (live, kept) = live_of(&dead);
+        assert!(seeds_of(&live, &kept).vectors.is_none());
+    }
 
     #[test]
     fn plans_size_tiered_merges() {

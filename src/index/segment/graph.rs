@@ -1,10 +1,9 @@
-//! An HNSW graph in a file of our own: built with hnsw_rs (parallel insertion), exported once,
-//! then memory-mapped on open and searched by the code here.
+//! An HNSW graph in a file of our own: built by [`super::hnsw`] (parallel insertion), written
+//! once, then memory-mapped on open and searched by the code here.
 //!
-//! Why not hnsw_rs's own dump and reload: its reload deserializes every edge into its in-memory
-//! structures (open time grows with the graph), and a reloaded graph borrows its loader. Here the
-//! bottom layer, which holds nearly all edges, is read in place from the mapping (CSR: offsets,
-//! then neighbour ids); the upper layers (about 1/24 of the nodes) are read into a map.
+//! The bottom layer, which holds nearly all edges, is read in place from the mapping (CSR:
+//! offsets, then neighbour ids), so opening does not grow with the graph; the upper layers (about
+//! 1/24 of the nodes) are read into a map.
 //!
 //! Searching here also puts the filter inside the walk: rejected nodes (deleted passages, other
 //! documents) are traversed but never returned, so a search returns `k` live results when there
@@ -14,38 +13,25 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
 
-use hnsw_rs::anndists::dist::Distance;
-use hnsw_rs::prelude::Hnsw;
-
 use super::files::{write_array, Mapped};
+use super::hnsw::Links;
 use crate::index::StoreError;
-use crate::kernels::dot;
 
-/// Neighbours kept per node: within the 16-64 hnsw_rs advises; more raises recall per step and
-/// memory per vector. The tests check the graph against the exact scan.
-const MAX_NEIGHBOURS: usize = 24;
-/// Candidates considered while inserting: hnsw_rs's usual value; build time grows with it,
+/// Neighbours kept per node (twice as many on the bottom layer): within the 16-64 the HNSW
+/// authors advise; more raises recall per step and memory per vector. The tests check the graph
+/// against the exact scan.
+pub(super) const MAX_NEIGHBOURS: usize = 24;
+/// Candidates considered while inserting: hnswlib's usual value; build time grows with it,
 /// graph quality saturates around it.
-const EF_CONSTRUCTION: usize = 200;
-/// Most layers: hnsw_rs's own cap; ln(n) layers are used below it.
-const MAX_LAYERS: usize = 16;
+pub(super) const EF_CONSTRUCTION: usize = 200;
+/// Most layers (levels are geometric with ratio 1/24: 16 layers is far beyond any index).
+pub(super) const MAX_LAYERS: usize = 16;
 /// Least candidates kept while searching, and per result asked: a wide beam keeps recall when
 /// the filter rejects part of what the walk meets.
 const EF_SEARCH_MIN: usize = 96;
 const EF_SEARCH_PER_RESULT: usize = 4;
 
 const MAGIC: u32 = u32::from_le_bytes(*b"SSG1");
-
-/// `1 - dot` for normalised vectors, clamped at 0: hnsw_rs's own `DistDot` asserts that the
-/// distance is non-negative and panics when rounding makes a vector's dot with itself exceed 1.
-#[derive(Default, Clone, Copy)]
-pub struct CosineDistance;
-
-impl Distance<f32> for CosineDistance {
-    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        (1.0 - dot(a, b)).max(0.0)
-    }
-}
 
 /// A searchable graph over vectors keyed by position.
 pub struct Graph {
@@ -60,49 +46,27 @@ pub struct Graph {
     upper: HashMap<u32, Vec<Vec<u32>>>,
 }
 
-/// Builds the graph of `vectors` with hnsw_rs and writes it to `path`.
-pub fn build(vectors: &[f32], dim: usize, path: &Path) -> Result<(), StoreError> {
-    let n = vectors.len() / dim;
-    let layers = MAX_LAYERS.min((n as f32).ln().trunc() as usize).max(1);
-    let hnsw = Hnsw::<f32, CosineDistance>::new(
-        MAX_NEIGHBOURS,
-        n,
-        layers,
-        EF_CONSTRUCTION,
-        CosineDistance,
-    );
-    let data: Vec<(&[f32], usize)> = vectors.chunks_exact(dim).zip(0..).collect();
-    hnsw.parallel_insert_slice(&data);
-    let mut levels = vec![0u8; n];
-    let mut neighbours: Vec<Vec<Vec<u32>>> = vec![Vec::new(); n];
-    for point in hnsw.get_point_indexation() {
-        let id = point.get_origin_id();
-        levels[id] = point.get_point_id().0;
-        neighbours[id] = point
-            .get_neighborhood_id()
-            .into_iter()
-            .map(|layer| layer.into_iter().map(|nb| nb.d_id as u32).collect())
-            .collect();
-    }
-    let max_level = levels.iter().copied().max().unwrap_or(0);
-    let entry = levels.iter().position(|&l| l == max_level).unwrap_or(0) as u32;
-    let mut out = vec![MAGIC, n as u32, entry, max_level as u32];
+/// Writes `links` as a graph file at `path`.
+pub fn write(path: &Path, links: &Links) -> Result<(), StoreError> {
+    let n = links.len();
+    let max_level = links.levels.get(links.entry as usize).copied().unwrap_or(0);
+    let mut out = vec![MAGIC, n as u32, links.entry, max_level as u32];
     let mut offset = 0u32;
     out.push(0);
-    for nb in &neighbours {
+    for nb in &links.neighbours {
         offset += nb.first().map_or(0, |l| l.len() as u32);
         out.push(offset);
     }
-    for nb in &neighbours {
+    for nb in &links.neighbours {
         out.extend(nb.first().into_iter().flatten());
     }
-    let upper: Vec<usize> = (0..n).filter(|&i| levels[i] > 0).collect();
+    let upper: Vec<usize> = (0..n).filter(|&i| links.levels[i] > 0).collect();
     out.push(upper.len() as u32);
     for i in upper {
         out.push(i as u32);
-        out.push(levels[i] as u32);
-        for l in 1..=levels[i] as usize {
-            let layer = neighbours[i].get(l).map_or(&[][..], |v| v.as_slice());
+        out.push(links.levels[i] as u32);
+        for l in 1..=links.levels[i] as usize {
+            let layer = links.neighbours[i].get(l).map_or(&[][..], |v| v.as_slice());
             out.push(layer.len() as u32);
             out.extend_from_slice(layer);
         }
@@ -186,6 +150,37 @@ impl Graph {
             l0_neighbours,
             upper,
         })
+    }
+
+    /// The graph in memory with its nodes renumbered by `new_id` (None: the node is left out,
+    /// with every edge to it), to seed a larger graph ([`super::hnsw::build`]). A node of the
+    /// top layer is the entry, the old entry if it is kept.
+    pub fn links(&self, new_id: &[Option<u32>]) -> Links {
+        let kept = new_id.iter().flatten().count();
+        let mut links = Links {
+            levels: vec![0; kept],
+            neighbours: vec![Vec::new(); kept],
+            entry: 0,
+        };
+        for (old, &new) in new_id.iter().enumerate().take(self.n) {
+            let Some(new) = new else { continue };
+            let level = self.upper.get(&(old as u32)).map_or(0, Vec::len);
+            links.levels[new as usize] = level as u8;
+            links.neighbours[new as usize] = (0..=level)
+                .map(|l| {
+                    self.neighbours(old as u32, l)
+                        .iter()
+                        .filter_map(|&nb| new_id.get(nb as usize).copied().flatten())
+                        .collect()
+                })
+                .collect();
+        }
+        let top = links.levels.iter().copied().max().unwrap_or(0);
+        links.entry = match new_id.get(self.entry as usize).copied().flatten() {
+            Some(e) if links.levels[e as usize] == top => e,
+            _ => links.levels.iter().position(|&l| l == top).unwrap_or(0) as u32,
+        };
+        links
     }
 
     fn neighbours(&self, node: u32, layer: usize) -> &[u32] {
@@ -328,9 +323,9 @@ pub trait Scorer {
     fn prefetch(&self, _id: u32) {}
 }
 
-/// A node with its score, ordered by score.
-#[derive(Clone, Copy, PartialEq)]
-struct Scored(f32, u32);
+/// A node with its score, ordered by score (ties: the lower id is greater).
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(super) struct Scored(pub(super) f32, pub(super) u32);
 
 impl Eq for Scored {}
 

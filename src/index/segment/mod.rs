@@ -16,6 +16,7 @@
 mod check;
 pub mod files;
 pub mod graph;
+pub mod hnsw;
 mod vectors;
 
 use std::collections::HashMap;
@@ -101,6 +102,16 @@ pub fn dir_of(index: &Path, id: u64) -> PathBuf {
     index.join(format!("seg-{id}"))
 }
 
+/// Graphs a new segment's vector sets start from: for each set, the graph of its first vectors
+/// (a merge keeps its largest segment's graphs and inserts only the rest).
+#[derive(Default)]
+pub struct Seeds {
+    /// Graph of the first passage vectors.
+    pub vectors: Option<hnsw::Links>,
+    /// Graph of the first sentence vectors.
+    pub sentences: Option<hnsw::Links>,
+}
+
 /// Writes documents (passages and their vectors, in order) as segment `id` under `index`, with
 /// graphs where needed, fsynced; returns its folder.
 pub fn write(
@@ -108,6 +119,17 @@ pub fn write(
     id: u64,
     dim: usize,
     docs: &[(Vec<Passage>, Vec<PassageVectors>)],
+) -> Result<PathBuf, StoreError> {
+    write_seeded(index, id, dim, docs, Seeds::default())
+}
+
+/// [`write`], with graphs grown from `seeds`.
+pub fn write_seeded(
+    index: &Path,
+    id: u64,
+    dim: usize,
+    docs: &[(Vec<Passage>, Vec<PassageVectors>)],
+    mut seeds: Seeds,
 ) -> Result<PathBuf, StoreError> {
     let dir = dir_of(index, id);
     if dir.exists() {
@@ -166,9 +188,19 @@ pub fn write(
     write_array(&dir.join("sentences.spans"), &spans)?;
     write_array(&dir.join("sentences.f32"), &sentence_vectors)?;
     let sentences = spans.len() / 2;
-    for (name, set) in [("vectors", &vectors), ("sentences", &sentence_vectors)] {
+    let sets = [
+        ("vectors", &vectors, seeds.vectors.take(), id << 1),
+        (
+            "sentences",
+            &sentence_vectors,
+            seeds.sentences.take(),
+            id << 1 | 1,
+        ),
+    ];
+    for (name, set, seed, salt) in sets {
         if set.len() / dim >= EXACT_BELOW {
-            graph::build(set, dim, &dir.join(format!("{name}.graph")))?;
+            let links = hnsw::build(set, dim, seed, salt);
+            graph::write(&dir.join(format!("{name}.graph")), &links)?;
             let mut q = Vec::with_capacity(set.len());
             let scales: Vec<f32> = set
                 .chunks_exact(dim)
@@ -343,6 +375,36 @@ impl Segment {
             }
         }
         Ok(self.sections.get_or_init(|| runs))
+    }
+
+    /// This segment's graphs restricted to the documents `keep` accepts, renumbered as those
+    /// documents' passages and sentences come, in this segment's order, at the start of a new
+    /// segment: what a merge grows instead of inserting them all again. None for a set without
+    /// a graph, or with more than a quarter of it left out (a graph with so many nodes taken out
+    /// keeps too few of its paths; it is built again).
+    pub fn seeds(&self, keep: &dyn Fn(&DocEntry) -> bool) -> Seeds {
+        let first = self.first_sentence.as_slice();
+        let mut passages = vec![None; self.len()];
+        let mut sentences = vec![None; self.sentences.len()];
+        let (mut p, mut s) = (0u32, 0u32);
+        for d in self.docs.iter().filter(|d| keep(d)) {
+            for local in d.start..d.end {
+                passages[local as usize] = Some(p);
+                p += 1;
+                for sentence in first[local as usize]..first[local as usize + 1] {
+                    sentences[sentence as usize] = Some(s);
+                    s += 1;
+                }
+            }
+        }
+        let seed = |set: &Vectors, map: &[Option<u32>], kept: u32| {
+            let enough = kept as usize * 4 >= map.len() * 3 && kept > 0;
+            set.graph().filter(|_| enough).map(|g| g.links(map))
+        };
+        Seeds {
+            vectors: seed(&self.passages, &passages, p),
+            sentences: seed(&self.sentences, &sentences, s),
+        }
     }
 
     /// Whole-text vector of passage `local`.

@@ -53,6 +53,11 @@ impl Vectors {
         })
     }
 
+    /// Its graph, when it has one.
+    pub(super) fn graph(&self) -> Option<&Graph> {
+        self.graph.as_ref()
+    }
+
     pub(super) fn get(&self, i: u32) -> &[f32] {
         let d = self.dim;
         &self.data.as_slice()[i as usize * d..(i as usize + 1) * d]
