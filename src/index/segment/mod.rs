@@ -123,7 +123,7 @@ pub fn write(
     write_seeded(index, id, dim, docs, Seeds::default())
 }
 
-/// [`write`], with graphs grown from `seeds`.
+/// [`write()`], with graphs grown from `seeds`.
 pub fn write_seeded(
     index: &Path,
     id: u64,
