@@ -86,7 +86,8 @@ pub fn build(vectors: &[f32], dim: usize, seed: Option<Links>, salt: u64) -> Lin
     };
     // Without a seed, node 0 is the graph the others join.
     let first = seeded.max(1);
-    (first..n).into_par_iter().for_each_init(
+    // Each piece of work rayon splits off gets its own visited marks (n words): not too many.
+    (first..n).into_par_iter().with_min_len(64).for_each_init(
         || Visited::new(n),
         |visited, i| builder.insert(i as u32, visited),
     );
