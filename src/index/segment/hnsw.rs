@@ -278,50 +278,40 @@ impl Builder<'_> {
     }
 
     /// Sets node `id`'s list on `layer` to `chosen`, keeping the edges concurrent insertions
-    /// gave it meanwhile (pruned with the heuristic when together they are too many).
+    /// gave it meanwhile.
     fn link(&self, id: u32, chosen: &[Scored], layer: usize) {
         let mut lists = self.lock(id);
-        let list = &mut lists[layer];
-        if list.is_empty() {
-            list.extend(chosen.iter().map(|c| c.1));
+        self.add_edges(id, &mut lists[layer], chosen, layer);
+    }
+
+    /// Adds the edge `from -> to` (similarity `s`) on `layer`.
+    fn connect(&self, from: u32, to: u32, s: f32, layer: usize) {
+        let mut lists = self.lock(from);
+        if let Some(list) = lists.get_mut(layer) {
+            self.add_edges(from, list, &[Scored(s, to)], layer);
+        }
+    }
+
+    /// Adds the edges `new` (scored against `node`) to `node`'s `list`, pruning the whole list
+    /// with the heuristic when it would exceed the layer's capacity.
+    fn add_edges(&self, node: u32, list: &mut Vec<u32>, new: &[Scored], layer: usize) {
+        let fresh: Vec<Scored> = new
+            .iter()
+            .filter(|c| !list.contains(&c.1))
+            .copied()
+            .collect();
+        if list.len() + fresh.len() <= capacity(layer) {
+            list.extend(fresh.iter().map(|c| c.1));
             return;
         }
-        let mut all: Vec<Scored> = chosen.to_vec();
-        for &nb in list.iter() {
-            if !all.iter().any(|c| c.1 == nb) {
-                all.push(Scored(self.sim(id, nb), nb));
-            }
-        }
+        let mut all: Vec<Scored> = list
+            .iter()
+            .map(|&nb| Scored(self.sim(node, nb), nb))
+            .chain(fresh)
+            .collect();
         all.sort_by(|a, b| b.cmp(a));
         *list = self
             .select(&all, capacity(layer))
-            .into_iter()
-            .map(|c| c.1)
-            .collect();
-    }
-
-    /// Adds the edge `from -> to` (similarity `s`) on `layer`, pruning `from`'s list with the
-    /// heuristic when it is full.
-    fn connect(&self, from: u32, to: u32, s: f32, layer: usize) {
-        let mut lists = self.lock(from);
-        let Some(list) = lists.get_mut(layer) else {
-            return;
-        };
-        if list.contains(&to) {
-            return;
-        }
-        if list.len() < capacity(layer) {
-            list.push(to);
-            return;
-        }
-        let mut candidates: Vec<Scored> = list
-            .iter()
-            .map(|&nb| Scored(self.sim(from, nb), nb))
-            .chain([Scored(s, to)])
-            .collect();
-        candidates.sort_by(|a, b| b.cmp(a));
-        *list = self
-            .select(&candidates, capacity(layer))
             .into_iter()
             .map(|c| c.1)
             .collect();
