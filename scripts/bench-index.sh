@@ -5,8 +5,9 @@
 # one-document filter, 20% deleted); then the anchor, hnswlib (PyPI, in a scratch virtualenv) on
 # the same vectors and queries: its build time (of the same vector sets, M and ef_construction
 # equal) and its queries/s at our recall@10, as ratios. SIZES="10000 100000" and
-# SENTENCES=5 pick the runs; BENCH_KEEP=DIR keeps built indexes there and reuses them (to compare
-# search code without building again); the CPU is named first.
+# SENTENCES=5 pick the runs; BENCH_KEEP=DIR keeps built indexes (ours and hnswlib's passage
+# graph) there and reuses them (to compare search code without building again),
+# BENCH_SKIP_DELETES=1 leaves out the 20% deletes; the CPU is named first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -17,7 +18,7 @@ lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print "cpu: " $2}'
 venv="${SEMSEARCH_CACHE:-$HOME/.cache/semsearch}/venv-hnswlib"
 if ! "$venv/bin/python" -c "import hnswlib, numpy" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check hnswlib numpy
+  "$venv/bin/pip" install --quiet --disable-pip-version-check hnswlib==0.8.0 numpy==2.4.6
 fi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for n in ${SIZES:-10000 100000}; do
@@ -27,5 +28,6 @@ for n in ${SIZES:-10000 100000}; do
   recall=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["recall@10"])')
   qps=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queries_per_s"])')
   build_s=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["build_s"])')
-  "$venv/bin/python" scripts/bench-index-anchor.py "$work" "$recall" "$qps" "$build_s"
+  ANCHOR_KEEP=${BENCH_KEEP:+$BENCH_KEEP/hnswlib-$n-${SENTENCES:-5}.bin} \
+    "$venv/bin/python" scripts/bench-index-anchor.py "$work" "$recall" "$qps" "$build_s"
 done

@@ -87,17 +87,38 @@ pub fn clause_number(line: &str) -> Option<String> {
 }
 
 /// Sentences of `text` with their char offsets; the end punctuation stays with its sentence.
-/// A '.' ends a sentence only before whitespace or the end (so 4.2% and e.g. URLs stay whole).
+/// A '.' ends a sentence only before whitespace or the end (so 4.2% and e.g. URLs stay whole),
+/// and not after an initial or a short abbreviation ("S.G. Tallentyre", "John H. McArthur",
+/// "Dr. Apgar", "U.S. Soccer"). Nothing ends inside brackets or quotes opened in the sentence
+/// (a quoted definition of several sentences, "（学名：…；…）") unless they stay open for
+/// [`MAX_ENCLOSED`] characters (a stray opening mark must not swallow the text).
 pub fn sentences(text: &str) -> Vec<(usize, usize)> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
+    let mut open: Vec<(char, usize)> = Vec::new();
     while i < chars.len() {
         let c = chars[i];
+        let mut closed = false;
+        if let Some(close) = closing_mark(c) {
+            open.push((close, i));
+        } else if open.last().is_some_and(|&(close, _)| close == c) {
+            open.pop();
+            closed = true;
+        }
+        if open.first().is_some_and(|&(_, at)| i - at > MAX_ENCLOSED) {
+            open.clear();
+        }
         let end = match c {
-            '。' | '！' | '？' | '；' | '!' | '?' | ';' => true,
-            '.' => chars.get(i + 1).is_none_or(|n| n.is_whitespace()),
+            // A quotation that ends its own sentence ends the one around it: 他说：“好。”
+            _ if closed && open.is_empty() && i > 0 && FULL_STOPS.contains(&chars[i - 1]) => true,
+            _ if !open.is_empty() => false,
+            c if FULL_STOPS.contains(&c) || matches!(c, '；' | ';') => true,
+            '.' => {
+                chars.get(i + 1).is_none_or(|n| n.is_whitespace())
+                    && !abbreviation(&chars[start..i])
+            }
             _ => false,
         };
         if end {
@@ -117,6 +138,49 @@ pub fn sentences(text: &str) -> Vec<(usize, usize)> {
     }
     push_trimmed(&chars, start, chars.len(), &mut out);
     out
+}
+
+/// Marks that end a sentence wherever they stand outside brackets and quotes.
+const FULL_STOPS: [char; 5] = ['。', '！', '？', '!', '?'];
+
+/// Longest stretch (characters) a bracket or quote may hold a sentence open.
+pub const MAX_ENCLOSED: usize = 400;
+
+/// The mark that closes `c`, when `c` opens a bracket or a quote. ASCII quotes are left out:
+/// the same mark opens and closes them, so a stray one would hold every later sentence open.
+fn closing_mark(c: char) -> Option<char> {
+    Some(match c {
+        '“' => '”',
+        '‘' => '’',
+        '（' => '）',
+        '(' => ')',
+        '「' => '」',
+        '『' => '』',
+        '《' => '》',
+        '【' => '】',
+        _ => return None,
+    })
+}
+
+/// True when the word before a '.' is an initial ("H") or one of a few title and country
+/// abbreviations, so the '.' does not end the sentence.
+fn abbreviation(before: &[char]) -> bool {
+    const SHORT: &[&str] = &[
+        "dr", "mr", "mrs", "ms", "st", "jr", "sr", "prof", "no", "vs", "u.s",
+    ];
+    let word: String = before
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_alphabetic() || **c == '.')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let initials = !word.is_empty()
+        && word
+            .split('.')
+            .all(|p| p.len() == 1 && p.chars().all(|c| c.is_ascii_uppercase()));
+    initials || SHORT.contains(&word.to_ascii_lowercase().as_str())
 }
 
 fn push_trimmed(chars: &[char], mut a: usize, mut b: usize, out: &mut Vec<(usize, usize)>) {

@@ -141,6 +141,51 @@ fn sentences_keep_punctuation_and_decimals() {
 }
 
 #[test]
+fn sentences_do_not_end_inside_brackets_quotes_or_after_initials() {
+    let split = |t: &str| -> Vec<String> {
+        sentences(t)
+            .iter()
+            .map(|&(a, b)| t.chars().skip(a).take(b - a).collect())
+            .collect()
+    };
+    assert_eq!(
+        split("纽西兰鸡毛松（学名：'；英语：Kahikatea）是罗汉松科的植物。树高可达55米。"),
+        [
+            "纽西兰鸡毛松（学名：'；英语：Kahikatea）是罗汉松科的植物。",
+            "树高可达55米。"
+        ]
+    );
+    assert_eq!(
+        split("他解释为：“一个人迅速获得财富。通常含义不好。”后来不用了。"),
+        [
+            "他解释为：“一个人迅速获得财富。通常含义不好。”",
+            "后来不用了。"
+        ]
+    );
+    assert_eq!(
+        split("他说：“好。”然后走了。"),
+        ["他说：“好。”", "然后走了。"]
+    );
+    assert_eq!(
+        split("笔名S.G. Tallentyre写作。主席是John H. McArthur教授。Dr. Apgar wrote it. Done."),
+        [
+            "笔名S.G. Tallentyre写作。",
+            "主席是John H. McArthur教授。",
+            "Dr. Apgar wrote it.",
+            "Done."
+        ]
+    );
+    // A bracket left open releases the text after MAX_ENCLOSED characters.
+    let long = format!(
+        "开（{}。后句。",
+        "字".repeat(crate::ingest::split::MAX_ENCLOSED + 10)
+    );
+    assert_eq!(split(&long).len(), 2);
+    // The price of reading initials: a sentence that ends in a lone capital runs on.
+    assert_eq!(split("Plan A. Plan B."), ["Plan A. Plan B."]);
+}
+
+#[test]
 fn clauses_carry_section_number_and_offsets() {
     let doc = Document {
         pages: Vec::new(),

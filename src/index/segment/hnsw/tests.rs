@@ -44,7 +44,7 @@ fn recall(links: &Links, vectors: &[f32], queries: &[f32]) -> f64 {
             .map(|(v, i)| (dot(q, v), i))
             .collect();
         exact.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let walk = g.search(Graph::beam(10), &Exact(q, vectors), &|_| true);
+        let walk = g.search(g.beam(10), &Exact(q, vectors), &|_| true);
         let top: Vec<u32> = walk.iter().take(10).map(|r| r.0).collect();
         found += exact[..10].iter().filter(|e| top.contains(&e.1)).count();
     }
@@ -127,4 +127,15 @@ fn tiny_and_empty_sets_build() {
     let links = build(&two, DIM, None, 0);
     check_shape(&links);
     assert_eq!(links.neighbours[1][0], vec![0]);
+}
+
+#[test]
+fn the_beam_widens_only_on_large_graphs() {
+    use crate::index::segment::graph::beam;
+    assert_eq!(beam(10, 5_000), 96);
+    assert_eq!(beam(10, 100_000), 96);
+    assert_eq!(beam(50, 100_000), 200);
+    assert_eq!(beam(10, 400_000), 192);
+    let widths: Vec<usize> = (1..=20).map(|m| beam(10, m * 100_000)).collect();
+    assert!(widths.windows(2).all(|w| w[0] <= w[1]), "{widths:?}");
 }
