@@ -233,11 +233,7 @@ fn main() -> anyhow::Result<()> {
     }
     let delete_20pct_s = (!skip_deletes).then(|| t.elapsed().as_secs_f64());
     store.settle();
-    let (dp50, _, _, dfound) = if skip_deletes {
-        (f64::NAN, 0.0, 0.0, Vec::new())
-    } else {
-        timed(Filter::default())
-    };
+    let after_deletes = (!skip_deletes).then(|| timed(Filter::default()));
     drop(store);
 
     let vectors: Vec<f32> = std::fs::read(export.join("vectors.f32"))?
@@ -257,9 +253,10 @@ fn main() -> anyhow::Result<()> {
     };
     let all = recall(&found, &|_| true);
     let filtered = recall(&ffound, &|i| i / PER_DOC == 7);
-    let after_delete =
-        (!skip_deletes).then(|| recall(&dfound, &|i| !(i / PER_DOC).is_multiple_of(5)));
-    let dp50 = (!skip_deletes).then_some(dp50);
+    let dp50 = after_deletes.as_ref().map(|r| r.0);
+    let after_delete = after_deletes
+        .as_ref()
+        .map(|r| recall(&r.3, &|i| !(i / PER_DOC).is_multiple_of(5)));
     let postgres = pg.map(|(import_s, p50, p99, qps, found)| {
         serde_json::json!({"import_s": import_s, "search_p50_ms": p50, "search_p99_ms": p99,
                            "queries_per_s": qps, "recall@10": recall(&found, &|_| true)})

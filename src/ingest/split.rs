@@ -168,14 +168,11 @@ fn abbreviation(before: &[char]) -> bool {
     const SHORT: &[&str] = &[
         "dr", "mr", "mrs", "ms", "st", "jr", "sr", "prof", "no", "vs", "u.s",
     ];
-    let word: String = before
+    let from = before
         .iter()
-        .rev()
-        .take_while(|c| c.is_ascii_alphabetic() || **c == '.')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+        .rposition(|c| !(c.is_ascii_alphabetic() || *c == '.'))
+        .map_or(0, |i| i + 1);
+    let word: String = before[from..].iter().collect();
     let initials = !word.is_empty()
         && word
             .split('.')
