@@ -8,7 +8,6 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::embed::TextKind;
 use crate::engine::{Engine, Hit, Mode, SearchRequest};
 use crate::error::{Error, Result};
 use crate::ingest::{Format, RawDocument};
@@ -267,7 +266,7 @@ fn squad_set(
     let texts: Vec<&str> = qs.iter().map(|q| q.2.as_str()).collect();
     let mut qvecs = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(QUESTION_CHUNK) {
-        qvecs.extend(engine.embedder().embed(chunk, TextKind::Query)?);
+        qvecs.extend(engine.embed_queries(chunk)?);
         progress("questions", qvecs.len(), texts.len());
     }
     let embed_secs = started.elapsed().as_secs_f64();

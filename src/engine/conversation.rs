@@ -68,7 +68,13 @@ const CONTEXT_CHARS: usize = 200;
 const CONTEXT_WEIGHT: f32 = 0.7;
 
 /// The question the conversation asks now, with its recent context: `(current, with context)`.
-pub fn questions(messages: &[Message]) -> Result<(String, Option<String>)> {
+/// `fits` says whether a question is read whole by the encoder (see
+/// [`crate::config::QUERY_TOKENS`]): earlier messages are kept newest first while the question
+/// with them fits, the last one kept cut to fit, so the current turn is never the part lost.
+pub fn questions(
+    messages: &[Message],
+    fits: &dyn Fn(&str) -> Result<bool>,
+) -> Result<(String, Option<String>)> {
     let Some(last) = messages.iter().rposition(|m| m.role == Role::User) else {
         return Err(Error::invalid("messages hold no user message"));
     };
@@ -77,13 +83,37 @@ pub fn questions(messages: &[Message]) -> Result<(String, Option<String>)> {
         .iter()
         .rev()
         .take(CONTEXT_MESSAGES)
-        .rev()
         .map(|m| m.content.trim().chars().take(CONTEXT_CHARS).collect())
         .filter(|s: &String| !s.is_empty())
         .collect();
+    let join = |kept: &[String]| -> String {
+        let mut parts: Vec<&str> = kept.iter().rev().map(String::as_str).collect();
+        parts.push(&current);
+        parts.join("\n")
+    };
+    // Newest first.
+    let mut kept: Vec<String> = Vec::new();
+    for message in earlier {
+        kept.push(message);
+        if fits(&join(&kept))? {
+            continue;
+        }
+        // The longest beginning of this message that still fits (its first words name the
+        // subject); older messages are left out.
+        let message = kept.pop().unwrap_or_default();
+        let head = super::query::longest_head(&message, &|h| {
+            let mut with = kept.clone();
+            with.push(h.to_string());
+            fits(&join(&with))
+        })?;
+        if !head.is_empty() {
+            kept.push(head);
+        }
+        break;
+    }
     // Within the question limit, or the turn alone.
-    let context = (!earlier.is_empty())
-        .then(|| format!("{}\n{current}", earlier.join("\n")))
+    let context = (!kept.is_empty())
+        .then(|| join(&kept))
         .filter(|c| c.chars().count() <= MAX_QUERY_CHARS);
     Ok((current, context))
 }
@@ -98,7 +128,7 @@ impl Engine {
         template: &SearchRequest,
         strategy: Strategy,
     ) -> Result<(Vec<Hit>, String)> {
-        let (current, context) = questions(messages)?;
+        let (current, context) = questions(messages, &|q| self.read_whole(q))?;
         let ask = |q: &str, k: usize| {
             let req = template.clone().with_query(q).k(k);
             req.validate()?;
@@ -150,5 +180,45 @@ impl Engine {
             })
             .collect();
         Ok((hits, context))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(role: Role, content: &str) -> Message {
+        Message {
+            role,
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn earlier_turns_are_kept_newest_first_within_what_the_encoder_reads() {
+        let messages = [
+            said(Role::User, "oldest question"),
+            said(Role::Assistant, "an answer about the lake"),
+            said(Role::User, "and the rivers?"),
+        ];
+        // Everything fits: the recent messages in order, then the turn.
+        let roomy = |_: &str| Ok(true);
+        let (current, context) = questions(&messages, &roomy).unwrap();
+        assert_eq!(current, "and the rivers?");
+        assert_eq!(
+            context.as_deref(),
+            Some("oldest question\nan answer about the lake\nand the rivers?")
+        );
+        // Room for 30 characters: the newest earlier message, cut to fit; the oldest dropped.
+        let tight = |q: &str| Ok(q.chars().count() <= 30);
+        let (_, context) = questions(&messages, &tight).unwrap();
+        assert_eq!(context.as_deref(), Some("an answer abou\nand the rivers?"));
+        // No room beside the turn: the turn alone.
+        let none = |q: &str| Ok(q.chars().count() <= 15);
+        assert_eq!(questions(&messages, &none).unwrap().1, None);
+        let first = questions(&messages[..2], &roomy).unwrap();
+        assert_eq!(first, ("oldest question".to_string(), None));
+        let no_user = [said(Role::Assistant, "hello")];
+        assert!(questions(&no_user, &roomy).is_err());
     }
 }

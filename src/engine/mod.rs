@@ -13,6 +13,7 @@ mod conversation;
 pub mod facets;
 mod lookup;
 mod patch;
+mod query;
 mod request;
 mod stats;
 mod write;
@@ -21,7 +22,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::config::{ANSWER_PASSAGES, DEFAULT_MAX_PASSAGE_TOKENS};
-use crate::embed::{Embedder, TextKind};
+use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::{Access, Key, LocalStore, Location, Passage, Snapshot, Store};
 use crate::search::{self, answer, fusion::FusionParams, relevance::Judge, SentenceCache};
@@ -194,11 +195,6 @@ impl Engine {
         Ok(crate::index::local::backup(dir, out)?)
     }
 
-    /// Embeds a question with the model's query prefix.
-    pub fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
-        Ok(self.embedder.embed(&[query], TextKind::Query)?.remove(0))
-    }
-
     /// Top passages for a request.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>> {
         req.validate()?;
@@ -249,7 +245,7 @@ impl Engine {
                 .map_err(|e| Error::invalid(format!("queries[{i}]: {e}")))?;
         }
         let texts: Vec<&str> = reqs.iter().map(SearchRequest::query).collect();
-        let vectors = self.embedder.embed(&texts, TextKind::Query)?;
+        let vectors = self.embed_queries(&texts)?;
         let snap = self.snapshot()?;
         // The searches are independent reads of one snapshot: spread over the cores, as the
         // forward passes that embedded them were.

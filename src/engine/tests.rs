@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::embed::tiny;
-use crate::embed::{EmbedError, ModelId, TextEmbedder};
+use crate::embed::{EmbedError, ModelId, TextEmbedder, TextKind};
 use crate::index::Condition;
 use crate::ingest::{self, Format, RawDocument};
 use crate::kernels::dot;

@@ -145,3 +145,45 @@ fn loads_an_ordinary_hf_bert_folder() {
         "paraphrase not closer than an unrelated sentence"
     );
 }
+
+/// A search question is read over its first `QUERY_TOKENS` (the cost bound of a 2,000-character
+/// paste), by the engine alone: the embedder still reads a query over the model's window.
+#[test]
+fn a_search_question_is_read_over_its_first_query_tokens() {
+    use semsearch::config::QUERY_TOKENS;
+    use semsearch::engine::{Engine, Options};
+    let e = e5();
+    let engine = Engine::open(e.clone(), None, Options::default()).unwrap();
+    let long = "太湖苏州辖区连续18年实现安全度夏,蓝藻水华防控水平不断提升。".repeat(12);
+    assert!(e.count_tokens(&long, TextKind::Query).unwrap() > QUERY_TOKENS + 2);
+    let read = engine.embed_query(&long).unwrap();
+    let other_tail = format!("{long}How many hospital beds will be added?");
+    assert!(dot(&read, &engine.embed_query(&other_tail).unwrap()) > 0.9999);
+    // The head read is exactly QUERY_TOKENS tokens long, and is what the engine embedded.
+    let mut head = String::new();
+    for c in long.chars() {
+        head.push(c);
+        if e.count_tokens(&head, TextKind::Query).unwrap() > QUERY_TOKENS + 2 {
+            head.pop();
+            break;
+        }
+    }
+    let whole_head = e
+        .embed(&[head.as_str()], TextKind::Query)
+        .unwrap()
+        .remove(0);
+    assert!(dot(&read, &whole_head) > 0.9999);
+    let whole = e
+        .embed(&[long.as_str()], TextKind::Query)
+        .unwrap()
+        .remove(0);
+    assert!(
+        dot(&read, &whole) < 0.9999,
+        "the embedder reads the whole window"
+    );
+    // A short question is read whole.
+    let short = "太湖连续多少年安全度夏？";
+    let a = engine.embed_query(short).unwrap();
+    let b = e.embed(&[short], TextKind::Query).unwrap().remove(0);
+    assert!(dot(&a, &b) > 0.99999);
+}
