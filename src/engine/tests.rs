@@ -359,3 +359,34 @@ fn a_write_past_its_deadline_stops_and_writes_nothing() {
         .unwrap();
     assert_eq!(done.len(), 1);
 }
+
+#[test]
+fn the_sample_carries_each_passages_script_read_once_per_state() {
+    let (_, engine) = counting_engine();
+    let texts = [
+        "太湖连续十八年安全度夏。",
+        "the lake tai stayed safe.",
+        "苏州 river 太湖",
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        let id = format!("n{i}");
+        engine
+            .ingest(&[note(Some(id.as_str()), None, t)], &|_| {})
+            .unwrap();
+    }
+    let snap = engine.snapshot().unwrap();
+    let keys = snap.sample(256).unwrap();
+    let read: Vec<(Key, f32)> = snap
+        .passages(&keys)
+        .unwrap()
+        .iter()
+        .zip(&keys)
+        .map(|(p, &k)| (k, crate::text::cjk_share(&p.text)))
+        .collect();
+    assert_eq!(read.len(), 3);
+    // Computed once, then kept: the same answer as reading the texts.
+    assert_eq!(snap.sample_cjk(256).unwrap(), read);
+    assert_eq!(snap.sample_cjk(256).unwrap(), read);
+    assert_eq!(snap.sample_cjk(2).unwrap().len(), 2);
+    assert!(read.iter().any(|r| r.1 > 0.9) && read.iter().any(|r| r.1 == 0.0));
+}

@@ -189,9 +189,25 @@ pub trait Snapshot: Send + Sync {
     /// the same ones for the same state: a background against which a question's best scores
     /// are judged (see `search::relevance`).
     fn sample(&self, n: usize) -> Result<Vec<Key>, StoreError>;
+    /// [`Snapshot::sample`] with each passage's share of CJK characters: what relevance needs
+    /// of the sample besides its scores (the script of its background). Reading the texts costs
+    /// more than scoring them, so a store may keep this with its sample.
+    fn sample_cjk(&self, n: usize) -> Result<Vec<(Key, f32)>, StoreError> {
+        cjk_shares(self, self.sample(n)?)
+    }
     /// Up to `k` passages by BM25 for `query` among the documents `docs` accepts, with what the
     /// lexical side knows of the query.
     fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError>;
+}
+
+/// `keys` with the share of CJK characters of each one's text.
+pub(crate) fn cjk_shares<S: Snapshot + ?Sized>(
+    snap: &S,
+    keys: Vec<Key>,
+) -> Result<Vec<(Key, f32)>, StoreError> {
+    let passages = snap.passages(&keys)?;
+    let shares = passages.iter().map(|p| crate::text::cjk_share(&p.text));
+    Ok(keys.into_iter().zip(shares).collect())
 }
 
 /// The one element of a batch of one.

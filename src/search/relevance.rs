@@ -119,10 +119,10 @@ impl Judge {
         q: &[f32],
         curve: Curve,
     ) -> Result<Self, StoreError> {
-        let sample = snap.sample(BACKGROUND_PASSAGES)?;
+        let (sample, shares): (Vec<Key>, Vec<f32>) =
+            snap.sample_cjk(BACKGROUND_PASSAGES)?.into_iter().unzip();
         let scores = dense::scores(snap, q, &sample)?;
-        let texts = snap.passages(&sample)?;
-        let chinese = texts.iter().map(|p| cjk_share(&p.text) >= CJK_PASSAGE);
+        let chinese = shares.iter().map(|&share| share >= CJK_PASSAGE);
         let sampled: Vec<(f32, bool)> = scores.iter().map(|s| s.score).zip(chinese).collect();
         let background = Background::of(&sampled);
         Ok(Judge {

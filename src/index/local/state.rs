@@ -61,6 +61,8 @@ pub struct State {
     pub(super) passages: usize,
     /// The last [`Snapshot::sample`] asked for, by size: every question asks for the same one.
     pub(super) sample: std::sync::Mutex<Option<(usize, Arc<Vec<Key>>)>>,
+    /// The last [`Snapshot::sample_cjk`], by size (the sample's texts read once per state).
+    pub(super) sample_cjk: std::sync::Mutex<Option<(usize, Arc<Vec<(Key, f32)>>)>>,
     /// Filters resolved against this state, the latest first (at most [`RESOLVED_FILTERS`]):
     /// a library's searches repeat their filters (a tenant's scope, a conversation's filter),
     /// and a filter passing thousands of documents costs more to resolve than to search.
@@ -101,6 +103,7 @@ impl State {
             lexical,
             passages,
             sample: std::sync::Mutex::new(None),
+            sample_cjk: std::sync::Mutex::new(None),
             resolved: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -417,6 +420,16 @@ impl Snapshot for State {
         let keys = Arc::new(self.spread(n));
         *cached = Some((n, keys.clone()));
         Ok(keys.to_vec())
+    }
+
+    fn sample_cjk(&self, n: usize) -> Result<Vec<(Key, f32)>, StoreError> {
+        let mut cached = self.sample_cjk.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, shares)) = cached.as_ref().filter(|(m, _)| *m == n) {
+            return Ok(shares.to_vec());
+        }
+        let shares = Arc::new(crate::index::store::cjk_shares(self, self.sample(n)?)?);
+        *cached = Some((n, shares.clone()));
+        Ok(shares.to_vec())
     }
 
     fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError> {
