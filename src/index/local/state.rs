@@ -49,6 +49,9 @@ impl Live {
     }
 }
 
+/// A sample's keys with each passage's share of CJK characters ([`Snapshot::sample_cjk`]).
+type SampleShares = Arc<Vec<(Key, f32)>>;
+
 /// One consistent state of the store: what a snapshot reads.
 pub struct State {
     pub(super) model: ModelId,
@@ -62,7 +65,7 @@ pub struct State {
     /// The last [`Snapshot::sample`] asked for, by size: every question asks for the same one.
     pub(super) sample: std::sync::Mutex<Option<(usize, Arc<Vec<Key>>)>>,
     /// The last [`Snapshot::sample_cjk`], by size (the sample's texts read once per state).
-    pub(super) sample_cjk: std::sync::Mutex<Option<(usize, Arc<Vec<(Key, f32)>>)>>,
+    pub(super) sample_cjk: std::sync::Mutex<Option<(usize, SampleShares)>>,
     /// Filters resolved against this state, the latest first (at most [`RESOLVED_FILTERS`]):
     /// a library's searches repeat their filters (a tenant's scope, a conversation's filter),
     /// and a filter passing thousands of documents costs more to resolve than to search.
