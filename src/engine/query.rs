@@ -8,10 +8,10 @@ use crate::config::QUERY_TOKENS;
 use crate::embed::TextKind;
 use crate::error::Result;
 
-/// The longest beginning of `text` (whole characters) that `fits`, given that the empty text
-/// does: a binary search, each step asking `fits` once.
+/// The longest beginning of `text` (whole characters) that `fits`, or the empty text: a binary
+/// search, each step asking `fits` once.
 pub(super) fn longest_head(text: &str, fits: &dyn Fn(&str) -> Result<bool>) -> Result<String> {
-    if fits(text)? {
+    if text.is_empty() || fits(text)? {
         return Ok(text.to_string());
     }
     let chars: Vec<char> = text.chars().collect();
@@ -68,6 +68,7 @@ mod tests {
         );
         assert_eq!(longest_head("太湖连续18年", &within(0)).unwrap(), "");
         assert_eq!(longest_head("", &within(0)).unwrap(), "");
+        assert_eq!(longest_head("", &|_| Ok(false)).unwrap(), "");
         for n in 0..12 {
             let head = longest_head("abcdefghij", &within(n)).unwrap();
             assert_eq!(head.len(), n.min(10), "{n}");

@@ -205,8 +205,8 @@ impl Graph {
     }
 
     /// The `ef` best `(key, score)` pairs the walk found among keys `keep` accepts, best
-    /// first, for a beam of `ef` ([`Graph::beam`] gives the usual one); `scorer` gives the similarity of a node to
-    /// the query (the int8 estimate, rescored by the caller).
+    /// first, for a beam of `ef` ([`Graph::beam`] gives the usual one); `scorer` gives the
+    /// similarity of a node to the query (the int8 estimate, rescored by the caller).
     pub fn search<S: Scorer>(
         &self,
         ef: usize,
