@@ -51,14 +51,19 @@ pub fn gelu_scalar(v: f32) -> f32 {
 #[inline(always)]
 pub fn exp_fast(x: f32) -> f32 {
     let x = x.max(-87.0);
-    // Round to nearest by the 1.5·2^23 trick: no rounding instruction needed.
+    // Round to nearest by the 1.5·2^23 trick: no rounding instruction needed, and the sum's
+    // low mantissa bits are n itself (two's complement, |n| <= 126), so 2^n is built from bits.
+    // `n as i32` would not do: its saturating, NaN-checked conversion kept the softmax loop
+    // scalar (a third of attention's time on passages).
     const MAGIC: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
     let r = x - n * LN2_HI;
     let r = r - n * LN2_LO;
     let p = EXP_POLY[1..].iter().fold(EXP_POLY[0], |p, &c| p * r + c);
     let p = p * r * r + r + 1.0;
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    let two_n = (t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(127)) << 23;
+    p * f32::from_bits(two_n)
 }
 
 #[cfg(test)]
