@@ -91,7 +91,10 @@ impl PackedLinear {
                 }
                 Packed::F32(panels)
             }
-            Precision::Int8 => Packed::Int8(super::qgemm::Panels::pack(w, n, k)),
+            // Narrow weights where AVX2 is the best path: its byte product needs them.
+            Precision::Int8 => {
+                Packed::Int8(super::qgemm::Panels::pack(w, n, k, isa() == Isa::Avx2Fma))
+            }
         };
         let mut b = vec![0f32; np * NR];
         b[..bias.len()].copy_from_slice(bias);
@@ -103,6 +106,21 @@ impl PackedLinear {
             act,
             isa: isa(),
         }
+    }
+
+    /// An int8 layer with its weights packed `narrow` (±63) or full-range, whatever this CPU's
+    /// best path (tests run every path on both packings).
+    pub fn int8_packed(
+        w: &[f32],
+        n: usize,
+        k: usize,
+        bias: &[f32],
+        act: Activation,
+        narrow: bool,
+    ) -> Self {
+        let mut layer = Self::with_precision(w, n, k, bias, act, Precision::F32);
+        layer.packed = Packed::Int8(super::qgemm::Panels::pack(w, n, k, narrow));
+        layer
     }
 
     /// The same layer computed on another instruction set (tests compare the paths); one the
@@ -155,7 +173,14 @@ impl PackedLinear {
         let mut y: Vec<f32> = Vec::with_capacity(m * n);
         // int8 layers quantize the input once per call, not once per panel.
         let rows = match &self.packed {
-            Packed::Int8(p) => Some(super::qgemm::Rows::quantize(self.isa, x, m, self.k, p.kp())),
+            Packed::Int8(p) => Some(super::qgemm::Rows::quantize(
+                self.isa,
+                x,
+                m,
+                self.k,
+                p.kp(),
+                p.narrow(),
+            )),
             Packed::F32(_) => None,
         };
         let np = n.div_ceil(NR);
@@ -202,7 +227,7 @@ impl PackedLinear {
         let cols = NR.min(self.n - p * NR);
         let step = match (&self.packed, self.isa) {
             (_, Isa::Avx512Vnni) => MR,
-            (Packed::Int8(_), isa) => super::qgemm::micro_rows(isa),
+            (Packed::Int8(p), isa) => super::qgemm::micro_rows(isa, p.narrow()),
             (Packed::F32(_), _) => MR_AVX2,
         };
         let mut out = [0f32; MR * NR];
