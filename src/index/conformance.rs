@@ -98,7 +98,7 @@ pub fn run(store: &dyn Store, dim: usize) {
         0,
         dim,
     );
-    let b = document("b", &["lake tai winter", "school meals"], 3, dim);
+    let b = document("b", &["lake tai winter", "学校午餐 school meals"], 3, dim);
     assert_eq!(
         store
             .apply(Write::Upsert(vec![a.clone(), b.clone()]))
@@ -199,7 +199,7 @@ fn reads(
     }
     let sentences = s.sentences(&keys).unwrap();
     assert_eq!(sentences.len(), 4);
-    assert_eq!((sentences[0][0].start, sentences[0][0].end), (0, 12));
+    assert_eq!((sentences[0][0].start, sentences[0][0].end), (0, 17));
     assert!(s.passages(&[]).unwrap().is_empty());
     // A key the snapshot never handed out is an error, not a panic or a wrong passage.
     assert!(s.passages(&[Key::MAX]).is_err());
@@ -212,6 +212,16 @@ fn reads(
     assert_eq!(sample.iter().collect::<BTreeSet<_>>().len(), sample.len());
     assert_eq!(s.sample(3).unwrap(), sample);
     assert_eq!(s.sample(100).unwrap().len(), 5);
+    // With each passage's script, read from its text, the same when kept between searches.
+    let read: Vec<(Key, f32)> = sample
+        .iter()
+        .zip(s.passages(&sample).unwrap())
+        .map(|(k, p)| (*k, crate::text::cjk_share(&p.text)))
+        .collect();
+    assert_eq!(s.sample_cjk(3).unwrap(), read);
+    assert_eq!(s.sample_cjk(3).unwrap(), read);
+    assert_eq!(s.sample_cjk(100).unwrap().len(), 5);
+    assert_eq!(s.sample_cjk(3).unwrap(), read);
 }
 
 fn searches(s: &dyn Snapshot, a: &(Vec<Passage>, Vec<PassageVectors>), dim: usize) {

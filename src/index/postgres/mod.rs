@@ -34,7 +34,7 @@ use super::{content_hash, DocumentWrite, Snapshot, Store, StoreError, Write};
 use crate::embed::ModelId;
 
 pub use schema::SCHEMA_VERSION;
-use snapshot::{PgSnapshot, Row};
+use snapshot::PgSnapshot;
 
 type Pool = r2d2::Pool<pool::Manager>;
 type Conn = r2d2::PooledConnection<pool::Manager>;
@@ -54,8 +54,9 @@ pub struct PgStore {
     shared: Arc<Shared>,
 }
 
-/// The relevance background of one state: (generation, passages asked for, their rows).
-pub(crate) type Sample = (i64, usize, Arc<Vec<(u64, Arc<Row>)>>);
+/// The relevance background of one state: (generation, passages asked for, their rows with
+/// their CJK shares).
+pub(crate) type Sample = (i64, usize, Arc<Vec<snapshot::SampledRow>>);
 
 /// What the store and its snapshots share.
 pub(crate) struct Shared {

@@ -10,6 +10,7 @@
 //! HTTP 503); the snapshot drops its connection then, and every later read of it fails too.
 
 mod sample;
+pub(crate) use sample::SampledRow;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -467,6 +468,10 @@ impl Snapshot for PgSnapshot {
 
     fn sample(&self, n: usize) -> Result<Vec<Key>, StoreError> {
         sample::sample(self, n)
+    }
+
+    fn sample_cjk(&self, n: usize) -> Result<Vec<(Key, f32)>, StoreError> {
+        sample::sample_cjk(self, n)
     }
 
     fn lexical(&self, query: &str, k: usize, docs: &DocFilter) -> Result<LexicalHits, StoreError> {

@@ -5,22 +5,41 @@ use std::sync::Arc;
 
 use super::PgSnapshot;
 use crate::index::{Key, StoreError};
+use crate::text::cjk_share;
+
+/// A sampled passage: its key, its row and its share of CJK characters.
+pub(crate) type SampledRow = (Key, Arc<super::Row>, f32);
 
 /// Up to `n` sampled passage keys, their rows loaded into `snap`.
 pub(super) fn sample(snap: &PgSnapshot, n: usize) -> Result<Vec<Key>, StoreError> {
+    Ok(sampled(snap, n)?.iter().map(|s| s.0).collect())
+}
+
+/// [`sample`] with each passage's share of CJK characters, computed once per generation (the
+/// texts are scanned when the sample is loaded, not on every search).
+pub(super) fn sample_cjk(snap: &PgSnapshot, n: usize) -> Result<Vec<(Key, f32)>, StoreError> {
+    Ok(sampled(snap, n)?.iter().map(|s| (s.0, s.2)).collect())
+}
+
+/// The sample of `snap`'s generation (from the store's cache when it holds that one), its rows
+/// loaded into `snap`.
+fn sampled(snap: &PgSnapshot, n: usize) -> Result<Arc<Vec<SampledRow>>, StoreError> {
     if n == 0 || snap.passages == 0 {
-        return Ok(Vec::new());
+        return Ok(Arc::new(Vec::new()));
     }
+    let load = |rows: &[SampledRow]| {
+        for (k, r, _) in rows {
+            if snap.rows.get(k).is_none() {
+                snap.rows.insert(*k, r.clone());
+            }
+        }
+    };
     {
         let cached = snap.shared.sample.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((g, m, rows)) = cached.as_ref() {
             if *g == snap.generation && *m == n {
-                for (k, r) in rows.iter() {
-                    if snap.rows.get(k).is_none() {
-                        snap.rows.insert(*k, r.clone());
-                    }
-                }
-                return Ok(rows.iter().map(|r| r.0).collect());
+                load(rows);
+                return Ok(rows.clone());
             }
         }
     }
@@ -38,13 +57,17 @@ pub(super) fn sample(snap: &PgSnapshot, n: usize) -> Result<Vec<Key>, StoreError
         .iter()
         .map(|r| r.get::<_, i64>(0) as Key)
         .collect();
-    let rows = snap.fetch(&keys)?;
-    for (k, r) in &rows {
-        if snap.rows.get(k).is_none() {
-            snap.rows.insert(*k, r.clone());
-        }
-    }
+    let rows: Vec<SampledRow> = snap
+        .fetch(&keys)?
+        .into_iter()
+        .map(|(k, r)| {
+            let share = cjk_share(&r.passage.text);
+            (k, r, share)
+        })
+        .collect();
+    load(&rows);
+    let rows = Arc::new(rows);
     *snap.shared.sample.lock().unwrap_or_else(|p| p.into_inner()) =
-        Some((snap.generation, n, Arc::new(rows)));
-    Ok(keys)
+        Some((snap.generation, n, rows.clone()));
+    Ok(rows)
 }
