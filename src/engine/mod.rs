@@ -230,8 +230,8 @@ impl Engine {
 
     /// Pages for several requests (at most [`crate::config::MAX_BATCH_QUERIES`]), every one
     /// answered from one snapshot: the questions split into one share per core, each share
-    /// embedded in one packed forward pass and searched on its core. A request that is not valid fails the
-    /// batch with its position in the message.
+    /// embedded in one packed forward pass and searched on its core. A request that is not
+    /// valid fails the batch with its position in the message.
     pub fn search_batch(&self, reqs: &[SearchRequest]) -> Result<Vec<SearchPage>> {
         let max = crate::config::MAX_BATCH_QUERIES;
         if reqs.is_empty() || reqs.len() > max {

@@ -57,7 +57,7 @@ fn sampled(snap: &PgSnapshot, n: usize) -> Result<Arc<Vec<SampledRow>>, StoreErr
         .iter()
         .map(|r| r.get::<_, i64>(0) as Key)
         .collect();
-    let rows: Vec<SampledRow> = snap
+    let mut rows: Vec<SampledRow> = snap
         .fetch(&keys)?
         .into_iter()
         .map(|(k, r)| {
@@ -65,6 +65,8 @@ fn sampled(snap: &PgSnapshot, n: usize) -> Result<Arc<Vec<SampledRow>>, StoreErr
             (k, r, share)
         })
         .collect();
+    // The database returns them in no set order; the sample is in key order, on every call.
+    rows.sort_unstable_by_key(|r| r.0);
     load(&rows);
     let rows = Arc::new(rows);
     *snap.shared.sample.lock().unwrap_or_else(|p| p.into_inner()) =
